@@ -1,0 +1,223 @@
+//! `cargo xtask ci`: every check CI runs, in order, with a summary.
+
+use std::time::Instant;
+
+use anyhow::bail;
+
+use crate::exec::{cargo, has, root, run as exec};
+
+/// One CI step: its name and what it runs.
+struct Step {
+    name: &'static str,
+    run: fn() -> anyhow::Result<()>,
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "fmt",
+        run: fmt,
+    },
+    Step {
+        name: "clippy",
+        run: clippy,
+    },
+    Step {
+        name: "test",
+        run: test,
+    },
+    Step {
+        name: "doc",
+        run: doc,
+    },
+    Step {
+        name: "deny",
+        run: deny,
+    },
+    Step {
+        name: "features",
+        run: features,
+    },
+    Step {
+        name: "e2e",
+        run: crate::e2e::run_all,
+    },
+];
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let (skip, only) = parse(args)?;
+    let mut passed = 0;
+    let mut failed = Vec::new();
+    for step in STEPS {
+        if skip.iter().any(|s| s == step.name)
+            || (!only.is_empty() && !only.iter().any(|s| s == step.name))
+        {
+            println!("== {}: skipped", step.name);
+            continue;
+        }
+        println!("== {}: running", step.name);
+        let start = Instant::now();
+        let result = (step.run)();
+        let secs = start.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                println!("== {}: ok ({secs:.1}s)", step.name);
+                passed += 1;
+            }
+            Err(e) => {
+                println!("== {}: FAILED ({secs:.1}s): {e:#}", step.name);
+                failed.push(step.name);
+            }
+        }
+    }
+    println!("ci: {passed} passed, {} failed", failed.len());
+    if !failed.is_empty() {
+        bail!("failed steps: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn parse(args: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let (mut skip, mut only) = (Vec::new(), Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let list = match a.as_str() {
+            "--skip" => &mut skip,
+            "--only" => &mut only,
+            other => bail!("unknown ci option `{other}` (use --skip STEP / --only STEP)"),
+        };
+        match it.next() {
+            Some(step) if STEPS.iter().any(|s| s.name == step) => list.push(step.clone()),
+            Some(step) => bail!("unknown step `{step}`"),
+            None => bail!("`{a}` needs a step name"),
+        }
+    }
+    Ok((skip, only))
+}
+
+fn fmt() -> anyhow::Result<()> {
+    exec(&mut cargo(["fmt", "--all", "--check"]))
+}
+
+fn clippy() -> anyhow::Result<()> {
+    exec(&mut cargo([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+fn test() -> anyhow::Result<()> {
+    if has("cargo-nextest", &["nextest", "--version"]) {
+        exec(&mut cargo([
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+        ]))?;
+    } else {
+        println!("cargo-nextest not found; using cargo test");
+        exec(&mut cargo([
+            "test",
+            "--workspace",
+            "--all-features",
+            "--lib",
+            "--bins",
+            "--tests",
+        ]))?;
+    }
+    // nextest does not run doc tests.
+    exec(&mut cargo([
+        "test",
+        "--workspace",
+        "--all-features",
+        "--doc",
+    ]))
+}
+
+fn doc() -> anyhow::Result<()> {
+    exec(
+        cargo(["doc", "--workspace", "--all-features", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )
+}
+
+fn deny() -> anyhow::Result<()> {
+    if !has("cargo-deny", &["--version"]) {
+        println!("cargo-deny not found; installing it");
+        exec(&mut cargo(["install", "--locked", "cargo-deny"]))?;
+    }
+    // The advisory database is fetched from the network, which these machines do not have.
+    let checks: &[&str] = if std::env::var("SFU_DENY_ADVISORIES").as_deref() == Ok("1") {
+        &["advisories", "bans", "licenses", "sources"]
+    } else {
+        println!(
+            "advisories skipped (set SFU_DENY_ADVISORIES=1 where the advisory db is reachable)"
+        );
+        &["bans", "licenses", "sources"]
+    };
+    exec(cargo(["deny", "--all-features", "check"]).args(checks))
+}
+
+/// Compiles the facade crate with each of its features alone.
+fn features() -> anyhow::Result<()> {
+    let manifest = std::fs::read_to_string(root().join("crates/sfu-kit/Cargo.toml"))?;
+    let feats = facade_features(&manifest);
+    if feats.is_empty() {
+        bail!("no features found in crates/sfu-kit/Cargo.toml");
+    }
+    exec(&mut cargo([
+        "check",
+        "-p",
+        "sfu-kit",
+        "--no-default-features",
+    ]))?;
+    for f in feats {
+        exec(&mut cargo([
+            "check",
+            "-p",
+            "sfu-kit",
+            "--no-default-features",
+            "--features",
+            &f,
+        ]))?;
+    }
+    Ok(())
+}
+
+/// The feature names in a Cargo.toml's `[features]` table (except `default`).
+fn facade_features(manifest: &str) -> Vec<String> {
+    let mut in_features = false;
+    let mut out = Vec::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+            continue;
+        }
+        if !in_features || line.starts_with('#') {
+            continue;
+        }
+        if let Some((name, _)) = line.split_once('=') {
+            let name = name.trim();
+            if !name.is_empty() && name != "default" {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::facade_features;
+
+    #[test]
+    fn reads_feature_names_but_not_default() {
+        let toml = "[package]\nname = \"x\"\n[features]\ndefault = []\n# c\npacer = [\"dep:p\"]\nvfm = []\n[dependencies]\na = 1\n";
+        assert_eq!(facade_features(toml), vec!["pacer", "vfm"]);
+    }
+}
