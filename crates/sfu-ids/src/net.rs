@@ -45,9 +45,10 @@ impl From<SfuProtocol> for Protocol {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DatagramError {
-    /// The first byte matches none of STUN, DTLS, RTP/RTCP (RFC 7983 demultiplexing).
-    #[error("datagram of {len} bytes is not STUN, DTLS, RTP or RTCP")]
-    UnknownProtocol {
+    /// Not STUN, DTLS, RTP or RTCP by its first byte (RFC 7983 demultiplexing), or a STUN
+    /// message that does not parse.
+    #[error("datagram of {len} bytes is not a well-formed STUN, DTLS, RTP or RTCP datagram")]
+    Unparseable {
         /// Length of the rejected datagram.
         len: usize,
     },
@@ -83,7 +84,7 @@ impl IncomingDatagram {
             self.contents
                 .as_ref()
                 .try_into()
-                .map_err(|_| DatagramError::UnknownProtocol {
+                .map_err(|_| DatagramError::Unparseable {
                     len: self.contents.len(),
                 })?;
         Ok(Receive {
@@ -152,16 +153,26 @@ mod tests {
         let d = IncomingDatagram::udp(addr(1), addr(2), Vec::new());
         assert_eq!(
             d.to_receive().unwrap_err(),
-            DatagramError::UnknownProtocol { len: 0 }
+            DatagramError::Unparseable { len: 0 }
         );
     }
 
     #[test]
-    fn stun_looking_datagram_is_accepted() {
-        // A STUN binding request header: type 0x0001, length 0, magic cookie, transaction id.
-        let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    fn truncated_stun_is_a_typed_error() {
+        // A STUN binding request header claiming 8 attribute bytes that are not there.
+        let mut stun = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42];
         stun.extend_from_slice(&[7; 12]);
         let d = IncomingDatagram::udp(addr(1), addr(2), stun);
+        assert_eq!(
+            d.to_receive().unwrap_err(),
+            DatagramError::Unparseable { len: 20 }
+        );
+    }
+
+    #[test]
+    fn dtls_record_is_classified() {
+        // First byte 22 (handshake) falls in the DTLS range of RFC 7983.
+        let d = IncomingDatagram::udp(addr(1), addr(2), vec![22, 254, 253, 0, 0]);
         let r = d.to_receive().unwrap();
         assert_eq!(r.source, addr(1));
         assert_eq!(r.destination, addr(2));
