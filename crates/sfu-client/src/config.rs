@@ -1,0 +1,47 @@
+//! Per-client configuration.
+
+use std::time::Duration;
+
+/// Tunables of a [`Client`](crate::Client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// At most one keyframe request per published track (and layer) per interval.
+    pub keyframe_request_interval: Duration,
+    /// When a requested keyframe has not arrived after this long, the next request is a
+    /// FIR instead of a PLI.
+    pub fir_after: Duration,
+    /// A peer whose ICE stays disconnected this long is closed.
+    pub ice_disconnect_timeout: Duration,
+    /// How often the layer selector is consulted per simulcast track.
+    pub layer_evaluation_interval: Duration,
+    /// A non-simulcast video track starts at a keyframe; when none arrives within this
+    /// time, forwarding starts anyway (the subscriber's decoder will ask for one).
+    pub keyframe_wait_limit: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            keyframe_request_interval: Duration::from_millis(500),
+            fir_after: Duration::from_secs(2),
+            ice_disconnect_timeout: Duration::from_secs(5),
+            layer_evaluation_interval: Duration::from_millis(500),
+            keyframe_wait_limit: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Sets [`ClientConfig::keyframe_request_interval`].
+    pub fn with_keyframe_request_interval(mut self, d: Duration) -> Self {
+        self.keyframe_request_interval = d;
+        self
+    }
+
+    /// Sets [`ClientConfig::ice_disconnect_timeout`].
+    pub fn with_ice_disconnect_timeout(mut self, d: Duration) -> Self {
+        self.ice_disconnect_timeout = d;
+        self
+    }
+}

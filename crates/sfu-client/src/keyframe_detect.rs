@@ -1,0 +1,160 @@
+//! Codec-specific keyframe detection on RTP payloads.
+//!
+//! The SFU forwards packets, so it must tell from the first packet of a frame whether that
+//! frame is a keyframe: simulcast switches happen only there. Every function is total: a
+//! payload too short to tell is "not a keyframe".
+
+use str0m::format::Codec;
+
+/// `true` when `payload` (an RTP payload of `codec`) starts a keyframe.
+pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
+    match codec {
+        Codec::Vp8 => vp8(payload),
+        Codec::Vp9 => vp9(payload),
+        Codec::H264 => h264(payload),
+        Codec::Av1 => av1(payload),
+        _ => false,
+    }
+}
+
+/// RFC 7741 §4.2/§4.3: payload descriptor, then the VP8 payload header whose P bit is 0 on
+/// keyframes; only meaningful at the start (S=1) of partition 0.
+fn vp8(p: &[u8]) -> bool {
+    let Some(&b0) = p.first() else { return false };
+    let x = b0 & 0x80 != 0;
+    let s = b0 & 0x10 != 0;
+    let pid = b0 & 0x07;
+    if !s || pid != 0 {
+        return false;
+    }
+    let mut i = 1;
+    if x {
+        let Some(&b1) = p.get(i) else { return false };
+        i += 1;
+        if b1 & 0x80 != 0 {
+            // PictureID: 7 or 15 bits, M bit says which.
+            let Some(&pic) = p.get(i) else { return false };
+            i += if pic & 0x80 != 0 { 2 } else { 1 };
+        }
+        if b1 & 0x40 != 0 {
+            i += 1; // TL0PICIDX
+        }
+        if b1 & 0x30 != 0 {
+            i += 1; // TID/Y/KEYIDX
+        }
+    }
+    p.get(i).is_some_and(|&h| h & 0x01 == 0)
+}
+
+/// RFC 9628 §4.2: B (start of frame) set and P (inter-picture predicted) clear, on the base
+/// spatial layer when the layer byte is present.
+fn vp9(p: &[u8]) -> bool {
+    let Some(&b0) = p.first() else { return false };
+    let i_bit = b0 & 0x80 != 0;
+    let p_bit = b0 & 0x40 != 0;
+    let l_bit = b0 & 0x20 != 0;
+    let b_bit = b0 & 0x08 != 0;
+    if p_bit || !b_bit {
+        return false;
+    }
+    if !l_bit {
+        return true;
+    }
+    let mut i = 1;
+    if i_bit {
+        let Some(&pic) = p.get(i) else { return false };
+        i += if pic & 0x80 != 0 { 2 } else { 1 };
+    }
+    p.get(i).is_some_and(|&layer| (layer >> 1) & 0x07 == 0)
+}
+
+/// RFC 6184 §5.2: an IDR slice (5) or SPS (7) alone, inside a STAP-A (24), or at the start
+/// of a FU-A (28).
+fn h264(p: &[u8]) -> bool {
+    let Some(&b0) = p.first() else { return false };
+    let is_key = |t: u8| t == 5 || t == 7;
+    match b0 & 0x1f {
+        24 => {
+            let mut i = 1;
+            while i + 2 < p.len() {
+                let len = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
+                if let Some(&nal) = p.get(i + 2) {
+                    if is_key(nal & 0x1f) {
+                        return true;
+                    }
+                }
+                i += 2 + len;
+            }
+            false
+        }
+        28 => p
+            .get(1)
+            .is_some_and(|&fu| fu & 0x80 != 0 && is_key(fu & 0x1f)),
+        t => is_key(t),
+    }
+}
+
+/// AV1 RTP spec §4.4: the N bit of the aggregation header marks the first packet of a
+/// coded video sequence, which starts with a keyframe.
+fn av1(p: &[u8]) -> bool {
+    p.first().is_some_and(|&b| b & 0x08 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn vp8_keyframe_and_delta() {
+        // S=1, PID=0, no extension; payload header with P=0 (key) / P=1 (delta).
+        assert!(is_keyframe(Codec::Vp8, &[0x10, 0x00]));
+        assert!(!is_keyframe(Codec::Vp8, &[0x10, 0x01]));
+        // Not the start of partition 0.
+        assert!(!is_keyframe(Codec::Vp8, &[0x00, 0x00]));
+        // X=1, I=1 with a 15-bit picture id, L=1: key header at index 5.
+        assert!(is_keyframe(
+            Codec::Vp8,
+            &[0x90, 0xC0, 0x81, 0x23, 0x05, 0x9c]
+        ));
+        assert!(!is_keyframe(Codec::Vp8, &[0x90, 0xC0, 0x81, 0x23, 0x05]));
+    }
+
+    #[test]
+    fn vp9_keyframe_needs_start_of_frame_and_no_prediction() {
+        assert!(is_keyframe(Codec::Vp9, &[0x08]));
+        assert!(!is_keyframe(Codec::Vp9, &[0x48]));
+        assert!(!is_keyframe(Codec::Vp9, &[0x00]));
+        // L=1, layer byte with SID=1 is not the base layer.
+        assert!(!is_keyframe(Codec::Vp9, &[0x28, 0x02]));
+        assert!(is_keyframe(Codec::Vp9, &[0x28, 0x00]));
+    }
+
+    #[test]
+    fn h264_single_stap_and_fu() {
+        assert!(is_keyframe(Codec::H264, &[0x65]));
+        assert!(is_keyframe(Codec::H264, &[0x67]));
+        assert!(!is_keyframe(Codec::H264, &[0x41]));
+        // STAP-A with SPS inside.
+        assert!(is_keyframe(Codec::H264, &[0x78, 0x00, 0x01, 0x67]));
+        // FU-A start of an IDR slice, and a continuation.
+        assert!(is_keyframe(Codec::H264, &[0x7c, 0x85]));
+        assert!(!is_keyframe(Codec::H264, &[0x7c, 0x05]));
+    }
+
+    #[test]
+    fn av1_new_sequence_bit() {
+        assert!(is_keyframe(Codec::Av1, &[0x08]));
+        assert!(!is_keyframe(Codec::Av1, &[0x00]));
+        assert!(!is_keyframe(Codec::Opus, &[0xff]));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_payloads_never_panic(p in proptest::collection::vec(any::<u8>(), 0..64)) {
+            for c in [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1, Codec::Opus] {
+                let _ = is_keyframe(c, &p);
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The per-peer state machine of sfu-kit.
+//!
+//! A [`Client`] wraps one str0m `Rtc` in RTP mode and turns it into a room participant:
+//! it announces the tracks its peer publishes, forwards other peers' RTP packets to its
+//! peer (one simulcast layer per track, with sequence numbers and timestamps rewritten into
+//! one continuous stream), asks publishers for keyframes when a subscriber needs one, and
+//! renegotiates SDP as tracks come and go.
+//!
+//! It is sans-I/O like str0m: no sockets, no clock, no tasks. [`Client`] documents its
+//! drive loop; the `sfu-registry` crate drives many of them as a room.
+//!
+//! What it does not do: routing datagrams between clients (the registry), sockets (the
+//! `sfu-udp` runtime), signaling transport (the application), decoding media.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Instant;
+//! use sfu_client::{Client, ClientConfig, ClientOutput, SfuRtc};
+//! use sfu_ids::ClientId;
+//!
+//! let now = Instant::now();
+//! let rtc = SfuRtc::builder()
+//!     .host_candidate("127.0.0.1:3478".parse().unwrap())
+//!     .build(now);
+//! let mut client = Client::new(ClientId::new(1), rtc, ClientConfig::default());
+//!
+//! // Bad SDP from the peer is a typed error, not a panic.
+//! assert!(client.accept_offer("not sdp").is_err());
+//!
+//! // Drain output until the client has nothing more to do before a timeout.
+//! client.handle_timeout(now);
+//! loop {
+//!     match client.poll_output() {
+//!         ClientOutput::Timeout(_) => break,
+//!         _other => { /* send datagrams, route events, deliver offers */ }
+//!     }
+//! }
+//! ```
+
+mod client;
+mod config;
+mod error;
+mod keyframe_detect;
+mod layer;
+mod propagate;
+mod rewrite;
+mod rtc;
+mod track;
+
+pub use client::{Client, ClientStats};
+pub use config::ClientConfig;
+pub use error::ClientError;
+pub use keyframe_detect::is_keyframe;
+pub use layer::{BestFitSelector, LAYER_CAPACITY, LayerInfo, LayerSelector, LayerTracker};
+pub use propagate::{ClientOutput, Propagated, TrackInfo};
+pub use rewrite::{Rewritten, SeqTsRewriter};
+pub use rtc::{RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, rtc_config};
+
+/// The str0m codec enum, used by [`is_keyframe`].
+pub use str0m::format::Codec;

@@ -1,0 +1,83 @@
+//! Events that flow between clients of a room.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sfu_ids::{
+    ClientId, OutgoingDatagram, SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid,
+};
+use str0m::format::PayloadParams;
+
+/// A track a client publishes, as announced to the other clients.
+#[derive(Debug, Clone)]
+pub struct TrackInfo {
+    /// The publishing client.
+    pub origin: ClientId,
+    /// The publisher's media line.
+    pub mid: SfuMid,
+    /// Audio or video.
+    pub kind: SfuMediaKind,
+    /// The publisher's negotiated codecs, so subscribers can map payload types. Shared.
+    pub codecs: Arc<[PayloadParams]>,
+}
+
+/// An event one client produces for others. The registry routes it: media and track
+/// events to every client but the origin, keyframe requests to the origin only.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Propagated {
+    /// A client started publishing a track.
+    TrackOpen(TrackInfo),
+    /// A client stopped publishing a track.
+    TrackClosed {
+        /// The publisher.
+        origin: ClientId,
+        /// The publisher's media line.
+        mid: SfuMid,
+    },
+    /// A media packet from a publisher.
+    Media {
+        /// The publisher.
+        origin: ClientId,
+        /// The packet; its payload is shared between all subscribers.
+        media: SfuMediaPayload,
+    },
+    /// A subscriber asks the publisher `origin` for a keyframe.
+    KeyframeRequest {
+        /// The publisher that must produce the keyframe.
+        origin: ClientId,
+        /// Which media line and layer of the publisher.
+        request: SfuKeyframeRequest,
+    },
+    /// A client left the room: subscribers drop its tracks.
+    ClientLeft(ClientId),
+}
+
+impl Propagated {
+    /// The client an event is about: the publisher for media and tracks.
+    pub fn origin(&self) -> ClientId {
+        match self {
+            Self::TrackOpen(t) => t.origin,
+            Self::TrackClosed { origin, .. }
+            | Self::Media { origin, .. }
+            | Self::KeyframeRequest { origin, .. } => *origin,
+            Self::ClientLeft(id) => *id,
+        }
+    }
+}
+
+/// What a client wants done next; drain with [`Client::poll_output`](crate::Client::poll_output)
+/// until [`ClientOutput::Timeout`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientOutput {
+    /// Send this datagram.
+    Transmit(OutgoingDatagram),
+    /// Route this event to other clients.
+    Propagate(Propagated),
+    /// Deliver this SDP offer to the remote peer over signaling; its answer goes to
+    /// [`Client::accept_answer`](crate::Client::accept_answer).
+    Offer(String),
+    /// Nothing more until this time (or new input).
+    Timeout(Instant),
+}

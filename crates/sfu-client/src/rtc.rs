@@ -1,0 +1,88 @@
+//! Building the str0m `Rtc` a client wraps.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::{Candidate, Rtc, RtcConfig};
+
+/// The underlying str0m `Rtc`. **Semver-exempt**: it follows str0m's versioning, not ours.
+pub type RawRtc = Rtc;
+/// The underlying str0m `RtcConfig`. **Semver-exempt**, like [`RawRtc`].
+pub type RawRtcConfig = RtcConfig;
+
+/// The str0m configuration an SFU peer needs: RTP mode (the SFU forwards packets, it does
+/// not reassemble frames) and ICE-lite (the SFU has a reachable address and only answers
+/// connectivity checks). Start from this when customising through [`SfuRtcBuilder::raw_config`].
+pub fn rtc_config() -> RawRtcConfig {
+    RtcConfig::new().set_rtp_mode(true).set_ice_lite(true)
+}
+
+/// An SFU-configured str0m `Rtc`, ready to be wrapped in a [`Client`](crate::Client).
+#[derive(Debug)]
+pub struct SfuRtc {
+    rtc: Rtc,
+}
+
+impl SfuRtc {
+    /// A builder with the SFU defaults of [`rtc_config`].
+    pub fn builder() -> SfuRtcBuilder {
+        SfuRtcBuilder::new()
+    }
+
+    /// Escape hatch to the underlying str0m `Rtc`. **Semver-exempt.**
+    pub fn raw(&mut self) -> &mut RawRtc {
+        &mut self.rtc
+    }
+
+    /// Unwraps the str0m `Rtc`. **Semver-exempt.**
+    pub fn into_raw(self) -> RawRtc {
+        self.rtc
+    }
+}
+
+/// Builds an [`SfuRtc`].
+#[derive(Debug)]
+pub struct SfuRtcBuilder {
+    config: RawRtcConfig,
+    candidates: Vec<SocketAddr>,
+}
+
+impl Default for SfuRtcBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SfuRtcBuilder {
+    /// The SFU defaults of [`rtc_config`].
+    pub fn new() -> Self {
+        Self {
+            config: rtc_config(),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Adds a local UDP host candidate: the address the SFU's socket is reachable at.
+    pub fn host_candidate(mut self, addr: SocketAddr) -> Self {
+        self.candidates.push(addr);
+        self
+    }
+
+    /// Escape hatch to the str0m configuration. **Semver-exempt.** Keep RTP mode on:
+    /// the client forwards RTP packets and does not work in frame mode.
+    pub fn raw_config(&mut self) -> &mut RawRtcConfig {
+        &mut self.config
+    }
+
+    /// Builds the `Rtc` at time `now`. Candidates that str0m rejects (for example an
+    /// unspecified address) are skipped.
+    pub fn build(self, now: Instant) -> SfuRtc {
+        let mut rtc = self.config.build(now);
+        for addr in self.candidates {
+            if let Ok(c) = Candidate::host(addr, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        SfuRtc { rtc }
+    }
+}

@@ -1,0 +1,398 @@
+//! The room.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Instant;
+
+use sfu_client::{Client, ClientError, ClientOutput, Propagated};
+use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram};
+use tracing::debug;
+
+use crate::route::{RouteMiss, Router};
+
+/// Counters of a room. Read with [`Registry::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistryStats {
+    /// Datagrams handed to a client.
+    pub datagrams_routed: u64,
+    /// Datagrams from an address no client owns (and not STUN naming one).
+    pub dropped_unknown_source: u64,
+    /// Datagrams a client rejected, or STUN that did not parse.
+    pub dropped_malformed: u64,
+    /// Media events fanned out.
+    pub media_fanned_out: u64,
+    /// Clients removed (left, timed out, or failed).
+    pub clients_removed: u64,
+}
+
+/// Something the application must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RoomEvent {
+    /// Deliver this SDP offer to the client's peer; pass the answer to
+    /// [`Registry::accept_answer`].
+    Offer {
+        /// The client whose peer must answer.
+        client: ClientId,
+        /// The offer.
+        sdp: String,
+    },
+    /// A client was removed (its peer left, timed out or failed).
+    ClientRemoved(ClientId),
+}
+
+/// Why a datagram was not delivered. Each is also counted in [`RegistryStats`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// No client owns the source address, and it is not a STUN request naming one.
+    #[error("datagram from an unknown source")]
+    UnknownSource,
+    /// A STUN message that does not parse.
+    #[error("malformed STUN from an unknown source")]
+    MalformedStun,
+    /// The owning client rejected the datagram.
+    #[error("client {client} rejected the datagram: {source}")]
+    Rejected {
+        /// The client the datagram was routed to.
+        client: ClientId,
+        /// Its reason.
+        #[source]
+        source: ClientError,
+    },
+}
+
+/// Errors of room operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// A client with this id is already in the room.
+    #[error("client {0} is already in the room")]
+    DuplicateClient(ClientId),
+    /// No client with this id.
+    #[error("no client {0} in the room")]
+    UnknownClient(ClientId),
+    /// The client refused the operation.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+#[derive(Debug)]
+struct Entry {
+    client: Client,
+    /// The client's own next timeout, as last reported.
+    timeout: Option<Instant>,
+    dirty: bool,
+}
+
+/// One room: a set of clients, the routing from datagrams to them and the fanout of
+/// events between them. Owned by one task; no locks.
+///
+/// # Drive loop
+///
+/// 1. Input: [`Registry::handle_incoming`] for every datagram, [`Registry::handle_timeout`]
+///    when [`Registry::poll_timeout`] is reached, and client operations ([`Registry::insert`],
+///    [`Registry::accept_answer`], …) from signaling.
+/// 2. After any input, send every [`Registry::poll_transmit`] and act on every
+///    [`Registry::poll_event`].
+/// 3. Sleep until [`Registry::poll_timeout`] or the next input.
+///
+/// Each input drives only the clients it touched: the routed client, the subscribers an
+/// event fans out to, and the clients whose timer expired. No step scans all clients
+/// per datagram.
+#[derive(Debug, Default)]
+pub struct Registry {
+    clients: HashMap<ClientId, Entry>,
+    router: Router,
+    timers: BinaryHeap<Reverse<(Instant, ClientId)>>,
+    dirty: Vec<ClientId>,
+    transmits: VecDeque<OutgoingDatagram>,
+    events: VecDeque<RoomEvent>,
+    stats: RegistryStats,
+}
+
+impl Registry {
+    /// An empty room.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of clients.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// `true` when no client is in the room.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> RegistryStats {
+        self.stats
+    }
+
+    /// The ids of the clients in the room.
+    pub fn client_ids(&self) -> impl Iterator<Item = ClientId> + '_ {
+        self.clients.keys().copied()
+    }
+
+    /// Read access to a client.
+    pub fn client(&self, id: ClientId) -> Option<&Client> {
+        self.clients.get(&id).map(|e| &e.client)
+    }
+
+    /// Adds a client (after its first offer/answer) at `now`. It is announced the tracks
+    /// already published in the room.
+    pub fn insert(&mut self, mut client: Client, now: Instant) -> Result<(), RegistryError> {
+        let id = client.id();
+        if self.clients.contains_key(&id) {
+            return Err(RegistryError::DuplicateClient(id));
+        }
+        self.router.add_ufrag(client.ice_ufrag(), id);
+        for other in self.clients.values() {
+            for track in other.client.published_tracks() {
+                client.handle_propagated(&Propagated::TrackOpen(track.clone()), now);
+            }
+        }
+        self.clients.insert(
+            id,
+            Entry {
+                client,
+                timeout: None,
+                dirty: false,
+            },
+        );
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// Removes a client; the others drop its tracks and renegotiate.
+    pub fn remove(&mut self, id: ClientId, now: Instant) -> Option<Client> {
+        let entry = self.clients.remove(&id)?;
+        self.router.remove_client(id);
+        self.stats.clients_removed += 1;
+        self.events.push_back(RoomEvent::ClientRemoved(id));
+        self.fanout(id, &Propagated::ClientLeft(id), now);
+        self.drive(now);
+        Some(entry.client)
+    }
+
+    /// Routes a datagram to its client and drives the room.
+    pub fn handle_incoming(
+        &mut self,
+        datagram: &IncomingDatagram,
+        now: Instant,
+    ) -> Result<ClientId, RouteError> {
+        let id = match self.router.route(datagram.source, &datagram.contents) {
+            Ok(id) => id,
+            Err(RouteMiss::UnknownSource) => {
+                self.stats.dropped_unknown_source += 1;
+                return Err(RouteError::UnknownSource);
+            }
+            Err(RouteMiss::MalformedStun) => {
+                self.stats.dropped_malformed += 1;
+                return Err(RouteError::MalformedStun);
+            }
+        };
+        let Some(entry) = self.clients.get_mut(&id) else {
+            // The router only knows ids of clients in the room; stay total anyway.
+            self.stats.dropped_unknown_source += 1;
+            return Err(RouteError::UnknownSource);
+        };
+        let result = entry.client.handle_input(datagram, now);
+        self.mark_dirty(id);
+        self.drive(now);
+        match result {
+            Ok(()) => {
+                self.stats.datagrams_routed += 1;
+                Ok(id)
+            }
+            Err(source) => {
+                self.stats.dropped_malformed += 1;
+                Err(RouteError::Rejected { client: id, source })
+            }
+        }
+    }
+
+    /// Advances time: every client whose timer expired by `now` handles it.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(entry) = self.clients.get_mut(&id) else {
+                continue;
+            };
+            // Stale heap entries (the client has a newer timeout) are skipped.
+            if entry.timeout != Some(at) {
+                continue;
+            }
+            entry.timeout = None;
+            entry.client.handle_timeout(now);
+            self.mark_dirty(id);
+        }
+        self.drive(now);
+    }
+
+    /// Seed-compatible name: handles timeouts due at `now` and drives every client.
+    pub fn poll_all(&mut self, now: Instant) {
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        for id in ids {
+            if let Some(e) = self.clients.get_mut(&id) {
+                e.client.handle_timeout(now);
+            }
+            self.mark_dirty(id);
+        }
+        self.drive(now);
+    }
+
+    /// Applies a client's answer to the room's last offer to it.
+    pub fn accept_answer(
+        &mut self,
+        id: ClientId,
+        sdp: &str,
+        now: Instant,
+    ) -> Result<(), RegistryError> {
+        let entry = self
+            .clients
+            .get_mut(&id)
+            .ok_or(RegistryError::UnknownClient(id))?;
+        let result = entry.client.accept_answer(sdp);
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(result?)
+    }
+
+    /// Applies a new offer from a client's peer and returns the answer.
+    pub fn accept_offer(
+        &mut self,
+        id: ClientId,
+        sdp: &str,
+        now: Instant,
+    ) -> Result<String, RegistryError> {
+        let entry = self
+            .clients
+            .get_mut(&id)
+            .ok_or(RegistryError::UnknownClient(id))?;
+        let result = entry.client.accept_offer(sdp);
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(result?)
+    }
+
+    /// Caps the bitrate towards a client (see `Client::set_available_bitrate`).
+    pub fn set_available_bitrate(
+        &mut self,
+        id: ClientId,
+        bps: Option<u64>,
+    ) -> Result<(), RegistryError> {
+        let entry = self
+            .clients
+            .get_mut(&id)
+            .ok_or(RegistryError::UnknownClient(id))?;
+        entry.client.set_available_bitrate(bps);
+        Ok(())
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<OutgoingDatagram> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<RoomEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Registry::handle_timeout`] must be called next.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            match self.clients.get(&id) {
+                Some(e) if e.timeout == Some(at) => return Some(at),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    fn mark_dirty(&mut self, id: ClientId) {
+        if let Some(e) = self.clients.get_mut(&id) {
+            if !e.dirty {
+                e.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// Drains the output of every dirty client, fanning events out (which dirties the
+    /// recipients) until nothing is dirty; then removes dead clients.
+    fn drive(&mut self, now: Instant) {
+        let mut dead = Vec::new();
+        while let Some(id) = self.dirty.pop() {
+            loop {
+                let Some(entry) = self.clients.get_mut(&id) else {
+                    break;
+                };
+                match entry.client.poll_output() {
+                    ClientOutput::Transmit(t) => self.transmits.push_back(t),
+                    ClientOutput::Offer(sdp) => {
+                        self.events.push_back(RoomEvent::Offer { client: id, sdp })
+                    }
+                    ClientOutput::Propagate(event) => self.route_event(id, &event, now),
+                    ClientOutput::Timeout(at) => {
+                        entry.dirty = false;
+                        if !entry.client.is_alive() {
+                            dead.push(id);
+                        } else if entry.timeout != Some(at) {
+                            entry.timeout = Some(at);
+                            self.timers.push(Reverse((at, id)));
+                        }
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for id in dead {
+            debug!(client = %id, "removing closed client");
+            self.remove(id, now);
+        }
+    }
+
+    fn route_event(&mut self, from: ClientId, event: &Propagated, now: Instant) {
+        match event {
+            Propagated::KeyframeRequest { origin, .. } => {
+                if let Some(e) = self.clients.get_mut(origin) {
+                    e.client.handle_propagated(event, now);
+                    let origin = *origin;
+                    self.mark_dirty(origin);
+                }
+            }
+            Propagated::Media { .. } => {
+                self.stats.media_fanned_out += 1;
+                self.fanout(from, event, now);
+            }
+            _ => self.fanout(from, event, now),
+        }
+    }
+
+    /// Hands `event` to every client but `origin`.
+    fn fanout(&mut self, origin: ClientId, event: &Propagated, now: Instant) {
+        for (&id, entry) in self.clients.iter_mut() {
+            if id == origin {
+                continue;
+            }
+            entry.client.handle_propagated(event, now);
+            if !entry.dirty {
+                entry.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+}

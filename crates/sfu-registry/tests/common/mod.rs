@@ -1,0 +1,288 @@
+//! An in-memory network of str0m peers (browser stand-ins, frame mode, full ICE) around one
+//! room, in simulated time.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use sfu_client::{Client, ClientConfig, SfuRtc};
+use sfu_ids::{ClientId, IncomingDatagram};
+use sfu_registry::{Registry, RoomEvent};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, MediaTime, Mid, Simulcast};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+pub const SFU: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3478);
+pub const STEP: Duration = Duration::from_millis(5);
+
+pub struct Peer {
+    pub id: ClientId,
+    pub addr: SocketAddr,
+    pub rtc: Rtc,
+    pub audio: Option<Mid>,
+    pub video: Option<Mid>,
+    pub simulcast: bool,
+    /// Frames received per remote stream id (the publisher's client id).
+    pub received: HashMap<String, (u64, u64)>,
+    pub pending: Option<SdpPendingOffer>,
+    pub gone: bool,
+    frame_no: u64,
+}
+
+pub struct World {
+    pub start: Instant,
+    pub now: Instant,
+    pub room: Registry,
+    pub peers: Vec<Peer>,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let start = Instant::now();
+        Self {
+            start,
+            now: start,
+            room: Registry::new(),
+            peers: Vec::new(),
+        }
+    }
+
+    /// Adds a publishing peer: it offers audio + video (optionally 3-layer simulcast).
+    pub fn join(&mut self, simulcast: bool) -> ClientId {
+        let n = self.peers.len() as u64 + 1;
+        let id = ClientId::new(n);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 50_000 + n as u16));
+        let mut rtc = Rtc::builder().build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        let mut change = rtc.sdp_api();
+        let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let sim = simulcast.then(|| {
+            let mut s = Simulcast::new();
+            for r in ["q", "h", "f"] {
+                s.add_send_layer(str0m::media::SimulcastLayer::new(r));
+            }
+            s
+        });
+        let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, sim);
+        let (offer, pending) = change.apply().expect("changes");
+
+        let sfu_rtc = SfuRtc::builder().host_candidate(SFU).build(self.now);
+        let mut client = Client::new(id, sfu_rtc, ClientConfig::default());
+        let answer = client
+            .accept_offer(&offer.to_sdp_string())
+            .expect("offer accepted");
+        rtc.sdp_api()
+            .accept_answer(
+                pending,
+                SdpAnswer::from_sdp_string(&answer).expect("answer parses"),
+            )
+            .expect("answer accepted");
+        self.room.insert(client, self.now).expect("unique id");
+        self.peers.push(Peer {
+            id,
+            addr,
+            rtc,
+            audio: Some(audio),
+            video: Some(video),
+            simulcast,
+            received: HashMap::new(),
+            pending: None,
+            gone: false,
+            frame_no: 0,
+        });
+        id
+    }
+
+    pub fn peer(&mut self, id: ClientId) -> &mut Peer {
+        self.peers
+            .iter_mut()
+            .find(|p| p.id == id)
+            .expect("peer exists")
+    }
+
+    /// The peer vanishes without a word: its datagrams stop.
+    pub fn vanish(&mut self, id: ClientId) {
+        self.peer(id).gone = true;
+    }
+
+    /// Runs the world for `d` of simulated time, peers sending media.
+    pub fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += STEP;
+            let now = self.now;
+            let tick = (now - self.start).as_millis() as u64;
+            for p in self.peers.iter_mut().filter(|p| !p.gone) {
+                if tick % 20 == 0 {
+                    p.send_media(now);
+                }
+                let _ = p.rtc.handle_input(Input::Timeout(now));
+            }
+            self.room.handle_timeout(now);
+            self.exchange();
+        }
+    }
+
+    /// Moves datagrams and signaling until quiet.
+    pub fn exchange(&mut self) {
+        let now = self.now;
+        for _ in 0..50 {
+            let mut moved = false;
+            for i in 0..self.peers.len() {
+                if self.peers[i].gone {
+                    continue;
+                }
+                let outs = self.peers[i].drain(now);
+                for d in outs {
+                    moved = true;
+                    let _ = self.room.handle_incoming(&d, now);
+                }
+            }
+            while let Some(t) = self.room.poll_transmit() {
+                moved = true;
+                if let Some(p) = self
+                    .peers
+                    .iter_mut()
+                    .find(|p| p.addr == t.destination && !p.gone)
+                {
+                    let Ok(contents) = t.contents.as_ref().try_into() else {
+                        continue;
+                    };
+                    let _ = p.rtc.handle_input(Input::Receive(
+                        now,
+                        Receive {
+                            proto: Protocol::Udp,
+                            source: t.source,
+                            destination: t.destination,
+                            contents,
+                        },
+                    ));
+                }
+            }
+            while let Some(ev) = self.room.poll_event() {
+                moved = true;
+                if let RoomEvent::Offer { client, sdp } = ev {
+                    let Some(p) = self.peers.iter_mut().find(|p| p.id == client && !p.gone) else {
+                        continue;
+                    };
+                    let offer = SdpOffer::from_sdp_string(&sdp).expect("room offers parse");
+                    let answer = p.rtc.sdp_api().accept_offer(offer).expect("peer accepts");
+                    self.room
+                        .accept_answer(client, &answer.to_sdp_string(), now)
+                        .expect("room accepts answer");
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Video frames `receiver` decoded from `publisher`.
+    pub fn video_frames(&self, receiver: ClientId, publisher: ClientId) -> u64 {
+        self.peers
+            .iter()
+            .find(|p| p.id == receiver)
+            .and_then(|p| p.received.get(&publisher.to_string()))
+            .map(|c| c.1)
+            .unwrap_or(0)
+    }
+
+    /// Audio frames `receiver` got from `publisher`.
+    pub fn audio_frames(&self, receiver: ClientId, publisher: ClientId) -> u64 {
+        self.peers
+            .iter()
+            .find(|p| p.id == receiver)
+            .and_then(|p| p.received.get(&publisher.to_string()))
+            .map(|c| c.0)
+            .unwrap_or(0)
+    }
+}
+
+impl Peer {
+    fn drain(&mut self, now: Instant) -> Vec<IncomingDatagram> {
+        let mut out = Vec::new();
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    let bytes: Vec<u8> = t.contents.into();
+                    out.push(IncomingDatagram::udp(t.source, t.destination, bytes));
+                }
+                Ok(Output::Timeout(_)) | Err(_) => break,
+                Ok(Output::Event(e)) => self.on_event(e),
+            }
+        }
+        let _ = now;
+        out
+    }
+
+    fn on_event(&mut self, e: Event) {
+        if let Event::MediaData(d) = e {
+            let Some(media) = self.rtc.media(d.mid) else {
+                return;
+            };
+            let stream = media.stream_id().to_string();
+            let entry = self.received.entry(stream).or_default();
+            match media.kind() {
+                MediaKind::Audio => entry.0 += 1,
+                MediaKind::Video => entry.1 += 1,
+            }
+        }
+    }
+
+    /// One audio frame and, every other call, one VP8 frame per simulcast layer (a
+    /// keyframe every 25 frames).
+    fn send_media(&mut self, now: Instant) {
+        self.frame_no += 1;
+        let n = self.frame_no;
+        if let Some(mid) = self.audio {
+            let pt = self
+                .rtc
+                .writer(mid)
+                .and_then(|w| w.payload_params().next().map(|p| p.pt()));
+            if let (Some(pt), Some(w)) = (pt, self.rtc.writer(mid)) {
+                let _ = w.write(
+                    pt,
+                    now,
+                    MediaTime::from_90khz(n * 960 * 90 / 48),
+                    vec![0xfc; 60],
+                );
+            }
+        }
+        if n % 2 == 0 {
+            if let Some(mid) = self.video {
+                let key = n % 50 == 2;
+                let rids: Vec<Option<&str>> = if self.simulcast {
+                    vec![Some("q"), Some("h"), Some("f")]
+                } else {
+                    vec![None]
+                };
+                for (layer, rid) in rids.into_iter().enumerate() {
+                    let Some(pt) = self.rtc.writer(mid).and_then(|w| {
+                        w.payload_params()
+                            .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+                            .map(|p| p.pt())
+                    }) else {
+                        return;
+                    };
+                    let Some(w) = self.rtc.writer(mid) else {
+                        return;
+                    };
+                    // VP8 frame tag: bit 0 clear on keyframes. Layers differ in size.
+                    let size = 300 * (layer + 1);
+                    let mut frame = vec![0x9d; size];
+                    frame[0] = if key { 0x10 } else { 0x11 };
+                    let w = match rid {
+                        Some(r) => w.rid(r.into()),
+                        None => w,
+                    };
+                    let _ = w.write(pt, now, MediaTime::from_90khz(n * 1800), frame);
+                }
+            }
+        }
+    }
+}
