@@ -1,10 +1,304 @@
-//! `cargo xtask e2e`: browser end-to-end tests with headless Chromium.
+//! `cargo xtask e2e`: real headless Chromium peers through basic-sfu.
+//!
+//! Starts `basic-sfu` on loopback and three separate Chromium instances with fake camera
+//! and microphone, all joining one room at once (overlapping joins). Each page reports its
+//! own `getStats()` to the server (`/api/report`), which this task reads back
+//! (`/api/reports`). Pass: every browser decodes rising video frames from both others and
+//! receives audio from both; after one browser is killed, the other two drop to one remote
+//! tile and keep decoding each other.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::exec::{cargo, root, run as exec};
+
+const ROOM: &str = "e2e";
+const PEERS: usize = 3;
 
 pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     run_all()
 }
 
 pub(crate) fn run_all() -> anyhow::Result<()> {
-    println!("e2e: no browser tests exist yet (the basic-sfu example is not built); nothing ran");
+    let Some(chromium) = find_chromium() else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            bail!("no chromium found, and CI=true: install it (apt-get install -y chromium)");
+        }
+        println!("##############################################################");
+        println!("e2e: SKIPPED: no chromium found (apt-get install -y chromium)");
+        println!("##############################################################");
+        return Ok(());
+    };
+    exec(&mut cargo([
+        "build",
+        "--release",
+        "-p",
+        "examples",
+        "--bin",
+        "basic-sfu",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let sfu_bin = target.join("release/basic-sfu");
+
+    let artifacts = root().join("target/e2e");
+    std::fs::create_dir_all(&artifacts)?;
+    let mut procs = Procs::default();
+    let (base, sfu) = start_sfu(&sfu_bin, &artifacts)?;
+    procs.add(sfu);
+    println!("e2e: basic-sfu at {base}");
+
+    for i in 0..PEERS {
+        let url = format!("{base}/?room={ROOM}&name=peer{i}");
+        procs.add(start_browser(&chromium, &url, &artifacts, i)?);
+    }
+    let browsers: Vec<u32> = procs.children.iter().skip(1).map(Child::id).collect();
+
+    // Phase 1: everyone decodes everyone.
+    let first = wait_for(
+        "all browsers decode video and audio from both others",
+        60,
+        || {
+            let r = reports(&base)?;
+            Ok(all_receive(&r, PEERS).then_some(r))
+        },
+    )?;
+    std::thread::sleep(Duration::from_secs(4));
+    let later = reports(&base)?;
+    check_rising(&first, &later)?;
+    println!("e2e: phase 1 ok: {}", summary(&later));
+
+    // Phase 2: one browser leaves; the other two keep going.
+    let leaving = browsers[PEERS - 1];
+    procs.kill(leaving);
+    let after = wait_for("the remaining two see one remote tile each", 40, || {
+        let r = reports(&base)?;
+        Ok(two_left(&r).then_some(r))
+    })?;
+    std::thread::sleep(Duration::from_secs(4));
+    let end = reports(&base)?;
+    check_rising(&after, &end)?;
+    println!("e2e: phase 2 ok: {}", summary(&end));
+    println!("e2e: 2 passed, 0 failed");
     Ok(())
+}
+
+fn find_chromium() -> Option<PathBuf> {
+    [
+        "/usr/lib/chromium/chromium",
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// Child processes, each in its own process group, killed as groups on drop.
+#[derive(Default)]
+struct Procs {
+    children: Vec<Child>,
+}
+
+impl Procs {
+    fn add(&mut self, c: Child) {
+        self.children.push(c);
+    }
+
+    fn kill(&mut self, pid: u32) {
+        // Chromium's helpers re-parent; killing the group takes them too.
+        let _ = Command::new("kill")
+            .args(["-9", &format!("-{pid}")])
+            .status();
+        if let Some(c) = self.children.iter_mut().find(|c| c.id() == pid) {
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = Command::new("kill")
+                .args(["-9", &format!("-{}", c.id())])
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start_sfu(bin: &PathBuf, artifacts: &std::path::Path) -> anyhow::Result<(String, Child)> {
+    let mut child = Command::new(bin)
+        .args(["--http-port", "0", "--bind", "127.0.0.1"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(artifacts.join("sfu.log"))?)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("sfu stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("open ")
+        .and_then(|u| u.split("/?").next())
+        .with_context(|| format!("unexpected first line from basic-sfu: {line:?}"))?
+        .to_string();
+    Ok((url, child))
+}
+
+fn start_browser(
+    chromium: &PathBuf,
+    url: &str,
+    artifacts: &std::path::Path,
+    i: usize,
+) -> anyhow::Result<Child> {
+    let profile = artifacts.join(format!("profile-{i}"));
+    let _ = std::fs::remove_dir_all(&profile);
+    let log = std::fs::File::create(artifacts.join(format!("chromium-{i}.log")))?;
+    Command::new(chromium)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            &format!("--user-data-dir={}", profile.display()),
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--allow-loopback-in-peer-connection",
+            "--autoplay-policy=no-user-gesture-required",
+            "--disable-background-networking",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-gpu",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+            url,
+        ])
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting chromium")
+}
+
+fn reports(base: &str) -> anyhow::Result<Value> {
+    let body = ureq::get(&format!("{base}/api/reports?room={ROOM}"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    Ok(serde_json::from_str(&body)?)
+}
+
+fn remotes(report: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    report
+        .get("remotes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.iter())
+}
+
+fn num(v: &Value, k: &str) -> u64 {
+    v.get(k).and_then(Value::as_f64).unwrap_or(0.0) as u64
+}
+
+fn receives(remote: &Value) -> bool {
+    num(remote, "framesDecoded") > 0
+        && num(remote, "audioPackets") > 0
+        && num(remote, "audioSamples") > 0
+}
+
+fn all_receive(r: &Value, peers: usize) -> bool {
+    let Some(map) = r.as_object() else {
+        return false;
+    };
+    map.len() == peers
+        && map.iter().all(|(id, rep)| {
+            remotes(rep)
+                .filter(|(rid, rem)| *rid != id && receives(rem))
+                .count()
+                == peers - 1
+        })
+}
+
+fn two_left(r: &Value) -> bool {
+    let Some(map) = r.as_object() else {
+        return false;
+    };
+    map.len() == 2
+        && map.iter().all(|(id, rep)| {
+            num(rep, "tiles") == 1
+                && remotes(rep)
+                    .any(|(rid, rem)| rid != id && map.contains_key(rid) && receives(rem))
+        })
+}
+
+/// Every (receiver, sender) pair present in both snapshots decoded more frames later.
+fn check_rising(before: &Value, after: &Value) -> anyhow::Result<()> {
+    let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {
+        bail!("reports are not objects");
+    };
+    for (id, rep) in a {
+        for (rid, rem) in remotes(rep) {
+            if !a.contains_key(rid) {
+                continue;
+            }
+            let then = b
+                .get(id)
+                .and_then(|r| r.get("remotes"))
+                .and_then(|m| m.get(rid))
+                .map(|v| num(v, "framesDecoded"))
+                .unwrap_or(0);
+            let now = num(rem, "framesDecoded");
+            if now <= then {
+                bail!("client {id} stopped decoding video from {rid}: {then} -> {now} frames");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn summary(r: &Value) -> String {
+    let mut out = Vec::new();
+    if let Some(map) = r.as_object() {
+        for (id, rep) in map {
+            for (rid, rem) in remotes(rep) {
+                out.push(format!(
+                    "{id}<-{rid}: {} frames {}px, {} audio pkts",
+                    num(rem, "framesDecoded"),
+                    num(rem, "frameWidth"),
+                    num(rem, "audioPackets")
+                ));
+            }
+        }
+    }
+    out.join("; ")
+}
+
+fn wait_for<T>(
+    what: &str,
+    secs: u64,
+    mut f: impl FnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut last_err = None;
+    while Instant::now() < deadline {
+        match f() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    bail!(
+        "e2e: timed out after {secs}s waiting until {what} (last error: {last_err:?}); logs in target/e2e"
+    )
 }

@@ -1,0 +1,139 @@
+//! The signaling side's view of a room task.
+
+use sfu_ids::ClientId;
+use tokio::sync::{mpsc, oneshot};
+
+/// Signaling messages for one client's peer, produced by the room task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientSignal {
+    /// Deliver this SDP offer to the peer; send its answer with [`RoomHandle::answer`].
+    Offer(String),
+    /// The client was removed from the room.
+    Closed,
+}
+
+/// A client that joined.
+#[derive(Debug)]
+pub struct Joined {
+    /// Its id in the room.
+    pub client: ClientId,
+    /// The SDP answer to the peer's offer.
+    pub answer: String,
+    /// Offers and the close notice for this peer, in order.
+    pub signals: mpsc::Receiver<ClientSignal>,
+}
+
+/// Errors of room operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoomError {
+    /// The room task has stopped.
+    #[error("the room has stopped")]
+    Stopped,
+    /// The SDP was refused.
+    #[error("bad SDP: {0}")]
+    BadSdp(String),
+    /// No such client in the room.
+    #[error("no client {0} in this room")]
+    UnknownClient(ClientId),
+}
+
+pub(crate) enum Command {
+    Join {
+        offer: String,
+        reply: oneshot::Sender<Result<Joined, RoomError>>,
+    },
+    Answer {
+        client: ClientId,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    Leave {
+        client: ClientId,
+    },
+    Stats {
+        reply: oneshot::Sender<RoomStats>,
+    },
+}
+
+/// A snapshot of a room's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoomStats {
+    /// Clients in the room.
+    pub clients: usize,
+    /// Registry counters.
+    pub registry: sfu_registry::RegistryStats,
+    /// Datagrams received from the socket.
+    pub datagrams_in: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+}
+
+/// Cloneable handle to a room task: how signaling code adds and removes peers. The room
+/// stops when every handle is dropped.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    pub(crate) tx: mpsc::Sender<Command>,
+}
+
+/// The receiving half the room task reads commands from; see [`room_channel`].
+#[derive(Debug)]
+pub struct RoomInbox {
+    pub(crate) rx: mpsc::Receiver<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Join { .. } => "Join",
+            Self::Answer { .. } => "Answer",
+            Self::Leave { .. } => "Leave",
+            Self::Stats { .. } => "Stats",
+        })
+    }
+}
+
+/// A handle and the inbox of a room task that [`run_udp_loop`](crate::run_udp_loop) serves.
+pub fn room_channel() -> (RoomHandle, RoomInbox) {
+    let (tx, rx) = mpsc::channel(64);
+    (RoomHandle { tx }, RoomInbox { rx })
+}
+
+impl RoomHandle {
+    /// Adds a peer from its SDP offer; returns the answer and its signal stream.
+    pub async fn join(&self, offer: String) -> Result<Joined, RoomError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Join { offer, reply })
+            .await
+            .map_err(|_| RoomError::Stopped)?;
+        rx.await.map_err(|_| RoomError::Stopped)?
+    }
+
+    /// Delivers the peer's answer to the room's last offer.
+    pub async fn answer(&self, client: ClientId, sdp: String) -> Result<(), RoomError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Answer { client, sdp, reply })
+            .await
+            .map_err(|_| RoomError::Stopped)?;
+        rx.await.map_err(|_| RoomError::Stopped)?
+    }
+
+    /// Removes a peer (it left).
+    pub async fn leave(&self, client: ClientId) {
+        let _ = self.tx.send(Command::Leave { client }).await;
+    }
+
+    /// The room's counters.
+    pub async fn stats(&self) -> Result<RoomStats, RoomError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Stats { reply })
+            .await
+            .map_err(|_| RoomError::Stopped)?;
+        rx.await.map_err(|_| RoomError::Stopped)
+    }
+}

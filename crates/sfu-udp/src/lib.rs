@@ -1,0 +1,33 @@
+//! The tokio runtime of sfu-kit: a ready-to-use loop that runs one room over one UDP socket.
+//!
+//! One task owns one [`sfu_registry::Registry`]; signaling code talks to it through a
+//! cloneable [`RoomHandle`] (join with an SDP offer, deliver answers, leave). Several rooms
+//! are several tasks and spread over the runtime's worker threads.
+//!
+//! This crate is the only one below the applications that touches sockets or reads the
+//! clock; everything under it is sans-I/O.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use sfu_udp::{SfuConfig, serve};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let (room, addr) = serve(SfuConfig::default().with_udp_port(3478)).await?;
+//! println!("room listening on {addr}");
+//! // From signaling: a browser's offer in, the answer out.
+//! # let offer_from_browser = String::new();
+//! match room.join(offer_from_browser).await {
+//!     Ok(joined) => println!("client {} answer {} bytes", joined.client, joined.answer.len()),
+//!     Err(e) => eprintln!("join refused: {e}"),
+//! }
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod handle;
+mod udp_loop;
+
+pub use config::SfuConfig;
+pub use handle::{ClientSignal, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel};
+pub use udp_loop::{bind, run_udp_loop, serve, serve_socket};

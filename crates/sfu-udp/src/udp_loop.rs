@@ -1,0 +1,186 @@
+//! The room task: one UDP socket, one registry, one loop.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use sfu_client::{Client, SfuRtc};
+use sfu_ids::{ClientId, IncomingDatagram};
+use sfu_registry::{Registry, RoomEvent};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::config::SfuConfig;
+use crate::handle::{
+    ClientSignal, Command, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel,
+};
+
+/// Binds the UDP socket described by `config`.
+pub async fn bind(config: &SfuConfig) -> io::Result<UdpSocket> {
+    UdpSocket::bind(SocketAddr::new(config.bind_addr, config.udp_port)).await
+}
+
+/// Spawns a room task on `socket` in the current tokio runtime; returns its handle.
+pub fn serve_socket(socket: UdpSocket, config: SfuConfig) -> RoomHandle {
+    let (handle, inbox) = room_channel();
+    tokio::spawn(async move {
+        if let Err(e) = run_udp_loop(socket, config, inbox, std::future::pending::<()>()).await {
+            warn!(error = %e, "room task ended with an error");
+        }
+    });
+    handle
+}
+
+/// Binds per `config` and spawns a room task; returns its handle and the bound address.
+pub async fn serve(config: SfuConfig) -> io::Result<(RoomHandle, SocketAddr)> {
+    let socket = bind(&config).await?;
+    let addr = socket.local_addr()?;
+    Ok((serve_socket(socket, config), addr))
+}
+
+/// Largest datagram read. WebRTC keeps datagrams under ~1200 bytes; larger ones are cut.
+const RECV_BUF: usize = 2048;
+/// Datagrams handled per wake-up before the loop looks at timers and commands again.
+const BATCH: usize = 64;
+
+/// Runs one room on `socket` until `shutdown` resolves or every [`RoomHandle`] is dropped.
+///
+/// The registry is owned by this future: no locks on the packet path. Received datagrams
+/// are read in batches; their buffer is reclaimed after each one, so the steady state
+/// allocates nothing per datagram here.
+pub async fn run_udp_loop(
+    socket: UdpSocket,
+    config: SfuConfig,
+    mut inbox: RoomInbox,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let local = config.candidate_addr(socket.local_addr()?.port());
+    let mut room = Registry::new();
+    let mut signals: HashMap<ClientId, mpsc::Sender<ClientSignal>> = HashMap::new();
+    let mut next_id = 1u64;
+    let mut stats = RoomStats::default();
+    let mut buf = BytesMut::with_capacity(RECV_BUF);
+    tokio::pin!(shutdown);
+
+    loop {
+        let deadline = room.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            _ = &mut shutdown => break,
+            cmd = inbox.rx.recv() => match cmd {
+                None => break,
+                Some(cmd) => handle_command(cmd, &mut room, &mut signals, &mut next_id, &config, local, &stats),
+            },
+            ready = socket.readable() => {
+                ready?;
+                for _ in 0..BATCH {
+                    buf.clear();
+                    buf.resize(RECV_BUF, 0);
+                    match socket.try_recv_from(&mut buf) {
+                        Ok((n, source)) => {
+                            buf.truncate(n);
+                            stats.datagrams_in += 1;
+                            let d = IncomingDatagram::udp(source, local, buf.split().freeze());
+                            let now = Instant::now();
+                            if let Err(e) = room.handle_incoming(&d, now) {
+                                debug!(%source, error = %e, "datagram dropped");
+                            }
+                            // Take the buffer back when nothing kept a reference to it.
+                            buf = d.contents.try_into_mut().unwrap_or_else(|_| BytesMut::with_capacity(RECV_BUF));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        // ICMP errors surface as recv errors on some platforms; not fatal.
+                        Err(e) => {
+                            debug!(error = %e, "recv error");
+                            break;
+                        }
+                    }
+                }
+            },
+            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
+                room.handle_timeout(Instant::now());
+            },
+        }
+
+        while let Some(t) = room.poll_transmit() {
+            stats.datagrams_out += 1;
+            if let Err(e) = socket.send_to(&t.contents, t.destination).await {
+                debug!(destination = %t.destination, error = %e, "send failed");
+            }
+        }
+        while let Some(ev) = room.poll_event() {
+            match ev {
+                RoomEvent::Offer { client, sdp } => {
+                    if let Some(tx) = signals.get(&client) {
+                        if tx.try_send(ClientSignal::Offer(sdp)).is_err() {
+                            debug!(%client, "signal queue full or closed; peer will be removed");
+                        }
+                    }
+                }
+                RoomEvent::ClientRemoved(client) => {
+                    if let Some(tx) = signals.remove(&client) {
+                        let _ = tx.try_send(ClientSignal::Closed);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn handle_command(
+    cmd: Command,
+    room: &mut Registry,
+    signals: &mut HashMap<ClientId, mpsc::Sender<ClientSignal>>,
+    next_id: &mut u64,
+    config: &SfuConfig,
+    local: SocketAddr,
+    stats: &RoomStats,
+) {
+    let now = Instant::now();
+    match cmd {
+        Command::Join { offer, reply } => {
+            let id = ClientId::new(*next_id);
+            *next_id += 1;
+            let rtc = SfuRtc::builder().host_candidate(local).build(now);
+            let mut client = Client::new(id, rtc, config.client);
+            let result = match client.accept_offer(&offer) {
+                Err(e) => Err(RoomError::BadSdp(e.to_string())),
+                Ok(answer) => match room.insert(client, now) {
+                    Err(e) => Err(RoomError::BadSdp(e.to_string())),
+                    Ok(()) => {
+                        let (tx, rx) = mpsc::channel(32);
+                        signals.insert(id, tx);
+                        Ok(Joined {
+                            client: id,
+                            answer,
+                            signals: rx,
+                        })
+                    }
+                },
+            };
+            let _ = reply.send(result);
+        }
+        Command::Answer { client, sdp, reply } => {
+            let result = room.accept_answer(client, &sdp, now).map_err(|e| match e {
+                sfu_registry::RegistryError::UnknownClient(c) => RoomError::UnknownClient(c),
+                other => RoomError::BadSdp(other.to_string()),
+            });
+            let _ = reply.send(result);
+        }
+        Command::Leave { client } => {
+            room.remove(client, now);
+        }
+        Command::Stats { reply } => {
+            let _ = reply.send(RoomStats {
+                clients: room.len(),
+                registry: room.stats(),
+                ..*stats
+            });
+        }
+    }
+}
