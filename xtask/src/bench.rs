@@ -1,6 +1,6 @@
 //! `cargo xtask bench [CRATE]` and `cargo xtask bwe-plot`.
 
-use crate::exec::{cargo, run};
+use crate::exec::{cargo, run as exec};
 
 /// Runs the criterion benches of the workspace or of one crate.
 pub(crate) fn run_benches(krate: Option<&str>) -> anyhow::Result<()> {
@@ -9,7 +9,7 @@ pub(crate) fn run_benches(krate: Option<&str>) -> anyhow::Result<()> {
         Some(k) => cmd.args(["-p", k]),
         None => cmd.arg("--workspace"),
     };
-    run(&mut cmd)
+    exec(&mut cmd)
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
@@ -22,7 +22,7 @@ pub(crate) fn bwe_plot(args: &[String]) -> anyhow::Result<()> {
         [flag, dir, ..] if flag == "--out" => dir.clone(),
         _ => "target/bwe-plots".to_string(),
     };
-    run(&mut cargo([
+    exec(&mut cargo([
         "run",
         "--release",
         "-p",

@@ -113,10 +113,7 @@ impl Procs {
     }
 
     fn kill(&mut self, pid: u32) {
-        // Chromium's helpers re-parent; killing the group takes them too.
-        let _ = Command::new("kill")
-            .args(["-9", &format!("-{pid}")])
-            .status();
+        kill_group(pid);
         if let Some(c) = self.children.iter_mut().find(|c| c.id() == pid) {
             let _ = c.wait();
         }
@@ -126,13 +123,19 @@ impl Procs {
 impl Drop for Procs {
     fn drop(&mut self) {
         for c in &mut self.children {
-            let _ = Command::new("kill")
-                .args(["-9", &format!("-{}", c.id())])
-                .status();
+            kill_group(c.id());
             let _ = c.kill();
             let _ = c.wait();
         }
     }
+}
+
+/// SIGKILL to the process group `pgid`: Chromium's helpers re-parent, so killing the
+/// group takes them too. (`kill -9 -PGID` is read differently by procps; spell it out.)
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{pgid}")])
+        .status();
 }
 
 fn start_sfu(bin: &PathBuf, artifacts: &std::path::Path) -> anyhow::Result<(String, Child)> {
@@ -141,6 +144,7 @@ fn start_sfu(bin: &PathBuf, artifacts: &std::path::Path) -> anyhow::Result<(Stri
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(artifacts.join("sfu.log"))?)
+        .stdin(Stdio::null())
         .process_group(0)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
@@ -165,7 +169,10 @@ fn start_browser(
     let profile = artifacts.join(format!("profile-{i}"));
     let _ = std::fs::remove_dir_all(&profile);
     let log = std::fs::File::create(artifacts.join(format!("chromium-{i}.log")))?;
-    Command::new(chromium)
+    // A session of its own (util-linux `setsid` execs in place, so the pid stays the
+    // group id): Chromium must not share our terminal session or process group.
+    Command::new("setsid")
+        .arg(chromium)
         .args([
             "--headless=new",
             "--no-sandbox",
@@ -185,7 +192,7 @@ fn start_browser(
         ])
         .stdout(log.try_clone()?)
         .stderr(log)
-        .process_group(0)
+        .stdin(Stdio::null())
         .spawn()
         .context("starting chromium")
 }

@@ -80,6 +80,8 @@ pub struct Client {
     can_offer: bool,
     queue: VecDeque<ClientOutput>,
     disconnected_since: Option<Instant>,
+    /// Last datagram str0m accepted (or creation time).
+    last_input: Option<Instant>,
     available_bps: Option<u64>,
     last_now: Option<Instant>,
     stats: ClientStats,
@@ -101,6 +103,7 @@ impl Client {
             can_offer: false,
             queue: VecDeque::new(),
             disconnected_since: None,
+            last_input: None,
             available_bps: None,
             last_now: None,
             stats: ClientStats::default(),
@@ -227,11 +230,16 @@ impl Client {
         }
         self.last_now = Some(now);
         let input = datagram.to_input(now)?;
-        self.rtc.handle_input(input).map_err(|e| {
-            debug!(client = %self.id, error = %e, "input rejected; closing peer");
-            self.rtc.disconnect();
-            ClientError::Rtc(e)
-        })
+        // A rejected datagram is dropped, not fatal: anyone can send junk to the peer's
+        // address. str0m itself closes the connection when its state is really broken,
+        // which `is_alive` then reports.
+        self.rtc
+            .handle_input(input)
+            .map(|()| self.last_input = Some(now))
+            .map_err(|e| {
+                debug!(client = %self.id, error = %e, "datagram rejected");
+                ClientError::Rtc(e)
+            })
     }
 
     /// Advances time to `now`.
@@ -240,6 +248,12 @@ impl Client {
             return;
         }
         self.last_now = Some(now);
+        let last_input = *self.last_input.get_or_insert(now);
+        if now.saturating_duration_since(last_input) >= self.config.inactivity_timeout {
+            debug!(client = %self.id, "no datagram within the inactivity timeout; closing peer");
+            self.rtc.disconnect();
+            return;
+        }
         if let Some(since) = self.disconnected_since {
             if now.saturating_duration_since(since) >= self.config.ice_disconnect_timeout {
                 debug!(client = %self.id, "ICE disconnected past the timeout; closing peer");
@@ -271,10 +285,13 @@ impl Client {
                     return ClientOutput::Transmit(OutgoingDatagram::from(t));
                 }
                 Ok(Output::Timeout(t)) => {
-                    let t = match self.disconnected_since {
-                        Some(since) => t.min(since + self.config.ice_disconnect_timeout),
-                        None => t,
-                    };
+                    let mut t = t;
+                    if let Some(since) = self.disconnected_since {
+                        t = t.min(since + self.config.ice_disconnect_timeout);
+                    }
+                    if let Some(last) = self.last_input {
+                        t = t.min(last + self.config.inactivity_timeout);
+                    }
                     return ClientOutput::Timeout(t);
                 }
                 Ok(Output::Event(e)) => self.handle_event(e),

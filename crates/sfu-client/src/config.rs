@@ -13,6 +13,9 @@ pub struct ClientConfig {
     pub fir_after: Duration,
     /// A peer whose ICE stays disconnected this long is closed.
     pub ice_disconnect_timeout: Duration,
+    /// A peer from which no valid datagram arrived for this long is closed. Browsers send
+    /// consent checks every ~5 s (RFC 7675) even without media, so silence means gone.
+    pub inactivity_timeout: Duration,
     /// How often the layer selector is consulted per simulcast track.
     pub layer_evaluation_interval: Duration,
     /// A non-simulcast video track starts at a keyframe; when none arrives within this
@@ -26,6 +29,7 @@ impl Default for ClientConfig {
             keyframe_request_interval: Duration::from_millis(500),
             fir_after: Duration::from_secs(2),
             ice_disconnect_timeout: Duration::from_secs(5),
+            inactivity_timeout: Duration::from_secs(15),
             layer_evaluation_interval: Duration::from_millis(500),
             keyframe_wait_limit: Duration::from_secs(1),
         }
@@ -36,6 +40,12 @@ impl ClientConfig {
     /// Sets [`ClientConfig::keyframe_request_interval`].
     pub fn with_keyframe_request_interval(mut self, d: Duration) -> Self {
         self.keyframe_request_interval = d;
+        self
+    }
+
+    /// Sets [`ClientConfig::inactivity_timeout`].
+    pub fn with_inactivity_timeout(mut self, d: Duration) -> Self {
+        self.inactivity_timeout = d;
         self
     }
 

@@ -22,8 +22,9 @@ pub enum ClientError {
     /// The datagram is not STUN, DTLS, RTP or RTCP.
     #[error(transparent)]
     Datagram(#[from] DatagramError),
-    /// str0m rejected input; the peer connection is closed.
-    #[error("peer connection failed: {0}")]
+    /// str0m rejected the input (the datagram is dropped; the connection stays unless
+    /// str0m closed it, see `Client::is_alive`).
+    #[error("str0m rejected the input: {0}")]
     Rtc(#[source] str0m::RtcError),
     /// The client is already closed.
     #[error("the peer connection is closed")]

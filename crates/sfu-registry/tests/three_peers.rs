@@ -30,3 +30,26 @@ fn three_peers_exchange_audio_and_video() {
     }
     assert_eq!(w.room.len(), 3);
 }
+
+#[test]
+fn subscribers_ask_publishers_for_keyframes_when_tracks_open() {
+    let mut w = World::new();
+    let a = w.join(false);
+    let _b = w.join(false);
+    w.run(Duration::from_secs(2));
+    // b subscribed to a's video and asked for a keyframe through the SFU.
+    assert!(w.peer(a).keyframe_requests >= 1);
+}
+
+#[test]
+fn a_late_joiner_receives_everyone_already_there() {
+    let mut w = World::new();
+    let a = w.join(false);
+    let b = w.join(false);
+    w.run(Duration::from_secs(2));
+    let c = w.join(false);
+    w.run(Duration::from_secs(3));
+    for (rx, tx) in [(c, a), (c, b), (a, c), (b, c)] {
+        assert!(w.video_frames(rx, tx) > 5, "{rx} got {} video frames from {tx}", w.video_frames(rx, tx));
+    }
+}

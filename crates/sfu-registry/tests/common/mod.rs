@@ -30,6 +30,10 @@ pub struct Peer {
     pub received: HashMap<String, (u64, u64)>,
     pub pending: Option<SdpPendingOffer>,
     pub gone: bool,
+    /// Keyframe requests this peer received for its own media.
+    pub keyframe_requests: u64,
+    /// (ssrc, seq, rtp time) of every received VP8 RTP packet, when recording.
+    pub video_rtp: Vec<(u32, u16, u32)>,
     frame_no: u64,
 }
 
@@ -56,7 +60,7 @@ impl World {
         let n = self.peers.len() as u64 + 1;
         let id = ClientId::new(n);
         let addr = SocketAddr::from(([127, 0, 0, 1], 50_000 + n as u16));
-        let mut rtc = Rtc::builder().build(self.now);
+        let mut rtc = Rtc::builder().enable_raw_packets(true).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let mut change = rtc.sdp_api();
         let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
@@ -92,6 +96,8 @@ impl World {
             received: HashMap::new(),
             pending: None,
             gone: false,
+            keyframe_requests: 0,
+            video_rtp: Vec::new(),
             frame_no: 0,
         });
         id
@@ -221,6 +227,23 @@ impl Peer {
     }
 
     fn on_event(&mut self, e: Event) {
+        if let Event::KeyframeRequest(_) = e {
+            self.keyframe_requests += 1;
+            return;
+        }
+        if let Event::RawPacket(raw) = &e {
+            if let str0m::rtp::RawPacket::RtpRx(h, _) = &**raw {
+                let vp8 = self
+                    .rtc
+                    .codec_config()
+                    .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+                    .map(|p| p.pt());
+                if Some(h.payload_type) == vp8 {
+                    self.video_rtp.push((*h.ssrc, h.sequence_number, h.timestamp));
+                }
+            }
+            return;
+        }
         if let Event::MediaData(d) = e {
             let Some(media) = self.rtc.media(d.mid) else {
                 return;

@@ -1,0 +1,52 @@
+//! A subscriber switched between simulcast layers sees one continuous RTP stream.
+
+mod common;
+
+use std::time::Duration;
+
+use common::World;
+
+#[test]
+fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
+    let mut w = World::new();
+    let publisher = w.join(true);
+    let subscriber = w.join(false);
+    w.run(Duration::from_secs(3));
+    let frames_high = w.video_frames(subscriber, publisher);
+    assert!(frames_high > 20, "no video before the switch: {frames_high}");
+
+    // Constrain the subscriber: the selector moves it to the lowest layer at a keyframe.
+    w.room.set_available_bitrate(subscriber, Some(80_000)).unwrap();
+    w.run(Duration::from_secs(3));
+    // And back up.
+    w.room.set_available_bitrate(subscriber, None).unwrap();
+    w.run(Duration::from_secs(3));
+
+    let stats = w.room.client(subscriber).unwrap().stats();
+    assert!(stats.layer_switches >= 2, "expected two switches, saw {}", stats.layer_switches);
+    assert!(w.video_frames(subscriber, publisher) > frames_high + 80);
+
+    // Exactly one outgoing video SSRC, no gaps, timestamps never going back.
+    let rtp = &w.peer(subscriber).video_rtp;
+    assert!(rtp.len() > 200);
+    let ssrc = rtp[0].0;
+    for pair in rtp.windows(2) {
+        let ((s0, q0, t0), (s1, q1, t1)) = (pair[0], pair[1]);
+        assert_eq!((s0, s1), (ssrc, ssrc), "SSRC changed");
+        assert_eq!(q1, q0.wrapping_add(1), "sequence gap {q0} -> {q1}");
+        assert!(t1.wrapping_sub(t0) < u32::MAX / 2, "timestamp went back {t0} -> {t1}");
+    }
+}
+
+#[test]
+fn lowest_layer_is_forwarded_when_bandwidth_is_tiny() {
+    let mut w = World::new();
+    let publisher = w.join(true);
+    let subscriber = w.join(false);
+    w.run(Duration::from_secs(1));
+    w.room.set_available_bitrate(subscriber, Some(1)).unwrap();
+    w.run(Duration::from_secs(3));
+    let before = w.video_frames(subscriber, publisher);
+    w.run(Duration::from_secs(2));
+    assert!(w.video_frames(subscriber, publisher) > before + 30, "video stopped on the lowest layer");
+}
