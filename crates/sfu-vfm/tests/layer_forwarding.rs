@@ -122,7 +122,7 @@ fn l2t1(tu: u32, lid: u8) -> FrameMarkingInfo {
     FrameMarkingInfo {
         start_of_frame: true,
         end_of_frame: true,
-        independent: tu % 8 == 0,
+        independent: tu.is_multiple_of(8),
         discardable: false,
         base_layer_sync: false,
         temporal_id: TemporalId(0),
