@@ -5,6 +5,10 @@
 //! first sample, 150 ms after); each window's rate is merged into a Bayesian estimate whose
 //! sample variance grows with the sample's distance from the estimate, so one bursty window
 //! barely moves it while a sustained change moves it within a few windows.
+//!
+//! The latest unsmoothed window is kept too: while the detector reports over-use the
+//! bottleneck is saturated, so the freshest window *is* a capacity measurement, and the
+//! estimator decreases from whichever of the two is lower (see `estimator.rs`).
 
 use sfu_bwe::{Bitrate, DataSize, Timestamp};
 
@@ -21,6 +25,7 @@ pub(crate) struct AcknowledgedBitrate {
     window_bytes: u64,
     estimate_kbps: Option<f64>,
     variance: f64,
+    latest_sample_kbps: Option<f64>,
 }
 
 impl AcknowledgedBitrate {
@@ -33,8 +38,15 @@ impl AcknowledgedBitrate {
         };
         let now_ms = arrival.as_micros() as f64 / 1000.0;
         if let Some(sample) = self.update_window(now_ms, size.bytes(), window) {
+            self.latest_sample_kbps = Some(sample);
             self.merge(sample);
         }
+    }
+
+    /// The rate of the most recent complete window, unsmoothed.
+    pub(crate) fn latest_sample(&self) -> Option<Bitrate> {
+        self.latest_sample_kbps
+            .map(|k| Bitrate::from_bps_f64(k * 1000.0))
     }
 
     pub(crate) fn estimate(&self) -> Option<Bitrate> {

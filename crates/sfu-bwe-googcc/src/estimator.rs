@@ -170,6 +170,14 @@ impl CongestionControl for GoogCcEstimator {
             let usage = self.detector.state();
             let acknowledged = self.acknowledged.estimate();
             if usage == BandwidthUsage::Overusing {
+                // Over-use means a saturated bottleneck: the latest window measures its
+                // capacity without the smoothing lag, which matters after a sudden drop
+                // (decreasing from a lagging average leaves a standing queue that a
+                // gradient detector can no longer see).
+                let acknowledged = match (acknowledged, self.acknowledged.latest_sample()) {
+                    (Some(a), Some(l)) => Some(a.min(l)),
+                    (a, l) => a.or(l),
+                };
                 let throughput = acknowledged.unwrap_or(Bitrate::MAX);
                 if self.aimd.time_to_reduce_further(now, throughput) {
                     self.aimd.update(usage, acknowledged, now);

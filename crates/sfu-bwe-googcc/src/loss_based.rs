@@ -3,10 +3,16 @@
 //!
 //! The loss fraction p is measured over windows of at least `loss_window` and 20 packets
 //! (the RTCP receiver-report cadence GCC was tuned for; shorter windows turn random loss
-//! into noise). Then: p < 2 % → the limit may grow to 1.08 × target + 1 kbit/s, at most
-//! once a second; 2–10 % → hold; p > 10 % → limit = target × (1 − p/2), at most once per
+//! into noise). Then: p < 2 % → the limit relaxes by 8 % + 1 kbit/s, at most once a
+//! second; 2–10 % → hold; p > 10 % → limit = target × (1 − p/2), at most once per
 //! 300 ms + RTT. The limit starts unbounded, so the loss controller only ever caps the
 //! delay-based estimate.
+//!
+//! libwebrtc's v1 controller grows the *target* by 8 %/s after a loss episode and relies on
+//! probing to recover faster. Without probing, this one relaxes its own cap instead and
+//! lifts it after three consecutive clean windows (≈ 3 s without loss): the episode is
+//! over and the delay-based controller, which watches the queue, decides alone (the
+//! behaviour libwebrtc's `LossBasedBweV2` reaches by returning to its delay-based state).
 
 use std::time::Duration;
 
@@ -15,6 +21,8 @@ use sfu_bwe::{Bitrate, Timestamp};
 const MIN_PACKETS: u32 = 20;
 const INCREASE_INTERVAL: Duration = Duration::from_secs(1);
 const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
+/// Consecutive low-loss windows that end a loss episode.
+const CLEAN_WINDOWS_TO_LIFT: u32 = 3;
 
 /// Loss thresholds and window.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +42,7 @@ pub(crate) struct LossBasedControl {
     last_fraction: f64,
     last_increase: Option<Timestamp>,
     last_decrease: Option<Timestamp>,
+    clean_windows: u32,
 }
 
 impl LossBasedControl {
@@ -47,6 +56,7 @@ impl LossBasedControl {
             last_fraction: 0.0,
             last_increase: None,
             last_decrease: None,
+            clean_windows: 0,
         }
     }
 
@@ -83,15 +93,20 @@ impl LossBasedControl {
         self.expected = 0;
         self.lost = 0;
         if p <= self.params.low {
+            self.clean_windows = self.clean_windows.saturating_add(1);
             let due = self
                 .last_increase
                 .is_none_or(|t| now.saturating_duration_since(t) >= INCREASE_INTERVAL);
-            if due && self.limit != Bitrate::MAX {
-                let grown = target.scale(1.08).saturating_add(Bitrate::from_kbps(1));
-                self.limit = self.limit.max(grown);
+            if self.clean_windows >= CLEAN_WINDOWS_TO_LIFT {
+                self.limit = Bitrate::MAX;
+            } else if due && self.limit != Bitrate::MAX {
+                self.limit = self.limit.scale(1.08).saturating_add(Bitrate::from_kbps(1));
                 self.last_increase = Some(now);
             }
-        } else if p > self.params.high {
+            return;
+        }
+        self.clean_windows = 0;
+        if p > self.params.high {
             let due = self
                 .last_decrease
                 .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_INTERVAL + rtt);
@@ -143,11 +158,20 @@ mod tests {
     }
 
     #[test]
-    fn low_loss_lifts_a_cap_gradually() {
+    fn low_loss_relaxes_a_cap_gradually_then_lifts_it() {
         let mut c = ctl();
         window(&mut c, 0, 5);
         window(&mut c, 2000, 0);
-        assert_eq!(c.limit(), Bitrate::from_kbps(1081));
+        assert_eq!(
+            c.limit(),
+            Bitrate::from_kbps(900)
+                .scale(1.08)
+                .saturating_add(Bitrate::from_kbps(1))
+        );
+        window(&mut c, 4000, 0);
+        assert_ne!(c.limit(), Bitrate::MAX);
+        window(&mut c, 6000, 0);
+        assert_eq!(c.limit(), Bitrate::MAX);
     }
 
     #[test]

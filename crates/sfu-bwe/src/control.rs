@@ -32,3 +32,21 @@ pub trait CongestionControl {
     /// The current estimate, always within the implementation's configured bounds.
     fn estimate(&self) -> BandwidthEstimate;
 }
+
+impl<C: CongestionControl + ?Sized> CongestionControl for Box<C> {
+    fn on_packet_sent(&mut self, packet: SentPacket) {
+        (**self).on_packet_sent(packet);
+    }
+
+    fn on_feedback(&mut self, feedback: &TwccFeedback) {
+        (**self).on_feedback(feedback);
+    }
+
+    fn on_rtt(&mut self, rtt: Duration, now: Timestamp) {
+        (**self).on_rtt(rtt, now);
+    }
+
+    fn estimate(&self) -> BandwidthEstimate {
+        (**self).estimate()
+    }
+}
