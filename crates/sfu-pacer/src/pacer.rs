@@ -204,9 +204,11 @@ mod tests {
     use crate::StreamId;
 
     fn pacer(max: usize) -> SubscriberPacer<u32> {
-        let mut c = PacerConfig::default();
-        c.max_queue_packets = max;
-        c.pacing_factor = 1.0;
+        let c = PacerConfig {
+            max_queue_packets: max,
+            pacing_factor: 1.0,
+            ..Default::default()
+        };
         let mut p = SubscriberPacer::new(c).expect("valid");
         p.set_estimate(BandwidthEstimate::new(Bitrate::from_kbps(960)));
         p
