@@ -112,6 +112,17 @@ impl Av1DdParser {
     /// On success the parser commits the structure and active set the packet
     /// carried; on error nothing changes.
     pub fn parse(&mut self, data: &[u8]) -> Result<Av1DdInfo, Av1DdError> {
+        // Most packets carry only the mandatory fields and change no state:
+        // read them straight from the 3 bytes.
+        if let (&[b0, b1, b2], Some(structure)) = (data, &self.structure) {
+            let m = MandatoryFields {
+                start_of_frame: b0 & 0x80 != 0,
+                end_of_frame: b0 & 0x40 != 0,
+                template_id: b0 & 0x3f,
+                frame_number: FrameNumber(u16::from_be_bytes([b1, b2])),
+            };
+            return resolve_template(&m, structure);
+        }
         let (info, new_structure) = parse_descriptor(data, self.structure.as_ref())?;
         if let Some(s) = new_structure {
             // The spec says a structure with the same template_id_offset is
@@ -217,6 +228,37 @@ fn read_mandatory(r: &mut BitReader<'_>) -> Result<MandatoryFields, Av1DdError> 
     })
 }
 
+/// `frame_dependency_definition()` for a descriptor without extended fields:
+/// everything comes from the template.
+fn resolve_template(
+    m: &MandatoryFields,
+    structure: &TemplateStructure,
+) -> Result<Av1DdInfo, Av1DdError> {
+    let Some(template) = structure.template(m.template_id) else {
+        return Err(Av1DdError::UnknownTemplate {
+            template_id: m.template_id,
+            template_id_offset: structure.template_id_offset(),
+            template_count: structure.templates().len(),
+        });
+    };
+    Ok(Av1DdInfo {
+        start_of_frame: m.start_of_frame,
+        end_of_frame: m.end_of_frame,
+        template_id: m.template_id,
+        frame_number: m.frame_number,
+        spatial_id: template.spatial_id,
+        temporal_id: template.temporal_id,
+        dtis: template.dtis,
+        frame_diffs: template.frame_diffs,
+        chain_diffs: template.chain_diffs,
+        active_decode_targets: None,
+        carries_structure: false,
+        max_render_resolution: structure
+            .render_resolutions()
+            .and_then(|res| res.get(usize::from(template.spatial_id.0)).copied()),
+    })
+}
+
 /// `template_dependency_structure()`.
 fn read_structure(r: &mut BitReader<'_>) -> Result<TemplateStructure, Av1DdError> {
     let template_id_offset = r.read_bits(6, "template_id_offset")? as u8;
@@ -266,7 +308,7 @@ fn read_structure(r: &mut BitReader<'_>) -> Result<TemplateStructure, Av1DdError
 
 /// `template_layers()`, bounded by what AV1 and the 6-bit template id can express.
 fn read_template_layers(r: &mut BitReader<'_>) -> Result<Vec<FrameTemplate>, Av1DdError> {
-    let mut templates = Vec::new();
+    let mut templates = Vec::with_capacity(16);
     let (mut spatial, mut temporal) = (0u8, 0u8);
     loop {
         templates.push(FrameTemplate {
@@ -374,6 +416,21 @@ mod tests {
         assert!(m.end_of_frame);
         assert_eq!(m.template_id, 0);
         assert_eq!(m.frame_number, FrameNumber(1));
+    }
+
+    #[test]
+    fn the_three_byte_fast_path_agrees_with_the_general_parser() {
+        let s = crate::scalability::l3t3(60, true);
+        let mut p = Av1DdParser::new();
+        p.structure = Some(s.clone());
+        for b0 in 0..=255u8 {
+            for frame in [0u16, 1, 0x1234, 0xffff] {
+                let [b1, b2] = frame.to_be_bytes();
+                let bytes = [b0, b1, b2];
+                let general = parse_descriptor(&bytes, Some(&s)).map(|(info, _)| info);
+                assert_eq!(p.parse(&bytes), general, "{bytes:02x?}");
+            }
+        }
     }
 
     #[test]
