@@ -66,16 +66,11 @@ impl FrameMarkingInfo {
     /// both read the same way, `B` and `TID` from the low four bits.
     #[inline]
     pub fn parse(data: &[u8]) -> Result<Self, VfmError> {
-        let (first, rest) = match data {
+        let (first, layer) = match *data {
+            [first] => (first, LayerFields::Omitted),
+            [first, lid] => (first, LayerFields::LayerId(LayerId(lid))),
+            [first, lid, tl0] => (first, LayerFields::LayerIdAndTl0PicIdx(LayerId(lid), Tl0PicIdx(tl0))),
             [] => return Err(VfmError::Empty),
-            [first, rest @ ..] if rest.len() <= 2 => (*first, rest),
-            _ => return Err(VfmError::TooLong { len: data.len() }),
-        };
-        let layer = match *rest {
-            [] => LayerFields::Omitted,
-            [lid] => LayerFields::LayerId(LayerId(lid)),
-            [lid, tl0] => LayerFields::LayerIdAndTl0PicIdx(LayerId(lid), Tl0PicIdx(tl0)),
-            // `rest` has at most 2 bytes, checked above.
             _ => return Err(VfmError::TooLong { len: data.len() }),
         };
         Ok(Self {
