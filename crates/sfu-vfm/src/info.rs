@@ -69,7 +69,10 @@ impl FrameMarkingInfo {
         let (first, layer) = match *data {
             [first] => (first, LayerFields::Omitted),
             [first, lid] => (first, LayerFields::LayerId(LayerId(lid))),
-            [first, lid, tl0] => (first, LayerFields::LayerIdAndTl0PicIdx(LayerId(lid), Tl0PicIdx(tl0))),
+            [first, lid, tl0] => (
+                first,
+                LayerFields::LayerIdAndTl0PicIdx(LayerId(lid), Tl0PicIdx(tl0)),
+            ),
             [] => return Err(VfmError::Empty),
             _ => return Err(VfmError::TooLong { len: data.len() }),
         };
