@@ -94,6 +94,9 @@ pub struct Av1LayerSelector {
     frames: [FrameEntry; FRAME_LOG],
     forwarded: [Option<FrameNumber>; FORWARDED_WINDOW],
     keyframe_requested: bool,
+    /// Identifies the structure in use: equal `template_id_offset`s mean
+    /// identical structures (A.8.3), so a repeated structure is no new one.
+    structure_key: Option<(u8, usize, usize)>,
 }
 
 impl Av1LayerSelector {
@@ -107,6 +110,7 @@ impl Av1LayerSelector {
             frames: [FrameEntry::default(); FRAME_LOG],
             forwarded: [None; FORWARDED_WINDOW],
             keyframe_requested: false,
+            structure_key: None,
         }
     }
 
@@ -191,8 +195,18 @@ impl Av1LayerSelector {
     }
 
     fn on_new_structure(&mut self, structure: &TemplateStructure) {
-        // A new coded video sequence: chains restart at its keyframe, and
-        // decode target indices may mean something else now.
+        let key = (
+            structure.template_id_offset(),
+            structure.decode_target_count(),
+            structure.templates().len(),
+        );
+        if self.structure_key == Some(key) {
+            // The same structure repeated (e.g. on every packet of a keyframe).
+            return;
+        }
+        self.structure_key = Some(key);
+        // A new structure: chains restart at its keyframe, and decode target
+        // indices may mean something else now.
         self.chain_last = [None; MAX_CHAINS];
         if self
             .current

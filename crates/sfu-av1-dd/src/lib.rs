@@ -16,7 +16,7 @@
 //!   structure it never saw is [`Av1DdError::NoStructure`] or
 //!   [`Av1DdError::UnknownTemplate`]. State is committed only after the whole
 //!   descriptor parsed.
-//! * [`write`] / [`encoded_len`] produce the shortest descriptor for an
+//! * [`write()`] / [`encoded_len`] produce the shortest descriptor for an
 //!   [`Av1DdInfo`], e.g. to rewrite `active_decode_targets` on the way out.
 //! * [`Av1LayerSelector`] decides, per packet and subscriber, whether to
 //!   forward, drop, or drop and request a keyframe, switching decode targets

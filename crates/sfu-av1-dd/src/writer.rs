@@ -10,7 +10,7 @@ use crate::parser::Av1DdInfo;
 use crate::structure::TemplateStructure;
 use crate::types::{DecodeTargetMask, MAX_FRAME_DIFF};
 
-/// Bytes [`write`] would produce for `info` against `structure`.
+/// Bytes [`write()`] would produce for `info` against `structure`.
 pub fn encoded_len(
     info: &Av1DdInfo,
     structure: &TemplateStructure,

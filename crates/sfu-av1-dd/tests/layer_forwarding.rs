@@ -324,3 +324,43 @@ fn without_chains_an_undecodable_discardable_frame_is_dropped_alone() {
         ]
     );
 }
+
+#[test]
+fn l3t3_structure_repeated_on_every_keyframe_packet_keeps_chains_intact() {
+    let s = scalability::l3t3(0, false);
+    let mut parser = Av1DdParser::new();
+    let mut sub = Av1LayerSelector::new(Some(DecodeTargetIndex(0)));
+    let mut buf = [0u8; 256];
+    let mut forwarded = 0;
+    for tu in 0..8u32 {
+        for spatial in 0..3u8 {
+            let index = scalability::l3t3_template_index(tu, spatial);
+            let t = s.templates()[index];
+            let info = Av1DdInfo {
+                start_of_frame: true,
+                end_of_frame: true,
+                template_id: s.template_id_of(index),
+                frame_number: FrameNumber((3 * tu + u32::from(spatial)) as u16),
+                spatial_id: t.spatial_id,
+                temporal_id: t.temporal_id,
+                dtis: t.dtis,
+                frame_diffs: t.frame_diffs,
+                chain_diffs: t.chain_diffs,
+                active_decode_targets: None,
+                // Every frame of the keyframe temporal unit repeats the structure.
+                carries_structure: tu == 0,
+                max_render_resolution: None,
+            };
+            let n = write(&info, &s, &mut buf).unwrap();
+            let parsed = parser.parse(&buf[..n]).unwrap();
+            let action = sub.handle_packet(
+                &parsed,
+                parser.structure().unwrap(),
+                parser.active_decode_targets().unwrap(),
+            );
+            assert_eq!(action, Av1Action::Forward, "tu {tu} spatial {spatial}");
+            forwarded += 1;
+        }
+    }
+    assert_eq!(forwarded, 24);
+}

@@ -11,7 +11,7 @@
 //!
 //! * [`FrameMarkingInfo::parse`] reads the extension value (no allocation,
 //!   no state); every 1–3 byte value is valid, other lengths are typed errors.
-//! * [`write`] / [`encoded_len`] produce the value; `write(parse(x)) == x`.
+//! * [`write()`] / [`encoded_len`] produce the value; `write(parse(x)) == x`.
 //! * [`VfmLayerFilter`] decides per packet and subscriber: forward, drop, or
 //!   drop and request a keyframe; it switches layers only at frames whose
 //!   marks make the switch decodable and watches `TL0PICIDX` for base-layer loss.

@@ -3,7 +3,7 @@
 use crate::error::VfmWriteError;
 use crate::info::{FrameMarkingInfo, LayerFields};
 
-/// Bytes [`write`] produces for `info`: 1, 2 or 3 by [`LayerFields`].
+/// Bytes [`write()`] produces for `info`: 1, 2 or 3 by [`LayerFields`].
 #[must_use]
 pub fn encoded_len(info: &FrameMarkingInfo) -> usize {
     match info.layer {
