@@ -63,9 +63,12 @@ struct FrameEntry {
 /// Forwarding state of one subscriber for one AV1 stream.
 ///
 /// Drive loop: for every packet of the stream, in arrival order, parse its
-/// descriptor with the stream's [`crate::Av1DdParser`], then call
-/// [`Av1LayerSelector::handle_packet`] with the parser's structure and
-/// active decode targets, and act on the returned [`Av1Action`]. Change the
+/// descriptor with the stream's [`crate::Av1DdParser`] (one parser per
+/// published stream, shared by its subscribers), then call
+/// [`Av1LayerSelector::handle_parsed`] (or [`Av1LayerSelector::handle_packet`]
+/// with the parser's structure and active decode targets) and act on the
+/// returned [`Av1Action`]. Packets whose descriptor fails to parse are dropped
+/// without calling the selector. Change the
 /// subscriber's wish with [`Av1LayerSelector::set_target`] at any time; the
 /// switch happens at the next frame where it is safe.
 ///
@@ -84,7 +87,10 @@ struct FrameEntry {
 ///
 /// A chain frame counts as received when both its first (`start_of_frame`)
 /// and last (`end_of_frame`) packet arrived; loss of a middle packet is left
-/// to retransmission (NACK/RTX) in the RTP layer.
+/// to retransmission (NACK/RTX) in the RTP layer. Per-frame verdicts are
+/// remembered for the last 32 frame numbers (so late packets and
+/// retransmissions of those frames get the same verdict) and forwarded
+/// frames for the last 256 (the window in which references are checked).
 #[derive(Debug, Clone)]
 pub struct Av1LayerSelector {
     desired: Option<DecodeTargetIndex>,
@@ -146,6 +152,18 @@ impl Av1LayerSelector {
     #[must_use]
     pub fn switch_pending(&self) -> bool {
         self.desired != self.current
+    }
+
+    /// Decides what to do with one packet whose descriptor `parser` just
+    /// parsed into `info`, using the parser's structure and active decode
+    /// targets. Equivalent to [`Self::handle_packet`] with those.
+    pub fn handle_parsed(&mut self, info: &Av1DdInfo, parser: &crate::Av1DdParser) -> Av1Action {
+        match (parser.structure(), parser.active_decode_targets()) {
+            (Some(structure), Some(active)) => self.handle_packet(info, structure, active),
+            // A successful parse always leaves both set; a caller passing a
+            // different parser gets the safe answer.
+            _ => Av1Action::Drop(Av1DropReason::NoDecodeTarget),
+        }
     }
 
     /// Decides what to do with one packet. `structure` and `active` are the
@@ -478,6 +496,22 @@ mod tests {
             sel.handle_packet(&frame(&s, 1, 6), &s, all),
             Av1Action::Forward
         );
+    }
+
+    #[test]
+    fn handle_parsed_uses_the_parsers_state_and_refuses_a_stateless_parser() {
+        let s = l1t1();
+        let key = frame(&s, 0, 1);
+        let mut buf = [0u8; 64];
+        let n = crate::write(&key, &s, &mut buf).unwrap();
+        let mut parser = crate::Av1DdParser::new();
+        let info = parser.parse(&buf[..n]).unwrap();
+        let mut sel = Av1LayerSelector::new(Some(DecodeTargetIndex(0)));
+        assert_eq!(
+            sel.handle_parsed(&info, &crate::Av1DdParser::new()),
+            Av1Action::Drop(Av1DropReason::NoDecodeTarget)
+        );
+        assert_eq!(sel.handle_parsed(&info, &parser), Av1Action::Forward);
     }
 
     #[test]

@@ -89,12 +89,7 @@
 //! let info = parser.parse(&wire[..len])?;
 //! assert_eq!(info.frame_number, FrameNumber(100));
 //! let mut subscriber = Av1LayerSelector::new(Some(DecodeTargetIndex(1)));
-//! let action = subscriber.handle_packet(
-//!     &info,
-//!     parser.structure().expect("this packet carried it"),
-//!     parser.active_decode_targets().expect("set by the structure"),
-//! );
-//! assert_eq!(action, Av1Action::Forward);
+//! assert_eq!(subscriber.handle_parsed(&info, &parser), Av1Action::Forward);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
