@@ -6,9 +6,9 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use sfu_bwe::{
     CongestionControl, DataSize, SendHistory, SentPacket, Timestamp, TwccFeedback, TwccSeq,
 };
@@ -22,6 +22,14 @@ fn packet(i: u64) -> SentPacket {
         send_time: Timestamp::from_micros(i * PACKET_US),
         size: DataSize::from_bytes(1200),
     }
+}
+
+const RING: u64 = 1 << 16;
+
+fn big_estimator() -> GoogCcEstimator {
+    let mut config = GoogCcConfig::default();
+    config.history_capacity = RING as usize;
+    GoogCcEstimator::new(config).expect("valid")
 }
 
 /// An estimator that has run `n` packets of steady traffic with 50-packet feedback.
@@ -57,23 +65,32 @@ fn bench(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
 
+    // Same 2^16-slot history in both cases: "steady" fills a fresh history without
+    // wrapping, "at capacity" overwrites the oldest entry of one that wrapped long ago.
     g.bench_function("on_packet_sent_steady", |b| {
-        b.iter_batched_ref(
-            || {
-                (
-                    GoogCcEstimator::new(GoogCcConfig::default()).expect("valid"),
-                    0u64,
-                )
-            },
-            |(cc, i)| {
-                cc.on_packet_sent(black_box(packet(*i)));
-                *i += 1;
-            },
-            BatchSize::SmallInput,
-        );
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let n = (iters - done).min(RING / 2);
+                let mut cc = big_estimator();
+                let start = Instant::now();
+                for i in 0..n {
+                    cc.on_packet_sent(black_box(packet(i)));
+                }
+                total += start.elapsed();
+                black_box(&cc);
+                done += n;
+            }
+            total
+        });
     });
-    let mut full = warmed(20_000);
-    let mut i = 20_000u64;
+    let mut full = big_estimator();
+    let mut i = 0u64;
+    while i < 3 * RING {
+        full.on_packet_sent(packet(i));
+        i += 1;
+    }
     g.bench_function("on_packet_sent_at_capacity", |b| {
         b.iter(|| {
             full.on_packet_sent(black_box(packet(i)));
@@ -91,7 +108,7 @@ fn bench(c: &mut Criterion) {
             for _ in 0..iters {
                 fill(&mut cc, &mut fb, next, 50);
                 next += 50;
-                let start = std::time::Instant::now();
+                let start = Instant::now();
                 cc.on_feedback(black_box(&fb));
                 total += start.elapsed();
             }
@@ -104,7 +121,7 @@ fn bench(c: &mut Criterion) {
             for _ in 0..iters {
                 fill(&mut cc, &mut fb, next, 1);
                 next += 1;
-                let start = std::time::Instant::now();
+                let start = Instant::now();
                 cc.on_feedback(black_box(&fb));
                 total += start.elapsed();
             }
@@ -126,7 +143,7 @@ fn bench(c: &mut Criterion) {
                         Some(Timestamp::from_micros(i * PACKET_US)),
                     );
                 }
-                let start = std::time::Instant::now();
+                let start = Instant::now();
                 for r in fb.reports() {
                     black_box(history.resolve(*r));
                 }

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use sfu_bwe::{
     CongestionControl, DataSize, SendHistory, SentPacket, Timestamp, TwccFeedback, TwccSeq,
 };
@@ -16,6 +16,14 @@ const PACKET_US: u64 = 4_000;
 
 fn estimator() -> BandwidthEstimator {
     BandwidthEstimator::new(KalmanConfig::default()).expect("default is valid")
+}
+
+const RING: u64 = 1 << 16;
+
+fn big_estimator() -> BandwidthEstimator {
+    let mut config = KalmanConfig::default();
+    config.history_capacity = RING as usize;
+    BandwidthEstimator::new(config).expect("valid")
 }
 
 fn send_time(i: u64) -> Timestamp {
@@ -45,19 +53,29 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     let size = DataSize::from_bytes(1200);
 
+    // Same 2^16-slot history in both cases: "steady" fills a fresh history without
+    // wrapping, "at capacity" overwrites the oldest entry of one that wrapped long ago.
     g.bench_function("record_send_time_steady", |b| {
-        b.iter_batched_ref(
-            || (estimator(), 0u64),
-            |(cc, i)| {
-                cc.record_send_time(black_box(TwccSeq::new(*i as u16)), send_time(*i), size);
-                *i += 1;
-            },
-            BatchSize::SmallInput,
-        );
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let n = (iters - done).min(RING / 2);
+                let mut cc = big_estimator();
+                let start = Instant::now();
+                for i in 0..n {
+                    cc.record_send_time(black_box(TwccSeq::new(i as u16)), send_time(i), size);
+                }
+                total += start.elapsed();
+                black_box(&cc);
+                done += n;
+            }
+            total
+        });
     });
-    let mut full = estimator();
+    let mut full = big_estimator();
     let mut i = 0u64;
-    while i < 100_000 {
+    while i < 3 * RING {
         full.record_send_time(TwccSeq::new(i as u16), send_time(i), size);
         i += 1;
     }

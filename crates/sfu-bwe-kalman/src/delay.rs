@@ -52,6 +52,10 @@ pub struct DelayEstimator {
     send_deltas: [f64; FMAX_WINDOW],
     send_delta_len: usize,
     send_delta_head: usize,
+    /// Smallest send delta in the window (1/f_max), kept incrementally.
+    min_send_delta: f64,
+    /// α of the noise filter for `min_send_delta`, recomputed only when that changes.
+    noise_alpha: f64,
     num_deltas: u32,
     threshold_ms: f64,
     last_threshold_update_ms: Option<f64>,
@@ -75,6 +79,8 @@ impl DelayEstimator {
             send_deltas: [0.0; FMAX_WINDOW],
             send_delta_len: 0,
             send_delta_head: 0,
+            min_send_delta: f64::INFINITY,
+            noise_alpha: 1.0,
             num_deltas: 0,
             threshold_ms: INITIAL_THRESHOLD_MS,
             last_threshold_update_ms: None,
@@ -116,7 +122,7 @@ impl DelayEstimator {
 
     fn on_group(&mut self, d: GroupDelta) {
         self.num_deltas = self.num_deltas.saturating_add(1).min(1000);
-        let min_send_delta = self.push_send_delta(d.send_delta_ms);
+        self.push_send_delta(d.send_delta_ms);
 
         // Kalman update.
         let z = d.delay_variation_ms - self.offset_ms;
@@ -124,8 +130,7 @@ impl DelayEstimator {
         let gain = predicted / (self.noise_var + predicted);
         self.offset_ms += gain * z;
         self.error_var = (1.0 - gain) * predicted;
-        let f_max_per_ms = 1.0 / min_send_delta.max(1.0);
-        let alpha = (1.0 - CHI).powf(30.0 / (1000.0 * f_max_per_ms));
+        let alpha = self.noise_alpha;
         let sigma = self.noise_var.sqrt();
         let z_clamped = z.clamp(-3.0 * sigma, 3.0 * sigma);
         self.noise_var =
@@ -140,19 +145,32 @@ impl DelayEstimator {
         self.detect(d.send_delta_ms, d.arrival_ms);
     }
 
-    /// Records a send delta; returns the smallest of the window (1/f_max).
-    fn push_send_delta(&mut self, send_delta_ms: f64) -> f64 {
+    /// Records a send delta and keeps 1/f_max (the window's smallest delta) and the noise
+    /// filter's α = (1 − χ)^(30 / (1000·f_max)) up to date. Amortised O(1): the window is
+    /// rescanned only when its minimum leaves it.
+    fn push_send_delta(&mut self, send_delta_ms: f64) {
         let idx = (self.send_delta_head + self.send_delta_len) % FMAX_WINDOW;
-        if self.send_delta_len < FMAX_WINDOW {
+        let evicted = if self.send_delta_len < FMAX_WINDOW {
             self.send_delta_len += 1;
+            None
         } else {
             self.send_delta_head = (self.send_delta_head + 1) % FMAX_WINDOW;
-        }
+            Some(self.send_deltas[idx])
+        };
         self.send_deltas[idx] = send_delta_ms;
-        self.send_deltas[..self.send_delta_len]
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
+        let previous = self.min_send_delta;
+        if send_delta_ms <= self.min_send_delta {
+            self.min_send_delta = send_delta_ms;
+        } else if evicted == Some(self.min_send_delta) {
+            self.min_send_delta = self.send_deltas[..self.send_delta_len]
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+        }
+        if self.min_send_delta != previous {
+            let f_max_per_ms = 1.0 / self.min_send_delta.max(1.0);
+            self.noise_alpha = (1.0 - CHI).powf(30.0 / (1000.0 * f_max_per_ms));
+        }
     }
 
     fn detect(&mut self, send_delta_ms: f64, now_ms: f64) {
@@ -259,6 +277,23 @@ mod tests {
             usage = d.update(&sample(send, 1000.0 + f64::from(i) * 9.0));
         }
         assert_eq!(usage, BandwidthUsage::Underusing);
+    }
+
+    #[test]
+    fn f_max_window_forgets_its_minimum_when_it_leaves() {
+        let mut d = DelayEstimator::default();
+        d.push_send_delta(1.0);
+        for _ in 0..FMAX_WINDOW - 1 {
+            d.push_send_delta(10.0);
+        }
+        assert_eq!(d.min_send_delta, 1.0);
+        let alpha_fast = d.noise_alpha;
+        d.push_send_delta(10.0);
+        assert_eq!(d.min_send_delta, 10.0);
+        assert!(
+            d.noise_alpha < alpha_fast,
+            "slower groups adapt the noise faster"
+        );
     }
 
     #[test]
