@@ -1,0 +1,252 @@
+//! [`GoogCcEstimator`]: the parts wired together (libwebrtc `GoogCcNetworkController`,
+//! `DelayBasedBwe`, `SendSideBandwidthEstimation`).
+
+use std::time::Duration;
+
+use sfu_bwe::{
+    BandwidthEstimate, BandwidthUsage, Bitrate, CongestionControl, SendHistory, SentPacket,
+    Timestamp, TwccFeedback, TwccSample,
+};
+
+use crate::acknowledged_bitrate::AcknowledgedBitrate;
+use crate::aimd::{AimdParams, AimdRateControl};
+use crate::config::{GoogCcConfig, GoogCcConfigError};
+use crate::inter_arrival::InterArrival;
+use crate::loss_based::{LossBasedControl, LossParams};
+use crate::overuse_detector::{DetectorParams, OveruseDetector};
+use crate::trendline::Trendline;
+
+/// Google Congestion Control, send side.
+///
+/// # Drive loop
+///
+/// 1. [`on_packet_sent`](CongestionControl::on_packet_sent) for every packet with a
+///    transport-wide sequence number (O(1): a ring-buffer write).
+/// 2. [`on_feedback`](CongestionControl::on_feedback) for every TWCC message. Per message:
+///    reports are matched with send times, received packets are sorted by arrival and fed
+///    to the acknowledged-bitrate estimator and, packet by packet, to inter-arrival grouping
+///    → trendline → over-use detector; then the AIMD controller applies the verdict and the
+///    loss controller caps the result.
+/// 3. Optionally [`on_rtt`](CongestionControl::on_rtt).
+/// 4. [`estimate`](CongestionControl::estimate) = clamp(min(delay-based, loss-based)).
+///
+/// After the first few messages the estimator allocates nothing: the sample buffer keeps
+/// its capacity.
+#[derive(Debug, Clone)]
+pub struct GoogCcEstimator {
+    config: GoogCcConfig,
+    history: SendHistory,
+    inter_arrival: InterArrival,
+    trendline: Trendline,
+    detector: OveruseDetector,
+    aimd: AimdRateControl,
+    acknowledged: AcknowledgedBitrate,
+    loss: LossBasedControl,
+    rtt: Duration,
+    samples: Vec<TwccSample>,
+    estimate: Bitrate,
+}
+
+const DEFAULT_RTT: Duration = Duration::from_millis(200);
+
+impl GoogCcEstimator {
+    /// An estimator with a validated `config`.
+    pub fn new(config: GoogCcConfig) -> Result<Self, GoogCcConfigError> {
+        config.validate()?;
+        Ok(Self {
+            history: SendHistory::new(config.history_capacity),
+            inter_arrival: InterArrival::new(config.burst_interval),
+            trendline: Trendline::new(config.trendline_window, config.trendline_smoothing),
+            detector: OveruseDetector::new(DetectorParams {
+                threshold_gain: config.threshold_gain,
+                initial_threshold_ms: 12.5,
+                k_up: 0.0087,
+                k_down: 0.039,
+                overuse_time_ms: config.overuse_time.as_secs_f64() * 1000.0,
+            }),
+            aimd: AimdRateControl::new(
+                AimdParams {
+                    bounds: config.bounds,
+                    beta: config.beta,
+                    multiplicative_increase_per_second: config.multiplicative_increase_per_second,
+                },
+                config.initial_bitrate,
+            ),
+            acknowledged: AcknowledgedBitrate::default(),
+            loss: LossBasedControl::new(LossParams {
+                low: config.loss_low,
+                high: config.loss_high,
+                window: config.loss_window,
+            }),
+            rtt: DEFAULT_RTT,
+            samples: Vec::with_capacity(64),
+            estimate: config.initial_bitrate,
+            config,
+        })
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub fn config(&self) -> &GoogCcConfig {
+        &self.config
+    }
+
+    /// The delay-based detector's current verdict.
+    #[must_use]
+    pub fn usage(&self) -> BandwidthUsage {
+        self.detector.state()
+    }
+
+    /// The AIMD (delay-based) estimate before the loss-based cap.
+    #[must_use]
+    pub fn delay_based_estimate(&self) -> Bitrate {
+        self.aimd.estimate()
+    }
+
+    /// The loss-based cap, `None` while loss has never limited the rate.
+    #[must_use]
+    pub fn loss_based_limit(&self) -> Option<Bitrate> {
+        let l = self.loss.limit();
+        (l != Bitrate::MAX).then_some(l)
+    }
+
+    /// Loss fraction of the last closed loss window, in `[0, 1]`.
+    #[must_use]
+    pub fn loss_fraction(&self) -> f64 {
+        self.loss.last_fraction()
+    }
+
+    /// Rate at which the receiver acknowledged data, once measured.
+    #[must_use]
+    pub fn acknowledged_bitrate(&self) -> Option<Bitrate> {
+        self.acknowledged.estimate()
+    }
+
+    fn on_received(&mut self, sample: TwccSample, arrival: Timestamp, now: Timestamp) {
+        self.acknowledged.on_packet(arrival, sample.size);
+        let Some(d) = self.inter_arrival.on_packet(sample.send_time, arrival, now) else {
+            return;
+        };
+        let arrival_ms = arrival.as_micros() as f64 / 1000.0;
+        let trend = self
+            .trendline
+            .update(d.arrival_delta_ms - d.send_delta_ms, arrival_ms);
+        self.detector.detect(
+            trend,
+            d.send_delta_ms,
+            self.trendline.num_deltas(),
+            arrival_ms,
+        );
+    }
+}
+
+impl CongestionControl for GoogCcEstimator {
+    fn on_packet_sent(&mut self, packet: SentPacket) {
+        self.history.record(packet);
+    }
+
+    fn on_feedback(&mut self, feedback: &TwccFeedback) {
+        let now = feedback.received_at();
+        self.samples.clear();
+        for report in feedback.reports() {
+            if let Some(sample) = self.history.resolve(*report) {
+                self.loss.on_report(sample.is_lost(), now);
+                if !sample.is_lost() {
+                    self.samples.push(sample);
+                }
+            }
+        }
+        if !self.samples.is_empty() {
+            self.samples.sort_unstable_by_key(|s| s.arrival);
+            let mut samples = std::mem::take(&mut self.samples);
+            for s in &samples {
+                if let Some(arrival) = s.arrival {
+                    self.on_received(*s, arrival, now);
+                }
+            }
+            samples.clear();
+            self.samples = samples;
+
+            let usage = self.detector.state();
+            let acknowledged = self.acknowledged.estimate();
+            if usage == BandwidthUsage::Overusing {
+                // Over-use means a saturated bottleneck: the latest window measures its
+                // capacity without the smoothing lag, which matters after a sudden drop
+                // (decreasing from a lagging average leaves a standing queue that a
+                // gradient detector can no longer see).
+                let acknowledged = match (acknowledged, self.acknowledged.latest_sample()) {
+                    (Some(a), Some(l)) => Some(a.min(l)),
+                    (a, l) => a.or(l),
+                };
+                let throughput = acknowledged.unwrap_or(Bitrate::MAX);
+                if self.aimd.time_to_reduce_further(now, throughput) {
+                    self.aimd.update(usage, acknowledged, now);
+                }
+            } else {
+                self.aimd.update(usage, acknowledged, now);
+            }
+        }
+        self.loss.update(self.estimate, self.rtt, now);
+        let target = self.aimd.estimate().min(self.loss.limit());
+        self.estimate = self.config.bounds.clamp(target);
+    }
+
+    fn on_rtt(&mut self, rtt: Duration, _now: Timestamp) {
+        self.rtt = rtt;
+        self.aimd.set_rtt(rtt);
+    }
+
+    fn estimate(&self) -> BandwidthEstimate {
+        BandwidthEstimate::new(self.estimate)
+    }
+}
+
+/// [`GoogCcEstimator`] with [`GoogCcConfig::default`], for callers that want the standard
+/// behaviour without handling a configuration error.
+#[derive(Debug, Clone)]
+pub struct DefaultGoogCC(GoogCcEstimator);
+
+impl DefaultGoogCC {
+    /// An estimator with the default configuration.
+    #[must_use]
+    pub fn new() -> Self {
+        // The default configuration is checked by the `default_is_valid` unit test.
+        Self(GoogCcEstimator::new(GoogCcConfig::default()).expect("default config is valid"))
+    }
+
+    /// The wrapped estimator, for its diagnostics.
+    #[must_use]
+    pub fn inner(&self) -> &GoogCcEstimator {
+        &self.0
+    }
+
+    /// Unwraps the estimator.
+    #[must_use]
+    pub fn into_inner(self) -> GoogCcEstimator {
+        self.0
+    }
+}
+
+impl Default for DefaultGoogCC {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CongestionControl for DefaultGoogCC {
+    fn on_packet_sent(&mut self, packet: SentPacket) {
+        self.0.on_packet_sent(packet);
+    }
+
+    fn on_feedback(&mut self, feedback: &TwccFeedback) {
+        self.0.on_feedback(feedback);
+    }
+
+    fn on_rtt(&mut self, rtt: Duration, now: Timestamp) {
+        self.0.on_rtt(rtt, now);
+    }
+
+    fn estimate(&self) -> BandwidthEstimate {
+        self.0.estimate()
+    }
+}

@@ -1,0 +1,293 @@
+//! Rate controller (draft-ietf-rmcat-gcc-02 §5.5) and the received rate R it needs.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use sfu_bwe::{BandwidthUsage, Bitrate, BitrateBounds, DataSize, Timestamp};
+
+/// Received rate R over the last `window` of receiver time.
+///
+/// A bounded ring of `(arrival, size)`; `push` is amortised O(1) and allocation-free once
+/// the ring reached its capacity.
+#[derive(Debug, Clone)]
+pub(crate) struct IncomingRate {
+    window: Duration,
+    packets: VecDeque<(Timestamp, DataSize)>,
+    bytes: u64,
+}
+
+const RATE_RING: usize = 4096;
+
+impl IncomingRate {
+    pub(crate) fn new(window: Duration) -> Self {
+        Self {
+            window,
+            packets: VecDeque::with_capacity(RATE_RING),
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, arrival: Timestamp, size: DataSize) {
+        if self.packets.back().is_some_and(|(t, _)| arrival < *t) {
+            // Receiver time went backwards: the window no longer means anything.
+            self.packets.clear();
+            self.bytes = 0;
+        }
+        if self.packets.len() == RATE_RING
+            && let Some((_, s)) = self.packets.pop_front()
+        {
+            self.bytes -= s.bytes();
+        }
+        self.packets.push_back((arrival, size));
+        self.bytes += size.bytes();
+        let from = arrival.saturating_sub(self.window);
+        while let Some(&(t, s)) = self.packets.front() {
+            if t >= from {
+                break;
+            }
+            self.packets.pop_front();
+            self.bytes -= s.bytes();
+        }
+    }
+
+    /// R, once the window holds more than half a window of data.
+    pub(crate) fn rate(&self) -> Option<Bitrate> {
+        let (first, first_size) = self.packets.front()?;
+        let (last, _) = self.packets.back()?;
+        let span = last.saturating_duration_since(*first);
+        if span < self.window / 2 {
+            return None;
+        }
+        // The first packet marks the window's start; its bytes arrived before it.
+        Bitrate::from_size_over(DataSize::from_bytes(self.bytes - first_size.bytes()), span)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Hold,
+    Increase,
+    Decrease,
+}
+
+/// Tunables of the rate controller.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RateParams {
+    pub(crate) bounds: BitrateBounds,
+    pub(crate) beta: f64,
+    pub(crate) eta_per_second: f64,
+}
+
+/// The delay-based rate A_r: increase (multiplicative η far from convergence, additive
+/// near it), decrease to β·R, hold.
+#[derive(Debug, Clone)]
+pub(crate) struct RateController {
+    params: RateParams,
+    rate: Bitrate,
+    state: State,
+    last_change: Option<Timestamp>,
+    /// Average of R at decreases and its normalised variance (kbit/s): "close to
+    /// convergence" is within three standard deviations of it.
+    converged_kbps: Option<f64>,
+    converged_var: f64,
+    rtt: Duration,
+}
+
+impl RateController {
+    pub(crate) fn new(params: RateParams, initial: Bitrate) -> Self {
+        Self {
+            params,
+            rate: params.bounds.clamp(initial),
+            state: State::Hold,
+            last_change: None,
+            converged_kbps: None,
+            converged_var: 0.4,
+            rtt: Duration::from_millis(200),
+        }
+    }
+
+    pub(crate) fn rate(&self) -> Bitrate {
+        self.rate
+    }
+
+    pub(crate) fn set_rtt(&mut self, rtt: Duration) {
+        self.rtt = rtt;
+    }
+
+    fn band(&self) -> Option<(f64, f64)> {
+        self.converged_kbps.map(|avg| {
+            let std = (self.converged_var * avg).sqrt();
+            (avg - 3.0 * std, avg + 3.0 * std)
+        })
+    }
+
+    pub(crate) fn update(
+        &mut self,
+        usage: BandwidthUsage,
+        received: Option<Bitrate>,
+        now: Timestamp,
+    ) -> Bitrate {
+        match usage {
+            BandwidthUsage::Overusing => {
+                // Over-use persists across feedbacks: reduce again at most once per RTT.
+                let interval = self
+                    .rtt
+                    .clamp(Duration::from_millis(10), Duration::from_millis(200));
+                let due = self.state != State::Decrease
+                    || self
+                        .last_change
+                        .is_none_or(|t| now.saturating_duration_since(t) >= interval);
+                if due {
+                    self.decrease(received, now);
+                }
+            }
+            BandwidthUsage::Underusing => self.state = State::Hold,
+            BandwidthUsage::Normal => {
+                if self.state != State::Increase {
+                    self.state = State::Increase;
+                    self.last_change = Some(now);
+                } else {
+                    self.increase(received, now);
+                }
+            }
+        }
+        self.rate = self.params.bounds.clamp(self.rate);
+        self.rate
+    }
+
+    fn decrease(&mut self, received: Option<Bitrate>, now: Timestamp) {
+        self.state = State::Decrease;
+        self.last_change = Some(now);
+        let Some(r) = received else {
+            self.rate = self.rate.scale(0.5);
+            return;
+        };
+        let target = r.scale(self.params.beta);
+        if target < self.rate {
+            self.rate = target;
+        }
+        let r_kbps = r.as_kbps_f64();
+        if let Some((low, _)) = self.band()
+            && r_kbps < low
+        {
+            self.converged_kbps = None;
+        }
+        let avg = match self.converged_kbps {
+            None => r_kbps,
+            Some(a) => 0.95 * a + 0.05 * r_kbps,
+        };
+        let err = avg - r_kbps;
+        self.converged_var =
+            (0.95 * self.converged_var + 0.05 * err * err / avg.max(1.0)).clamp(0.4, 2.5);
+        self.converged_kbps = Some(avg);
+    }
+
+    fn increase(&mut self, received: Option<Bitrate>, now: Timestamp) {
+        let dt = self
+            .last_change
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        self.last_change = Some(now);
+        if let (Some(r), Some((_, high))) = (received, self.band())
+            && r.as_kbps_f64() > high
+        {
+            self.converged_kbps = None;
+        }
+        let step = if self.converged_kbps.is_some() {
+            // Additive: about one 1200-byte packet per response time (RTT + 100 ms).
+            let response = self.rtt.as_secs_f64() + 0.1;
+            (1200.0 * 8.0 / response).max(4000.0) * dt
+        } else {
+            let eta = self.params.eta_per_second.powf(dt.min(1.0));
+            (self.rate.as_bps_f64() * (eta - 1.0)).max(1000.0 * dt.min(1.0))
+        };
+        let mut next = self.rate.saturating_add(Bitrate::from_bps_f64(step));
+        // Never run further than 1.5 × what the path demonstrably carries.
+        if let Some(r) = received {
+            let cap = r.scale(1.5).saturating_add(Bitrate::from_kbps(10));
+            next = next.min(cap.max(self.rate));
+        }
+        self.rate = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctl() -> RateController {
+        RateController::new(
+            RateParams {
+                bounds: BitrateBounds::default(),
+                beta: 0.85,
+                eta_per_second: 1.08,
+            },
+            Bitrate::from_kbps(1000),
+        )
+    }
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    #[test]
+    fn overuse_sets_beta_times_received() {
+        let mut c = ctl();
+        assert_eq!(
+            c.update(
+                BandwidthUsage::Overusing,
+                Some(Bitrate::from_kbps(900)),
+                at(0)
+            ),
+            Bitrate::from_kbps(765)
+        );
+    }
+
+    #[test]
+    fn increase_is_multiplicative_before_convergence() {
+        let mut c = ctl();
+        let r = Some(Bitrate::from_kbps(1000));
+        c.update(BandwidthUsage::Normal, r, at(0));
+        assert_eq!(
+            c.update(BandwidthUsage::Normal, r, at(1000)),
+            Bitrate::from_kbps(1080)
+        );
+    }
+
+    #[test]
+    fn increase_is_additive_near_convergence() {
+        let mut c = ctl();
+        let r = Some(Bitrate::from_kbps(1000));
+        c.update(BandwidthUsage::Overusing, r, at(0));
+        c.update(BandwidthUsage::Normal, r, at(100));
+        let before = c.rate();
+        let after = c.update(BandwidthUsage::Normal, r, at(1100));
+        let step = after.saturating_sub(before);
+        assert!(
+            step > Bitrate::ZERO && step < Bitrate::from_kbps(40),
+            "step {step}"
+        );
+    }
+
+    #[test]
+    fn received_rate_measures_a_steady_flow() {
+        let mut r = IncomingRate::new(Duration::from_millis(500));
+        for i in 0..1000u64 {
+            r.push(Timestamp::from_micros(i * 9600), DataSize::from_bytes(1200));
+        }
+        let kbps = r.rate().expect("window full").as_kbps_f64();
+        assert!((kbps - 1000.0).abs() < 10.0, "{kbps}");
+    }
+
+    #[test]
+    fn received_rate_restarts_when_time_goes_back() {
+        let mut r = IncomingRate::new(Duration::from_millis(500));
+        for i in 0..100u64 {
+            r.push(
+                Timestamp::from_millis(1000 + i * 10),
+                DataSize::from_bytes(1200),
+            );
+        }
+        r.push(Timestamp::from_millis(5), DataSize::from_bytes(1200));
+        assert_eq!(r.rate(), None);
+    }
+}

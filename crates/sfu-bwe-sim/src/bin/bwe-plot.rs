@@ -1,0 +1,203 @@
+//! Draws every standard scenario for every estimator as an SVG (estimate and capacity on
+//! top, bottleneck queueing delay below) and prints the headline metrics.
+//!
+//! ```text
+//! cargo run --release -p sfu-bwe-sim --bin bwe-plot -- --out target/bwe-plots
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use plotters::prelude::*;
+use sfu_bwe_sim::{DROP_AT_S, EstimatorKind, HIGH_KBPS, LOSS_FROM_S, RETURN_AT_S, Scenario, Trace};
+
+fn main() -> anyhow::Result<()> {
+    let out = parse_out()?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    for scenario in Scenario::all() {
+        for kind in EstimatorKind::ALL {
+            let trace = kind.run(&scenario);
+            let path = out.join(format!("{}-{}.svg", scenario.name, kind.name()));
+            draw(&path, &scenario, kind, &trace)?;
+            println!(
+                "{:<7} {:<14} {}  -> {}",
+                kind.name(),
+                scenario.name,
+                summary(&scenario, &trace),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn parse_out() -> anyhow::Result<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    let mut out = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--out" => out = args.next().map(PathBuf::from),
+            "-h" | "--help" => {
+                println!("usage: bwe-plot --out DIR");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}; usage: bwe-plot --out DIR"),
+        }
+    }
+    out.context("missing --out DIR")
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The metrics the scenario tests assert on, as measured.
+fn summary(scenario: &Scenario, trace: &Trace) -> String {
+    let cap_kbps = |t: f64| {
+        trace
+            .points()
+            .iter()
+            .find(|p| p.time.as_secs_f64() >= t)
+            .map_or(0.0, |p| p.capacity.as_kbps_f64())
+    };
+    match scenario.name.as_str() {
+        "capacity-drop" => {
+            let below = trace
+                .first_time(DROP_AT_S, |p| p.estimate.bps() < 600_000)
+                .map(|t| t - DROP_AT_S);
+            let drained = trace
+                .settled_time(DROP_AT_S, RETURN_AT_S, |p| {
+                    p.queue_delay < Duration::from_millis(100)
+                })
+                .map(|t| t - DROP_AT_S);
+            let target = HIGH_KBPS * 1000 * 85 / 100;
+            let regained = trace
+                .first_time(RETURN_AT_S, |p| p.estimate.bps() >= target)
+                .map(|t| t - RETURN_AT_S);
+            let low = trace.stats(DROP_AT_S + 5.0, RETURN_AT_S);
+            format!(
+                "below 600k after {below:.2?}s, queue <100ms for good after {drained:.2?}s, low-phase mean {:.0}k, 85% regained after {regained:.2?}s",
+                low.map_or(0.0, |s| s.mean_estimate.as_kbps_f64())
+            )
+        }
+        "random-loss" => {
+            let s = trace.stats(LOSS_FROM_S, 40.0);
+            format!(
+                "under loss: min {:.0}k ({:.0}% of capacity), mean {:.0}k",
+                s.map_or(0.0, |s| s.min_estimate.as_kbps_f64()),
+                s.map_or(0.0, |s| s.min_estimate.as_kbps_f64() / HIGH_KBPS as f64
+                    * 100.0),
+                s.map_or(0.0, |s| s.mean_estimate.as_kbps_f64())
+            )
+        }
+        _ => {
+            let cap = cap_kbps(0.0);
+            let reached = trace.first_time(0.0, |p| p.estimate.as_kbps_f64() >= 0.85 * cap);
+            let conv = trace.stats(10.0, 40.0);
+            let osc = trace.stats(15.0, 40.0);
+            format!(
+                "85% reached at {reached:.2?}s, steady mean {:.0}k ({:.1}%), oscillation ±{:.1}%, max queue {:.0}ms",
+                conv.map_or(0.0, |s| s.mean_estimate.as_kbps_f64()),
+                conv.map_or(0.0, |s| s.mean_estimate.as_kbps_f64() / cap * 100.0),
+                osc.map_or(0.0, |s| s.oscillation() * 100.0),
+                conv.map_or(0.0, |s| ms(s.max_queue_delay)),
+            )
+        }
+    }
+}
+
+fn draw(
+    path: &Path,
+    scenario: &Scenario,
+    kind: EstimatorKind,
+    trace: &Trace,
+) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (1000, 640)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (top, bottom) = root.split_vertically(420);
+    let pts = trace.points();
+    let t_max = pts.last().map_or(1.0, |p| p.time.as_secs_f64());
+    let rate_max = pts
+        .iter()
+        .map(|p| p.estimate.max(p.capacity).max(p.delivered).as_kbps_f64() / 1000.0)
+        .fold(0.5, f64::max)
+        * 1.1;
+    let q_max = pts.iter().map(|p| ms(p.queue_delay)).fold(50.0, f64::max) * 1.1;
+
+    let mut rates = ChartBuilder::on(&top)
+        .caption(
+            format!("{} — {}", kind.name(), scenario.title),
+            ("sans-serif", 22),
+        )
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, 0.0..rate_max)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    rates
+        .configure_mesh()
+        .y_desc("Mbit/s")
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let series = |f: fn(&sfu_bwe_sim::TracePoint) -> f64| {
+        pts.iter()
+            .map(move |p| (p.time.as_secs_f64(), f(p)))
+            .collect::<Vec<_>>()
+    };
+    rates
+        .draw_series(LineSeries::new(
+            series(|p| p.capacity.as_kbps_f64() / 1000.0),
+            BLACK.stroke_width(2),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label("capacity")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    rates
+        .draw_series(LineSeries::new(
+            series(|p| p.delivered.as_kbps_f64() / 1000.0),
+            GREEN.mix(0.5),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label("delivered")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.mix(0.5)));
+    rates
+        .draw_series(LineSeries::new(
+            series(|p| p.estimate.as_kbps_f64() / 1000.0),
+            RED.stroke_width(2),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label("estimate")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    rates
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let mut queue = ChartBuilder::on(&bottom)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, 0.0..q_max)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    queue
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("queue delay (ms)")
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    queue
+        .draw_series(LineSeries::new(series(|p| ms(p.queue_delay)), BLUE))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    queue
+        .draw_series(LineSeries::new(
+            vec![(0.0, 100.0), (t_max, 100.0)],
+            BLACK.mix(0.3),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}

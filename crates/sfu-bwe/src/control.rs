@@ -1,0 +1,52 @@
+//! The [`CongestionControl`] trait: the seam between a room and an estimator.
+
+use std::time::Duration;
+
+use crate::{BandwidthEstimate, SentPacket, Timestamp, TwccFeedback};
+
+/// A send-side bandwidth estimator driven by transport-wide feedback.
+///
+/// # Drive loop
+///
+/// 1. For every packet carrying a transport-wide sequence number, call
+///    [`on_packet_sent`](Self::on_packet_sent) when it leaves (O(1), allocation-free).
+/// 2. For every TWCC feedback message, call [`on_feedback`](Self::on_feedback).
+/// 3. Optionally report round-trip time samples with [`on_rtt`](Self::on_rtt).
+/// 4. Read [`estimate`](Self::estimate) whenever a pacing or layer decision needs it; it
+///    only changes in steps 2 and 3.
+///
+/// Time is always an argument; implementations never read a clock.
+pub trait CongestionControl {
+    /// Records a packet handed to the network.
+    fn on_packet_sent(&mut self, packet: SentPacket);
+
+    /// Processes one feedback message. Reports for unknown, duplicated or overwritten
+    /// sequence numbers are ignored; no input panics.
+    fn on_feedback(&mut self, feedback: &TwccFeedback);
+
+    /// A round-trip time measurement (e.g. from RTCP), used to scale reaction times.
+    fn on_rtt(&mut self, rtt: Duration, now: Timestamp) {
+        let _ = (rtt, now);
+    }
+
+    /// The current estimate, always within the implementation's configured bounds.
+    fn estimate(&self) -> BandwidthEstimate;
+}
+
+impl<C: CongestionControl + ?Sized> CongestionControl for Box<C> {
+    fn on_packet_sent(&mut self, packet: SentPacket) {
+        (**self).on_packet_sent(packet);
+    }
+
+    fn on_feedback(&mut self, feedback: &TwccFeedback) {
+        (**self).on_feedback(feedback);
+    }
+
+    fn on_rtt(&mut self, rtt: Duration, now: Timestamp) {
+        (**self).on_rtt(rtt, now);
+    }
+
+    fn estimate(&self) -> BandwidthEstimate {
+        (**self).estimate()
+    }
+}
