@@ -3,7 +3,10 @@
 use crate::{DataSize, Timestamp};
 
 /// A transport-wide sequence number as carried on the wire (16 bits, wrapping).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// Deliberately not `Ord`: after a wrap, 3 follows 65533, so comparing raw values would
+/// mislead. Estimators order packets by send or arrival time instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TwccSeq(u16);
 
 impl TwccSeq {
