@@ -6,10 +6,17 @@ use anyhow::bail;
 
 use crate::exec::{cargo, has, root, run as exec};
 
+/// How a step ended when it did not fail.
+pub(crate) enum Outcome {
+    Passed,
+    /// It could not run here and said why; not a pass.
+    Skipped,
+}
+
 /// One CI step: its name and what it runs.
 struct Step {
     name: &'static str,
-    run: fn() -> anyhow::Result<()>,
+    run: fn() -> anyhow::Result<Outcome>,
 }
 
 const STEPS: &[Step] = &[
@@ -46,6 +53,7 @@ const STEPS: &[Step] = &[
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let (skip, only) = parse(args)?;
     let mut passed = 0;
+    let mut skipped = 0;
     let mut failed = Vec::new();
     for step in STEPS {
         if skip.iter().any(|s| s == step.name)
@@ -59,9 +67,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         let result = (step.run)();
         let secs = start.elapsed().as_secs_f64();
         match result {
-            Ok(()) => {
+            Ok(Outcome::Passed) => {
                 println!("== {}: ok ({secs:.1}s)", step.name);
                 passed += 1;
+            }
+            Ok(Outcome::Skipped) => {
+                println!("== {}: SKIPPED ({secs:.1}s)", step.name);
+                skipped += 1;
             }
             Err(e) => {
                 println!("== {}: FAILED ({secs:.1}s): {e:#}", step.name);
@@ -69,7 +81,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
-    println!("ci: {passed} passed, {} failed", failed.len());
+    println!(
+        "ci: {passed} passed, {} failed, {skipped} skipped",
+        failed.len()
+    );
     if !failed.is_empty() {
         bail!("failed steps: {}", failed.join(", "));
     }
@@ -94,11 +109,12 @@ fn parse(args: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     Ok((skip, only))
 }
 
-fn fmt() -> anyhow::Result<()> {
-    exec(&mut cargo(["fmt", "--all", "--check"]))
+fn fmt() -> anyhow::Result<Outcome> {
+    exec(&mut cargo(["fmt", "--all", "--check"]))?;
+    Ok(Outcome::Passed)
 }
 
-fn clippy() -> anyhow::Result<()> {
+fn clippy() -> anyhow::Result<Outcome> {
     exec(&mut cargo([
         "clippy",
         "--workspace",
@@ -107,10 +123,11 @@ fn clippy() -> anyhow::Result<()> {
         "--",
         "-D",
         "warnings",
-    ]))
+    ]))?;
+    Ok(Outcome::Passed)
 }
 
-fn test() -> anyhow::Result<()> {
+fn test() -> anyhow::Result<Outcome> {
     if has("cargo-nextest", &["nextest", "--version"]) {
         exec(&mut cargo([
             "nextest",
@@ -135,17 +152,19 @@ fn test() -> anyhow::Result<()> {
         "--workspace",
         "--all-features",
         "--doc",
-    ]))
+    ]))?;
+    Ok(Outcome::Passed)
 }
 
-fn doc() -> anyhow::Result<()> {
+fn doc() -> anyhow::Result<Outcome> {
     exec(
         cargo(["doc", "--workspace", "--all-features", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"),
-    )
+    )?;
+    Ok(Outcome::Passed)
 }
 
-fn deny() -> anyhow::Result<()> {
+fn deny() -> anyhow::Result<Outcome> {
     if !has("cargo-deny", &["--version"]) {
         println!("cargo-deny not found; installing it");
         exec(&mut cargo(["install", "--locked", "cargo-deny"]))?;
@@ -159,11 +178,12 @@ fn deny() -> anyhow::Result<()> {
         );
         &["bans", "licenses", "sources"]
     };
-    exec(cargo(["deny", "--all-features", "check"]).args(checks))
+    exec(cargo(["deny", "--all-features", "check"]).args(checks))?;
+    Ok(Outcome::Passed)
 }
 
 /// Compiles the facade crate with each of its features alone.
-fn features() -> anyhow::Result<()> {
+fn features() -> anyhow::Result<Outcome> {
     let manifest = std::fs::read_to_string(root().join("crates/sfu-kit/Cargo.toml"))?;
     let feats = facade_features(&manifest);
     if feats.is_empty() {
@@ -185,7 +205,7 @@ fn features() -> anyhow::Result<()> {
             &f,
         ]))?;
     }
-    Ok(())
+    Ok(Outcome::Passed)
 }
 
 /// The feature names in a Cargo.toml's `[features]` table (except `default`).

@@ -16,16 +16,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::ci::Outcome;
 use crate::exec::{cargo, root, run as exec};
 
 const ROOM: &str = "e2e";
 const PEERS: usize = 3;
 
 pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
-    run_all()
+    run_all().map(|_| ())
 }
 
-pub(crate) fn run_all() -> anyhow::Result<()> {
+pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     let Some(chromium) = find_chromium() else {
         if std::env::var("CI").as_deref() == Ok("true") {
             bail!("no chromium found, and CI=true: install it (apt-get install -y chromium)");
@@ -33,7 +34,7 @@ pub(crate) fn run_all() -> anyhow::Result<()> {
         println!("##############################################################");
         println!("e2e: SKIPPED: no chromium found (apt-get install -y chromium)");
         println!("##############################################################");
-        return Ok(());
+        return Ok(Outcome::Skipped);
     };
     exec(&mut cargo([
         "build",
@@ -87,7 +88,7 @@ pub(crate) fn run_all() -> anyhow::Result<()> {
     check_rising(&after, &end)?;
     println!("e2e: phase 2 ok: {}", summary(&end));
     println!("e2e: 2 passed, 0 failed");
-    Ok(())
+    Ok(Outcome::Passed)
 }
 
 fn find_chromium() -> Option<PathBuf> {

@@ -84,12 +84,14 @@ pub struct Client {
     last_input: Option<Instant>,
     available_bps: Option<u64>,
     last_now: Option<Instant>,
+    created: Instant,
     stats: ClientStats,
 }
 
 impl Client {
     /// Wraps an SFU-configured `Rtc` as client `id`.
     pub fn new(id: ClientId, rtc: SfuRtc, config: ClientConfig) -> Self {
+        let created = rtc.created();
         Self {
             id,
             rtc: rtc.into_raw(),
@@ -105,7 +107,8 @@ impl Client {
             disconnected_since: None,
             last_input: None,
             available_bps: None,
-            last_now: None,
+            last_now: Some(created),
+            created,
             stats: ClientStats::default(),
         }
     }
@@ -254,12 +257,12 @@ impl Client {
             self.rtc.disconnect();
             return;
         }
-        if let Some(since) = self.disconnected_since {
-            if now.saturating_duration_since(since) >= self.config.ice_disconnect_timeout {
-                debug!(client = %self.id, "ICE disconnected past the timeout; closing peer");
-                self.rtc.disconnect();
-                return;
-            }
+        if let Some(since) = self.disconnected_since
+            && now.saturating_duration_since(since) >= self.config.ice_disconnect_timeout
+        {
+            debug!(client = %self.id, "ICE disconnected past the timeout; closing peer");
+            self.rtc.disconnect();
+            return;
         }
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             debug!(client = %self.id, error = %e, "timeout handling failed; closing peer");
@@ -303,12 +306,9 @@ impl Client {
         }
     }
 
+    /// A timeout for a closed client: it has nothing left to do.
     fn far_future(&self) -> Instant {
-        self.last_now.unwrap_or_else(|| {
-            // Only reachable for a client that never saw input; any instant works, it is
-            // dead and will be removed.
-            Instant::now()
-        }) + Duration::from_secs(3600)
+        self.last_now.unwrap_or(self.created) + Duration::from_secs(3600)
     }
 
     /// Feeds an event another client produced (routed by the registry).
@@ -481,12 +481,11 @@ impl Client {
             return;
         };
         let keyframe = is_keyframe(codec, &packet.payload);
-        if keyframe {
-            if let Some(t) = self.tracks_in.iter_mut().find(|t| t.info.mid == mid) {
-                if let Some(r) = t.requests.iter_mut().find(|r| r.rid == rid) {
-                    r.outstanding_since = None;
-                }
-            }
+        if keyframe
+            && let Some(t) = self.tracks_in.iter_mut().find(|t| t.info.mid == mid)
+            && let Some(r) = t.requests.iter_mut().find(|r| r.rid == rid)
+        {
+            r.outstanding_since = None;
         }
         self.stats.packets_in += 1;
         let media = SfuMediaPayload {
@@ -591,10 +590,10 @@ impl Client {
         t.pt_map = [NO_PT; 128];
         let config = self.rtc.codec_config();
         for p in t.info.codecs.iter() {
-            if let Some(ours) = config.match_params(*p) {
-                if let Some(slot) = t.pt_map.get_mut(usize::from(*p.pt())) {
-                    *slot = *ours.pt();
-                }
+            if let Some(ours) = config.match_params(*p)
+                && let Some(slot) = t.pt_map.get_mut(usize::from(*p.pt()))
+            {
+                *slot = *ours.pt();
             }
         }
     }

@@ -78,10 +78,10 @@ fn h264(p: &[u8]) -> bool {
             let mut i = 1;
             while i + 2 < p.len() {
                 let len = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
-                if let Some(&nal) = p.get(i + 2) {
-                    if is_key(nal & 0x1f) {
-                        return true;
-                    }
+                if let Some(&nal) = p.get(i + 2)
+                    && is_key(nal & 0x1f)
+                {
+                    return true;
                 }
                 i += 2 + len;
             }

@@ -21,6 +21,7 @@ pub fn rtc_config() -> RawRtcConfig {
 #[derive(Debug)]
 pub struct SfuRtc {
     rtc: Rtc,
+    created: Instant,
 }
 
 impl SfuRtc {
@@ -37,6 +38,11 @@ impl SfuRtc {
     /// Unwraps the str0m `Rtc`. **Semver-exempt.**
     pub fn into_raw(self) -> RawRtc {
         self.rtc
+    }
+
+    /// The time it was built at.
+    pub fn created(&self) -> Instant {
+        self.created
     }
 }
 
@@ -83,6 +89,6 @@ impl SfuRtcBuilder {
                 rtc.add_local_candidate(c);
             }
         }
-        SfuRtc { rtc }
+        SfuRtc { rtc, created: now }
     }
 }

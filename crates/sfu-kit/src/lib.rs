@@ -16,7 +16,9 @@
 //! | peer | `sfu-client` | [`Client`], [`Propagated`], [`SfuRtc`], [`LayerSelector`], … |
 //! | room | `sfu-registry` | [`Registry`], [`RoomEvent`] |
 //! | runtime | `sfu-udp` | [`serve`], [`serve_socket`], [`run_udp_loop`], [`bind`], [`SfuConfig`], [`RoomHandle`] |
-//! | metrics | `sfu-metrics` | [`SfuMetrics`] (feature `metrics-prometheus`) |
+//! | metrics | `sfu-metrics` | `SfuMetrics` (feature `metrics-prometheus`) |
+//! | bandwidth | `sfu-bwe`, `sfu-bwe-kalman`, `sfu-bwe-googcc`, `sfu-pacer` | `bwe` (features `kalman-bwe`, `googcc-bwe`, `pacer`) |
+//! | codecs | `sfu-av1-dd`, `sfu-vfm` | `av1`, `vfm` (features `av1-dd`, `vfm`) |
 //!
 //! # Quick start: the smallest working SFU
 //!
@@ -52,7 +54,12 @@
 //!
 //! | feature | enables |
 //! |---|---|
-//! | `metrics-prometheus` | [`SfuMetrics`], Prometheus handles for rooms |
+//! | `metrics-prometheus` | `SfuMetrics`, Prometheus handles for rooms |
+//! | `kalman-bwe` | `bwe::kalman`: `BandwidthEstimator`, `DelayEstimator`, `LossEstimator`, `PerSubscriber`, `ClientHint` |
+//! | `googcc-bwe` | `bwe::googcc`: `GoogCcEstimator`, `DefaultGoogCC` |
+//! | `pacer` | `bwe::pacer`: `SubscriberPacer`, `PacerConfig`, `PacerAction` |
+//! | `av1-dd` | `av1`: `Av1DdParser`, `Av1DdInfo`, `Av1LayerSelector` |
+//! | `vfm` | `vfm`: `FrameMarkingInfo`, `VfmLayerFilter` |
 //! | `test-utils` | `test_seed`: helpers to craft STUN binding requests in your tests |
 //!
 //! # Not included, by design
@@ -77,6 +84,61 @@ pub use sfu_udp::{
 
 #[cfg(feature = "metrics-prometheus")]
 pub use sfu_metrics::SfuMetrics;
+
+/// Bandwidth estimation and pacing (features `kalman-bwe`, `googcc-bwe`, `pacer`).
+#[cfg(any(feature = "kalman-bwe", feature = "googcc-bwe", feature = "pacer"))]
+pub mod bwe {
+    pub use sfu_bwe::{
+        BandwidthEstimate, Bitrate, CongestionControl, DataSize, Timestamp, TwccFeedback,
+        TwccSample,
+    };
+
+    /// The Kalman-filter estimator of the original GCC design.
+    #[cfg(feature = "kalman-bwe")]
+    pub mod kalman {
+        pub use sfu_bwe_kalman::{
+            BandwidthEstimator, ClientHint, DelayEstimator, LossEstimator, PerSubscriber,
+        };
+    }
+
+    /// Google Congestion Control, libwebrtc shape.
+    #[cfg(feature = "googcc-bwe")]
+    pub mod googcc {
+        pub use sfu_bwe_googcc::{DefaultGoogCC, GoogCcConfig, GoogCcEstimator};
+    }
+
+    /// The per-subscriber pacer.
+    #[cfg(feature = "pacer")]
+    pub mod pacer {
+        pub use sfu_pacer::{PacerAction, PacerConfig, PacerConfigError, SubscriberPacer};
+    }
+
+    #[cfg(feature = "googcc-bwe")]
+    pub use googcc::{DefaultGoogCC, GoogCcEstimator};
+    #[cfg(feature = "kalman-bwe")]
+    pub use kalman::{
+        BandwidthEstimator, ClientHint, DelayEstimator, LossEstimator, PerSubscriber,
+    };
+    #[cfg(feature = "pacer")]
+    pub use pacer::{PacerAction, PacerConfig, PacerConfigError, SubscriberPacer};
+}
+
+/// AV1 Dependency Descriptor (feature `av1-dd`).
+#[cfg(feature = "av1-dd")]
+pub mod av1 {
+    pub use sfu_av1_dd::{Av1Action, Av1DdError, Av1DdInfo, Av1DdParser, Av1LayerSelector};
+}
+
+/// Video Frame Marking (feature `vfm`).
+#[cfg(feature = "vfm")]
+pub mod vfm {
+    pub use sfu_vfm::{FrameMarkingInfo, VfmAction, VfmError, VfmLayerFilter, VfmTarget};
+}
+
+#[cfg(feature = "av1-dd")]
+pub use av1::Av1DdInfo;
+#[cfg(feature = "vfm")]
+pub use vfm::FrameMarkingInfo;
 
 /// Test helpers (feature `test-utils`).
 #[cfg(feature = "test-utils")]

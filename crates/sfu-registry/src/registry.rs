@@ -322,11 +322,11 @@ impl Registry {
     }
 
     fn mark_dirty(&mut self, id: ClientId) {
-        if let Some(e) = self.clients.get_mut(&id) {
-            if !e.dirty {
-                e.dirty = true;
-                self.dirty.push(id);
-            }
+        if let Some(e) = self.clients.get_mut(&id)
+            && !e.dirty
+        {
+            e.dirty = true;
+            self.dirty.push(id);
         }
     }
 
@@ -335,10 +335,7 @@ impl Registry {
     fn drive(&mut self, now: Instant) {
         let mut dead = Vec::new();
         while let Some(id) = self.dirty.pop() {
-            loop {
-                let Some(entry) = self.clients.get_mut(&id) else {
-                    break;
-                };
+            while let Some(entry) = self.clients.get_mut(&id) {
                 match entry.client.poll_output() {
                     ClientOutput::Transmit(t) => self.transmits.push_back(t),
                     ClientOutput::Offer(sdp) => {

@@ -22,7 +22,7 @@ fn push_attr(out: &mut Vec<u8>, typ: u16, value: &[u8]) {
     out.extend_from_slice(&typ.to_be_bytes());
     out.extend_from_slice(&(value.len() as u16).to_be_bytes());
     out.extend_from_slice(value);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }

@@ -71,7 +71,11 @@ fn junk_from_everywhere_is_dropped_and_media_keeps_flowing() {
     let unknown = SocketAddr::from(([127, 0, 0, 99], 9999));
     for round in 0..200 {
         for _ in 0..20 {
-            let from = if rng.next() % 2 == 0 { unknown } else { known[(rng.next() % 2) as usize] };
+            let from = if rng.next().is_multiple_of(2) {
+                unknown
+            } else {
+                known[(rng.next() % 2) as usize]
+            };
             let d = IncomingDatagram::udp(from, SFU, junk(&mut rng));
             let _ = w.room.handle_incoming(&d, w.now);
         }

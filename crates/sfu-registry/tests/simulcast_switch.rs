@@ -13,17 +13,26 @@ fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
     let subscriber = w.join(false);
     w.run(Duration::from_secs(3));
     let frames_high = w.video_frames(subscriber, publisher);
-    assert!(frames_high > 20, "no video before the switch: {frames_high}");
+    assert!(
+        frames_high > 20,
+        "no video before the switch: {frames_high}"
+    );
 
     // Constrain the subscriber: the selector moves it to the lowest layer at a keyframe.
-    w.room.set_available_bitrate(subscriber, Some(80_000)).unwrap();
+    w.room
+        .set_available_bitrate(subscriber, Some(80_000))
+        .unwrap();
     w.run(Duration::from_secs(3));
     // And back up.
     w.room.set_available_bitrate(subscriber, None).unwrap();
     w.run(Duration::from_secs(3));
 
     let stats = w.room.client(subscriber).unwrap().stats();
-    assert!(stats.layer_switches >= 2, "expected two switches, saw {}", stats.layer_switches);
+    assert!(
+        stats.layer_switches >= 2,
+        "expected two switches, saw {}",
+        stats.layer_switches
+    );
     assert!(w.video_frames(subscriber, publisher) > frames_high + 80);
 
     // Exactly one outgoing video SSRC, no gaps, timestamps never going back.
@@ -34,7 +43,10 @@ fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
         let ((s0, q0, t0), (s1, q1, t1)) = (pair[0], pair[1]);
         assert_eq!((s0, s1), (ssrc, ssrc), "SSRC changed");
         assert_eq!(q1, q0.wrapping_add(1), "sequence gap {q0} -> {q1}");
-        assert!(t1.wrapping_sub(t0) < u32::MAX / 2, "timestamp went back {t0} -> {t1}");
+        assert!(
+            t1.wrapping_sub(t0) < u32::MAX / 2,
+            "timestamp went back {t0} -> {t1}"
+        );
     }
 }
 
@@ -48,5 +60,8 @@ fn lowest_layer_is_forwarded_when_bandwidth_is_tiny() {
     w.run(Duration::from_secs(3));
     let before = w.video_frames(subscriber, publisher);
     w.run(Duration::from_secs(2));
-    assert!(w.video_frames(subscriber, publisher) > before + 30, "video stopped on the lowest layer");
+    assert!(
+        w.video_frames(subscriber, publisher) > before + 30,
+        "video stopped on the lowest layer"
+    );
 }

@@ -50,6 +50,10 @@ fn a_late_joiner_receives_everyone_already_there() {
     let c = w.join(false);
     w.run(Duration::from_secs(3));
     for (rx, tx) in [(c, a), (c, b), (a, c), (b, c)] {
-        assert!(w.video_frames(rx, tx) > 5, "{rx} got {} video frames from {tx}", w.video_frames(rx, tx));
+        assert!(
+            w.video_frames(rx, tx) > 5,
+            "{rx} got {} video frames from {tx}",
+            w.video_frames(rx, tx)
+        );
     }
 }

@@ -114,10 +114,10 @@ pub async fn run_udp_loop(
         while let Some(ev) = room.poll_event() {
             match ev {
                 RoomEvent::Offer { client, sdp } => {
-                    if let Some(tx) = signals.get(&client) {
-                        if tx.try_send(ClientSignal::Offer(sdp)).is_err() {
-                            debug!(%client, "signal queue full or closed; peer will be removed");
-                        }
+                    if let Some(tx) = signals.get(&client)
+                        && tx.try_send(ClientSignal::Offer(sdp)).is_err()
+                    {
+                        debug!(%client, "signal queue full or closed; peer will be removed");
                     }
                 }
                 RoomEvent::ClientRemoved(client) => {

@@ -123,7 +123,7 @@ impl World {
             let now = self.now;
             let tick = (now - self.start).as_millis() as u64;
             for p in self.peers.iter_mut().filter(|p| !p.gone) {
-                if tick % 20 == 0 {
+                if tick.is_multiple_of(20) {
                     p.send_media(now);
                 }
                 let _ = p.rtc.handle_input(Input::Timeout(now));
@@ -239,7 +239,8 @@ impl Peer {
                     .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
                     .map(|p| p.pt());
                 if Some(h.payload_type) == vp8 {
-                    self.video_rtp.push((*h.ssrc, h.sequence_number, h.timestamp));
+                    self.video_rtp
+                        .push((*h.ssrc, h.sequence_number, h.timestamp));
                 }
             }
             return;
@@ -276,35 +277,35 @@ impl Peer {
                 );
             }
         }
-        if n % 2 == 0 {
-            if let Some(mid) = self.video {
-                let key = n % 50 == 2;
-                let rids: Vec<Option<&str>> = if self.simulcast {
-                    vec![Some("q"), Some("h"), Some("f")]
-                } else {
-                    vec![None]
+        if n.is_multiple_of(2)
+            && let Some(mid) = self.video
+        {
+            let key = n % 50 == 2;
+            let rids: Vec<Option<&str>> = if self.simulcast {
+                vec![Some("q"), Some("h"), Some("f")]
+            } else {
+                vec![None]
+            };
+            for (layer, rid) in rids.into_iter().enumerate() {
+                let Some(pt) = self.rtc.writer(mid).and_then(|w| {
+                    w.payload_params()
+                        .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+                        .map(|p| p.pt())
+                }) else {
+                    return;
                 };
-                for (layer, rid) in rids.into_iter().enumerate() {
-                    let Some(pt) = self.rtc.writer(mid).and_then(|w| {
-                        w.payload_params()
-                            .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
-                            .map(|p| p.pt())
-                    }) else {
-                        return;
-                    };
-                    let Some(w) = self.rtc.writer(mid) else {
-                        return;
-                    };
-                    // VP8 frame tag: bit 0 clear on keyframes. Layers differ in size.
-                    let size = 300 * (layer + 1);
-                    let mut frame = vec![0x9d; size];
-                    frame[0] = if key { 0x10 } else { 0x11 };
-                    let w = match rid {
-                        Some(r) => w.rid(r.into()),
-                        None => w,
-                    };
-                    let _ = w.write(pt, now, MediaTime::from_90khz(n * 1800), frame);
-                }
+                let Some(w) = self.rtc.writer(mid) else {
+                    return;
+                };
+                // VP8 frame tag: bit 0 clear on keyframes. Layers differ in size.
+                let size = 300 * (layer + 1);
+                let mut frame = vec![0x9d; size];
+                frame[0] = if key { 0x10 } else { 0x11 };
+                let w = match rid {
+                    Some(r) => w.rid(r.into()),
+                    None => w,
+                };
+                let _ = w.write(pt, now, MediaTime::from_90khz(n * 1800), frame);
             }
         }
     }

@@ -14,23 +14,29 @@ use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use sfu_kit::{ClientId, ClientSignal, RoomError};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::rooms::Rooms;
 
 const PAGE: &str = include_str!("index.html");
 
+/// Signal streams of joined clients, by (room, client), until their event stream connects.
+type Waiting = Arc<Mutex<HashMap<(String, u64), mpsc::Receiver<ClientSignal>>>>;
+
 #[derive(Clone)]
 struct AppState {
     rooms: Rooms,
     /// Signal streams of joined clients whose event stream has not connected yet.
-    waiting: Arc<Mutex<HashMap<(String, u64), mpsc::Receiver<ClientSignal>>>>,
+    waiting: Waiting,
+    /// Turns true on shutdown; event streams end then.
+    stop: watch::Receiver<bool>,
 }
 
-pub(crate) fn router(rooms: Rooms) -> Router {
+pub(crate) fn router(rooms: Rooms, stop: watch::Receiver<bool>) -> Router {
     let state = AppState {
         rooms,
         waiting: Arc::default(),
+        stop,
     };
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
@@ -178,9 +184,15 @@ async fn events(State(s): State<AppState>, Query(q): Query<ClientQuery>) -> Resp
         room: q.room.clone(),
         client: ClientId::new(q.client),
     };
-    Sse::new(event_stream(signals, roster_rx, first, guard))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
-        .into_response()
+    Sse::new(event_stream(
+        signals,
+        roster_rx,
+        first,
+        guard,
+        s.stop.clone(),
+    ))
+    .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+    .into_response()
 }
 
 fn event_stream(
@@ -188,16 +200,21 @@ fn event_stream(
     roster: broadcast::Receiver<String>,
     first_roster: String,
     guard: LeaveOnDrop,
+    stop: watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let initial =
         stream::once(async move { Ok(Event::default().event("peers").data(first_roster)) });
     let rest = stream::unfold(
-        (signals, roster, guard),
-        |(mut signals, mut roster, guard)| async move {
+        (signals, roster, guard, stop),
+        |(mut signals, mut roster, guard, mut stop)| async move {
             loop {
+                if *stop.borrow() {
+                    return None;
+                }
                 let item = tokio::select! {
                     s = signals.recv() => Item::Signal(s),
                     r = roster.recv() => Item::Roster(r),
+                    _ = stop.changed() => return None,
                 };
                 let event = match item {
                     // JSON-encoded: SSE treats a bare CR as a line end, and SDP lines end in CRLF.
@@ -210,7 +227,7 @@ fn event_stream(
                     Item::Roster(Err(broadcast::error::RecvError::Lagged(_))) => continue,
                     Item::Roster(Err(broadcast::error::RecvError::Closed)) => return None,
                 };
-                return Some((Ok(event), (signals, roster, guard)));
+                return Some((Ok(event), (signals, roster, guard, stop)));
             }
         },
     );

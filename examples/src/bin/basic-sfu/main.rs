@@ -42,7 +42,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let rooms = rooms::Rooms::new(args.bind, args.public_ip, args.udp_port)?;
-    let app = http::router(rooms);
+    // Event streams never end by themselves; they watch this to let graceful shutdown finish.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = http::router(rooms, stop_rx);
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.http_port)).await?;
     let addr = listener.local_addr()?;
@@ -53,9 +55,10 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("open http://{host}:{}/?room=demo", addr.port());
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             let _ = tokio::signal::ctrl_c().await;
             println!("shutting down");
+            let _ = stop_tx.send(true);
         })
         .await?;
     Ok(())
