@@ -37,4 +37,4 @@ mod route;
 pub mod testing;
 
 pub use registry::{Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
-pub use route::{RouteMiss, Router};
+pub use route::{RouteMiss, Routed, Router};

@@ -8,7 +8,7 @@ use sfu_client::{Client, ClientError, ClientOutput, Propagated};
 use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram};
 use tracing::debug;
 
-use crate::route::{RouteMiss, Router};
+use crate::route::{RouteMiss, Routed, Router};
 
 /// Counters of a room. Read with [`Registry::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -186,8 +186,8 @@ impl Registry {
         datagram: &IncomingDatagram,
         now: Instant,
     ) -> Result<ClientId, RouteError> {
-        let id = match self.router.route(datagram.source, &datagram.contents) {
-            Ok(id) => id,
+        let routed = match self.router.route(datagram.source, &datagram.contents) {
+            Ok(r) => r,
             Err(RouteMiss::UnknownSource) => {
                 self.stats.dropped_unknown_source += 1;
                 return Err(RouteError::UnknownSource);
@@ -197,12 +197,18 @@ impl Registry {
                 return Err(RouteError::MalformedStun);
             }
         };
+        let id = routed.client();
         let Some(entry) = self.clients.get_mut(&id) else {
             // The router only knows ids of clients in the room; stay total anyway.
             self.stats.dropped_unknown_source += 1;
             return Err(RouteError::UnknownSource);
         };
         let result = entry.client.handle_input(datagram, now);
+        // Bind the address only once the client's ICE agent took the STUN request
+        // (message integrity checked), so forged requests redirect nothing.
+        if result.is_ok() && matches!(routed, Routed::ByUfrag(_)) {
+            self.router.learn(datagram.source, id);
+        }
         self.mark_dirty(id);
         self.drive(now);
         match result {
@@ -248,6 +254,16 @@ impl Registry {
             self.mark_dirty(id);
         }
         self.drive(now);
+    }
+
+    /// Binds a remote address to a client without a STUN exchange, e.g. a relay link to
+    /// another SFU whose address is configured.
+    pub fn bind_address(&mut self, addr: std::net::SocketAddr, id: ClientId) -> Result<(), RegistryError> {
+        if !self.clients.contains_key(&id) {
+            return Err(RegistryError::UnknownClient(id));
+        }
+        self.router.learn(addr, id);
+        Ok(())
     }
 
     /// Applies a client's answer to the room's last offer to it.

@@ -18,6 +18,24 @@ pub struct Router {
     by_ufrag: HashMap<String, ClientId>,
 }
 
+/// How a datagram found its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routed {
+    /// The source address is bound to this client.
+    Known(ClientId),
+    /// A STUN request from a new address names this client's ICE ufrag.
+    ByUfrag(ClientId),
+}
+
+impl Routed {
+    /// The client, however it was found.
+    pub fn client(self) -> ClientId {
+        match self {
+            Self::Known(id) | Self::ByUfrag(id) => id,
+        }
+    }
+}
+
 /// Why a datagram has no client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -40,10 +58,13 @@ impl Router {
         self.by_ufrag.retain(|_, c| *c != id);
     }
 
-    /// The client for a datagram from `source`, learning the address from a STUN request.
-    pub fn route(&mut self, source: SocketAddr, contents: &[u8]) -> Result<ClientId, RouteMiss> {
+    /// The client for a datagram from `source`: by its address, or for a STUN request from
+    /// an unknown address by the ICE username fragment it names. In the second case the
+    /// caller binds the address with [`Router::learn`] once the client has authenticated the
+    /// request, so a forged STUN message cannot redirect anything.
+    pub fn route(&self, source: SocketAddr, contents: &[u8]) -> Result<Routed, RouteMiss> {
         if let Some(&id) = self.by_addr.get(&source) {
-            return Ok(id);
+            return Ok(Routed::Known(id));
         }
         // RFC 7983: STUN starts with 0 or 1, and a STUN header is 20 bytes.
         if contents.len() < 20 || contents[0] > 1 {
@@ -52,8 +73,7 @@ impl Router {
         let msg = StunMessage::parse(contents).map_err(|_| RouteMiss::MalformedStun)?;
         let (ours, _theirs) = msg.split_username().ok_or(RouteMiss::UnknownSource)?;
         let &id = self.by_ufrag.get(ours).ok_or(RouteMiss::UnknownSource)?;
-        self.by_addr.insert(source, id);
-        Ok(id)
+        Ok(Routed::ByUfrag(id))
     }
 
     /// Binds `addr` to a client directly (for example a relay link whose address is
@@ -79,14 +99,14 @@ mod tests {
 
     #[test]
     fn unknown_non_stun_is_a_miss() {
-        let mut r = Router::default();
+        let r = Router::default();
         assert_eq!(r.route(addr(1), &[0x80; 40]), Err(RouteMiss::UnknownSource));
         assert_eq!(r.route(addr(1), &[]), Err(RouteMiss::UnknownSource));
     }
 
     #[test]
     fn malformed_stun_is_a_miss() {
-        let mut r = Router::default();
+        let r = Router::default();
         let mut stun = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42];
         stun.extend_from_slice(&[0; 12]);
         assert_eq!(r.route(addr(1), &stun), Err(RouteMiss::MalformedStun));
@@ -101,7 +121,18 @@ mod tests {
         r.remove_client(ClientId::new(1));
         assert_eq!(r.known_addresses(), 1);
         assert_eq!(r.route(addr(1), &[0x80; 40]), Err(RouteMiss::UnknownSource));
-        assert_eq!(r.route(addr(2), &[0x80; 40]), Ok(ClientId::new(2)));
+        assert_eq!(r.route(addr(2), &[0x80; 40]), Ok(Routed::Known(ClientId::new(2))));
+    }
+
+    #[test]
+    fn stun_naming_a_ufrag_routes_without_binding_the_address() {
+        let mut r = Router::default();
+        r.add_ufrag("abcd".into(), ClientId::new(4));
+        let stun = crate::testing::stun_binding_request("abcd", "peer");
+        assert_eq!(r.route(addr(7), &stun), Ok(Routed::ByUfrag(ClientId::new(4))));
+        assert_eq!(r.known_addresses(), 0);
+        r.learn(addr(7), ClientId::new(4));
+        assert_eq!(r.route(addr(7), &[0x80; 40]), Ok(Routed::Known(ClientId::new(4))));
     }
 
     proptest! {
@@ -110,6 +141,7 @@ mod tests {
             let mut r = Router::default();
             r.add_ufrag("abcd".into(), ClientId::new(1));
             let _ = r.route(addr(9), &bytes);
+            prop_assert_eq!(r.known_addresses(), 0);
         }
     }
 }
