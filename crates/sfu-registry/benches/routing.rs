@@ -65,7 +65,8 @@ fn bench_registry_unknown(c: &mut Criterion) {
             let rtc = SfuRtc::builder().host_candidate(local).build(now);
             let client = Client::new(ClientId::new(i), rtc, ClientConfig::default());
             room.insert(client, now).expect("unique ids");
-            room.bind_address(addr(i), ClientId::new(i)).expect("client was inserted");
+            room.bind_address(addr(i), ClientId::new(i))
+                .expect("client was inserted");
         }
         g.bench_with_input(BenchmarkId::new("unknown_source", n), &n, |b, _| {
             b.iter(|| black_box(room.handle_incoming(black_box(&junk), now).is_err()))
@@ -79,12 +80,21 @@ fn bench_registry_unknown(c: &mut Criterion) {
 fn bench_scan_baseline(c: &mut Criterion) {
     let now = Instant::now();
     let local: SocketAddr = "127.0.0.1:3478".parse().expect("literal address");
-    let junk = IncomingDatagram::udp(SocketAddr::from(([10, 9, 9, 9], 1)), local, vec![0x80u8; 200]);
+    let junk = IncomingDatagram::udp(
+        SocketAddr::from(([10, 9, 9, 9], 1)),
+        local,
+        vec![0x80u8; 200],
+    );
     let input = junk.to_input(now).expect("RTP-looking bytes classify");
     let mut g = c.benchmark_group("scan_baseline");
     for n in SIZES {
         let rtcs: Vec<_> = (0..n)
-            .map(|_| SfuRtc::builder().host_candidate(local).build(now).into_raw())
+            .map(|_| {
+                SfuRtc::builder()
+                    .host_candidate(local)
+                    .build(now)
+                    .into_raw()
+            })
             .collect();
         g.bench_with_input(BenchmarkId::new("unknown_source", n), &n, |b, _| {
             b.iter(|| black_box(rtcs.iter().position(|r| r.accepts(black_box(&input)))))
@@ -93,5 +103,10 @@ fn bench_scan_baseline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_router, bench_registry_unknown, bench_scan_baseline);
+criterion_group!(
+    benches,
+    bench_router,
+    bench_registry_unknown,
+    bench_scan_baseline
+);
 criterion_main!(benches);

@@ -258,7 +258,11 @@ impl Registry {
 
     /// Binds a remote address to a client without a STUN exchange, e.g. a relay link to
     /// another SFU whose address is configured.
-    pub fn bind_address(&mut self, addr: std::net::SocketAddr, id: ClientId) -> Result<(), RegistryError> {
+    pub fn bind_address(
+        &mut self,
+        addr: std::net::SocketAddr,
+        id: ClientId,
+    ) -> Result<(), RegistryError> {
         if !self.clients.contains_key(&id) {
             return Err(RegistryError::UnknownClient(id));
         }

@@ -121,7 +121,10 @@ mod tests {
         r.remove_client(ClientId::new(1));
         assert_eq!(r.known_addresses(), 1);
         assert_eq!(r.route(addr(1), &[0x80; 40]), Err(RouteMiss::UnknownSource));
-        assert_eq!(r.route(addr(2), &[0x80; 40]), Ok(Routed::Known(ClientId::new(2))));
+        assert_eq!(
+            r.route(addr(2), &[0x80; 40]),
+            Ok(Routed::Known(ClientId::new(2)))
+        );
     }
 
     #[test]
@@ -129,10 +132,16 @@ mod tests {
         let mut r = Router::default();
         r.add_ufrag("abcd".into(), ClientId::new(4));
         let stun = crate::testing::stun_binding_request("abcd", "peer");
-        assert_eq!(r.route(addr(7), &stun), Ok(Routed::ByUfrag(ClientId::new(4))));
+        assert_eq!(
+            r.route(addr(7), &stun),
+            Ok(Routed::ByUfrag(ClientId::new(4)))
+        );
         assert_eq!(r.known_addresses(), 0);
         r.learn(addr(7), ClientId::new(4));
-        assert_eq!(r.route(addr(7), &[0x80; 40]), Ok(Routed::Known(ClientId::new(4))));
+        assert_eq!(
+            r.route(addr(7), &[0x80; 40]),
+            Ok(Routed::Known(ClientId::new(4)))
+        );
     }
 
     proptest! {
