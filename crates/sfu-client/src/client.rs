@@ -40,6 +40,8 @@ pub struct ClientStats {
     pub dropped_no_codec: u64,
     /// Keyframe requests this peer's tracks sent to their publishers.
     pub keyframe_requests: u64,
+    /// Keyframe requests (PLI/FIR) sent to this peer as a publisher, after throttling.
+    pub keyframe_requests_to_peer: u64,
     /// Simulcast layer switches on this peer's tracks.
     pub layer_switches: u64,
 }
@@ -564,9 +566,8 @@ impl Client {
                 t
             }
         };
-        if now.saturating_duration_since(throttle.last_sent) < interval
-            && throttle.outstanding_since.is_some()
-        {
+        // At most one request per layer per interval, however many subscribers ask.
+        if now.saturating_duration_since(throttle.last_sent) < interval {
             return;
         }
         let escalate = throttle
@@ -579,6 +580,7 @@ impl Client {
         };
         throttle.last_sent = now;
         throttle.outstanding_since.get_or_insert(now);
+        self.stats.keyframe_requests_to_peer += 1;
         let mut api = self.rtc.direct_api();
         if let Some(rx) = api.stream_rx_by_mid(req.mid.into(), req.rid.map(Into::into)) {
             rx.request_keyframe(kind);

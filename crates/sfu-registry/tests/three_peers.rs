@@ -57,3 +57,29 @@ fn a_late_joiner_receives_everyone_already_there() {
         );
     }
 }
+
+#[test]
+fn keyframe_requests_to_a_publisher_are_throttled() {
+    let mut w = World::new();
+    let publisher = w.join(false);
+    // Five subscribers join at once; each asks for a keyframe when its track opens.
+    for _ in 0..5 {
+        w.join(false);
+    }
+    w.run(Duration::from_millis(1200));
+    let asked = w
+        .room
+        .client(publisher)
+        .unwrap()
+        .stats()
+        .keyframe_requests_to_peer;
+    // Default interval 500 ms: at most one request per video track per interval in 1.2 s.
+    assert!(
+        (1..=3).contains(&asked),
+        "SFU sent {asked} keyframe requests to the publisher"
+    );
+    assert!(
+        w.peer(publisher).keyframe_requests >= 1,
+        "the publisher never saw one"
+    );
+}
