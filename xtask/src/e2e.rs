@@ -65,10 +65,14 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     // Phase 1: everyone decodes everyone.
     let first = wait_for(
         "all browsers decode video and audio from both others",
-        60,
+        90,
         || {
             let r = reports(&base)?;
-            Ok(all_receive(&r, PEERS).then_some(r))
+            Ok(if all_receive(&r, PEERS) {
+                Ok(r)
+            } else {
+                Err(summary(&r))
+            })
         },
     )?;
     std::thread::sleep(Duration::from_secs(4));
@@ -79,9 +83,13 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     // Phase 2: one browser leaves; the other two keep going.
     let leaving = browsers[PEERS - 1];
     procs.kill(leaving);
-    let after = wait_for("the remaining two see one remote tile each", 40, || {
+    let after = wait_for("the remaining two see one remote tile each", 60, || {
         let r = reports(&base)?;
-        Ok(two_left(&r).then_some(r))
+        Ok(if two_left(&r) {
+            Ok(r)
+        } else {
+            Err(summary(&r))
+        })
     })?;
     std::thread::sleep(Duration::from_secs(4));
     let end = reports(&base)?;
@@ -136,6 +144,7 @@ impl Drop for Procs {
 fn kill_group(pgid: u32) {
     let _ = Command::new("kill")
         .args(["-s", "KILL", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
         .status();
 }
 
@@ -150,8 +159,11 @@ fn start_sfu(bin: &PathBuf, artifacts: &std::path::Path) -> anyhow::Result<(Stri
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let stdout = child.stdout.take().context("sfu stdout")?;
+    let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
+    reader.read_line(&mut line)?;
+    // Keep draining stdout so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = line
         .trim()
         .strip_prefix("open ")
@@ -278,6 +290,7 @@ fn summary(r: &Value) -> String {
     let mut out = Vec::new();
     if let Some(map) = r.as_object() {
         for (id, rep) in map {
+            out.push(format!("{id}: {} tiles", num(rep, "tiles")));
             for (rid, rem) in remotes(rep) {
                 out.push(format!(
                     "{id}<-{rid}: {} frames {}px, {} audio pkts",
@@ -291,22 +304,22 @@ fn summary(r: &Value) -> String {
     out.join("; ")
 }
 
+/// Polls `f` until it yields, for at most `secs`; on time-out the error names what was
+/// awaited and the last state seen.
 fn wait_for<T>(
     what: &str,
     secs: u64,
-    mut f: impl FnMut() -> anyhow::Result<Option<T>>,
+    mut f: impl FnMut() -> anyhow::Result<Result<T, String>>,
 ) -> anyhow::Result<T> {
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut last_err = None;
+    let mut last = String::from("nothing yet");
     while Instant::now() < deadline {
         match f() {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last_err = Some(e),
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(state)) => last = state,
+            Err(e) => last = format!("error: {e:#}"),
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    bail!(
-        "e2e: timed out after {secs}s waiting until {what} (last error: {last_err:?}); logs in target/e2e"
-    )
+    bail!("timed out after {secs}s waiting until {what}; last seen: {last}; logs in target/e2e")
 }
