@@ -214,7 +214,7 @@ impl Client {
                 self.fill_pt_map(i);
                 if let Some(now) = now {
                     self.tracks_out[i].current = Current::Waiting { since: Some(now) };
-                    self.request_keyframe_for(i, None);
+                    self.request_keyframe_for(i, None, now);
                 }
             }
         }
@@ -523,15 +523,22 @@ impl Client {
             Current::Layer(rid) => rid,
             Current::Waiting { .. } => self.tracks_out[i].target,
         };
-        self.request_keyframe_for(i, Some((rid, req.kind)));
+        let now = self.last_now.unwrap_or(self.created);
+        self.request_keyframe_for(i, Some((rid, req.kind)), now);
     }
 
     /// Queues a keyframe request to the publisher of outgoing track `i`.
-    fn request_keyframe_for(&mut self, i: usize, what: Option<(Option<SfuRid>, SfuKeyframeKind)>) {
-        let t = &self.tracks_out[i];
+    fn request_keyframe_for(
+        &mut self,
+        i: usize,
+        what: Option<(Option<SfuRid>, SfuKeyframeKind)>,
+        now: Instant,
+    ) {
+        let t = &mut self.tracks_out[i];
         if !t.info.kind.is_video() {
             return;
         }
+        t.last_keyframe_request = Some(now);
         let (rid, kind) = what.unwrap_or((t.target, SfuKeyframeKind::Pli));
         self.stats.keyframe_requests += 1;
         self.queue
@@ -543,6 +550,18 @@ impl Client {
                     kind,
                 },
             }));
+    }
+
+    /// Outgoing track `i` waits for a keyframe (to start, or to switch layer): ask again
+    /// once per interval. A keyframe produced for another subscriber before this one
+    /// wanted it does not help, and encoders send none unasked.
+    fn rerequest_keyframe_if_due(&mut self, i: usize, now: Instant) {
+        let due = self.tracks_out[i].last_keyframe_request.is_none_or(|at| {
+            now.saturating_duration_since(at) >= self.config.keyframe_request_interval
+        });
+        if due {
+            self.request_keyframe_for(i, None, now);
+        }
     }
 
     /// We are the publisher: ask our peer for a keyframe, throttled per layer.
@@ -629,7 +648,7 @@ impl Client {
                 if target != t.target {
                     t.target = target;
                     if target.is_some() && t.current != Current::Layer(target) {
-                        self.request_keyframe_for(i, None);
+                        self.request_keyframe_for(i, None, now);
                     }
                 }
             }
@@ -657,6 +676,7 @@ impl Client {
                     now.saturating_duration_since(since) >= self.config.keyframe_wait_limit;
                 if is_video && !media.keyframe && !(media.rid.is_none() && waited) {
                     self.stats.dropped_not_ready += 1;
+                    self.rerequest_keyframe_if_due(i, now);
                     return;
                 }
                 true
@@ -664,6 +684,7 @@ impl Client {
             Current::Layer(_) => {
                 if !media.keyframe {
                     self.stats.dropped_other_layer += 1;
+                    self.rerequest_keyframe_if_due(i, now);
                     return;
                 }
                 self.stats.layer_switches += 1;

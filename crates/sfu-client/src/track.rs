@@ -59,6 +59,8 @@ pub(crate) struct TrackOut {
     pub(crate) target: Option<SfuRid>,
     pub(crate) layers: LayerTracker,
     pub(crate) last_evaluation: Option<Instant>,
+    /// When this track last asked its publisher for a keyframe.
+    pub(crate) last_keyframe_request: Option<Instant>,
     pub(crate) rewriter: Option<SeqTsRewriter>,
     /// Publisher payload type → our payload type; `NO_PT` when unmapped. Filled when the
     /// track opens.
@@ -76,6 +78,7 @@ impl TrackOut {
             target: None,
             layers: LayerTracker::default(),
             last_evaluation: None,
+            last_keyframe_request: None,
             rewriter: None,
             pt_map: [NO_PT; 128],
         }

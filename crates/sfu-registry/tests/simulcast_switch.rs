@@ -65,3 +65,24 @@ fn lowest_layer_is_forwarded_when_bandwidth_is_tiny() {
         "video stopped on the lowest layer"
     );
 }
+
+#[test]
+fn a_lost_keyframe_request_is_repeated_until_video_starts() {
+    let mut w = World::new();
+    let publisher = w.join(true);
+    {
+        // Like a browser, the publisher sends keyframes only when asked, and the first
+        // five requests get lost.
+        let p = w.peer(publisher);
+        p.key_on_request = true;
+        p.ignore_requests = 5;
+    }
+    w.run(Duration::from_millis(500));
+    let subscriber = w.join(false);
+    w.run(Duration::from_secs(6));
+    assert!(
+        w.video_frames(subscriber, publisher) > 20,
+        "video never started: {} frames",
+        w.video_frames(subscriber, publisher)
+    );
+}

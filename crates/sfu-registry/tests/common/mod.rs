@@ -32,6 +32,11 @@ pub struct Peer {
     pub gone: bool,
     /// Keyframe requests this peer received for its own media.
     pub keyframe_requests: u64,
+    /// Like a browser: keyframes only when asked (and on the first frame), not periodically.
+    pub key_on_request: bool,
+    /// Keyframe requests to ignore before honouring one (a lost PLI or keyframe).
+    pub ignore_requests: u32,
+    want_key: bool,
     /// (ssrc, seq, rtp time) of every received VP8 RTP packet, when recording.
     pub video_rtp: Vec<(u32, u16, u32)>,
     frame_no: u64,
@@ -97,6 +102,9 @@ impl World {
             pending: None,
             gone: false,
             keyframe_requests: 0,
+            key_on_request: false,
+            ignore_requests: 0,
+            want_key: false,
             video_rtp: Vec::new(),
             frame_no: 0,
         });
@@ -229,6 +237,11 @@ impl Peer {
     fn on_event(&mut self, e: Event) {
         if let Event::KeyframeRequest(_) = e {
             self.keyframe_requests += 1;
+            if self.ignore_requests > 0 {
+                self.ignore_requests -= 1;
+            } else {
+                self.want_key = true;
+            }
             return;
         }
         if let Event::RawPacket(raw) = &e {
@@ -280,12 +293,17 @@ impl Peer {
         if n.is_multiple_of(2)
             && let Some(mid) = self.video
         {
-            let key = n % 50 == 2;
+            let key = if self.key_on_request {
+                self.want_key
+            } else {
+                n % 50 == 2
+            };
             let rids: Vec<Option<&str>> = if self.simulcast {
                 vec![Some("q"), Some("h"), Some("f")]
             } else {
                 vec![None]
             };
+            let mut wrote = false;
             for (layer, rid) in rids.into_iter().enumerate() {
                 let Some(pt) = self.rtc.writer(mid).and_then(|w| {
                     w.payload_params()
@@ -305,7 +323,12 @@ impl Peer {
                     Some(r) => w.rid(r.into()),
                     None => w,
                 };
-                let _ = w.write(pt, now, MediaTime::from_90khz(n * 1800), frame);
+                wrote |= w
+                    .write(pt, now, MediaTime::from_90khz(n * 1800), frame)
+                    .is_ok();
+            }
+            if wrote {
+                self.want_key = false;
             }
         }
     }
