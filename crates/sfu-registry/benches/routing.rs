@@ -48,16 +48,21 @@ fn bench_router(c: &mut Criterion) {
     g.finish();
 }
 
+/// The SFU's local address and an RTP-looking datagram from an address no one owns.
+fn unknown_rtp() -> (Instant, SocketAddr, IncomingDatagram) {
+    let local: SocketAddr = "127.0.0.1:3478".parse().expect("literal address");
+    let from = SocketAddr::from(([10, 9, 9, 9], 1));
+    (
+        Instant::now(),
+        local,
+        IncomingDatagram::udp(from, local, vec![0x80u8; 200]),
+    )
+}
+
 /// The whole `Registry::handle_incoming` for an unknown source, with real clients whose
 /// addresses are bound (so the address map holds `n` entries).
 fn bench_registry_unknown(c: &mut Criterion) {
-    let now = Instant::now();
-    let local: SocketAddr = "127.0.0.1:3478".parse().expect("literal address");
-    let junk = IncomingDatagram::udp(
-        SocketAddr::from(([10, 9, 9, 9], 1)),
-        local,
-        vec![0x80u8; 200],
-    );
+    let (now, local, junk) = unknown_rtp();
     let mut g = c.benchmark_group("registry");
     for n in SIZES {
         let mut room = Registry::new();
@@ -78,13 +83,7 @@ fn bench_registry_unknown(c: &mut Criterion) {
 /// Baseline measured in the same run: the seed crate's routing, which asks every peer's
 /// `Rtc::accepts()` in turn (O(n) for a datagram no peer owns).
 fn bench_scan_baseline(c: &mut Criterion) {
-    let now = Instant::now();
-    let local: SocketAddr = "127.0.0.1:3478".parse().expect("literal address");
-    let junk = IncomingDatagram::udp(
-        SocketAddr::from(([10, 9, 9, 9], 1)),
-        local,
-        vec![0x80u8; 200],
-    );
+    let (now, local, junk) = unknown_rtp();
     let input = junk.to_input(now).expect("RTP-looking bytes classify");
     let mut g = c.benchmark_group("scan_baseline");
     for n in SIZES {
