@@ -22,6 +22,7 @@ use crate::layer::{BestFitSelector, LAYER_CAPACITY, LayerInfo, LayerSelector};
 use crate::propagate::{ClientOutput, Propagated, TrackInfo};
 use crate::rewrite::SeqTsRewriter;
 use crate::rtc::{RawRtc, SfuRtc};
+use crate::stats::{PeerRtcpStats, StatsCollector};
 use crate::track::{Current, KeyframeThrottle, NO_PT, OutState, TrackIn, TrackOut};
 
 /// Counters of what a client did with media. Cheap to copy; read with [`Client::stats`].
@@ -88,6 +89,7 @@ pub struct Client {
     last_now: Option<Instant>,
     created: Instant,
     stats: ClientStats,
+    rtcp: StatsCollector,
 }
 
 impl Client {
@@ -111,6 +113,7 @@ impl Client {
             available_bps: None,
             last_now: Some(created),
             created,
+            rtcp: StatsCollector::default(),
             stats: ClientStats::default(),
         }
     }
@@ -129,6 +132,12 @@ impl Client {
     /// Media counters.
     pub fn stats(&self) -> ClientStats {
         self.stats
+    }
+
+    /// RTCP-derived connection statistics (RTT, loss, feedback counts), refreshed once per
+    /// stats interval.
+    pub fn rtcp_stats(&self) -> PeerRtcpStats {
+        self.rtcp.snapshot()
     }
 
     /// `false` once the peer connection is closed; the room then removes the client.
@@ -216,6 +225,11 @@ impl Client {
                     self.tracks_out[i].current = Current::Waiting { since: Some(now) };
                     self.request_keyframe_for(i, None, now);
                 }
+            }
+        }
+        for t in &self.tracks_out {
+            if let OutState::NegotiatingStop(m) = t.state {
+                self.rtcp.forget(m);
             }
         }
         self.tracks_out
@@ -419,6 +433,8 @@ impl Client {
             Event::MediaAdded(added) => self.on_media_added(added),
             Event::RtpPacket(packet) => self.on_rtp(packet),
             Event::KeyframeRequest(req) => self.on_keyframe_request_from_peer(req.into()),
+            Event::PeerStats(s) => self.rtcp.on_peer(&s),
+            Event::MediaEgressStats(s) => self.rtcp.on_egress(&s),
             _ => {}
         }
     }

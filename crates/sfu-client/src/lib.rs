@@ -46,6 +46,7 @@ mod layer;
 mod propagate;
 mod rewrite;
 mod rtc;
+mod stats;
 mod track;
 
 pub use client::{Client, ClientStats};
@@ -56,6 +57,7 @@ pub use layer::{BestFitSelector, LAYER_CAPACITY, LayerInfo, LayerSelector, Layer
 pub use propagate::{ClientOutput, Propagated, TrackInfo};
 pub use rewrite::{Rewritten, SeqTsRewriter};
 pub use rtc::{RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, rtc_config};
+pub use stats::PeerRtcpStats;
 
 /// The str0m codec enum, used by [`is_keyframe`].
 pub use str0m::format::Codec;

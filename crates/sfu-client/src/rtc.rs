@@ -11,10 +11,14 @@ pub type RawRtc = Rtc;
 pub type RawRtcConfig = RtcConfig;
 
 /// The str0m configuration an SFU peer needs: RTP mode (the SFU forwards packets, it does
-/// not reassemble frames) and ICE-lite (the SFU has a reachable address and only answers
-/// connectivity checks). Start from this when customising through [`SfuRtcBuilder::raw_config`].
+/// not reassemble frames), ICE-lite (the SFU has a reachable address and only answers
+/// connectivity checks) and stats once a second (for [`PeerRtcpStats`](crate::PeerRtcpStats)).
+/// Start from this when customising through [`SfuRtcBuilder::raw_config`].
 pub fn rtc_config() -> RawRtcConfig {
-    RtcConfig::new().set_rtp_mode(true).set_ice_lite(true)
+    RtcConfig::new()
+        .set_rtp_mode(true)
+        .set_ice_lite(true)
+        .set_stats_interval(Some(std::time::Duration::from_secs(1)))
 }
 
 /// An SFU-configured str0m `Rtc`, ready to be wrapped in a [`Client`](crate::Client).

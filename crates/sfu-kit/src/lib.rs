@@ -69,7 +69,8 @@
 
 pub use sfu_client::{
     BestFitSelector, Client, ClientConfig, ClientError, ClientOutput, ClientStats, LayerInfo,
-    LayerSelector, Propagated, RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, TrackInfo, rtc_config,
+    LayerSelector, PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder,
+    TrackInfo, rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, IncomingDatagram, InvalidPt, InvalidRid, KeyEpoch,

@@ -29,6 +29,18 @@ fn three_peers_exchange_audio_and_video() {
         }
     }
     assert_eq!(w.room.len(), 3);
+
+    // RTCP-derived stats are refreshed once a second.
+    let rtcp = w.room.client(ids[0]).unwrap().rtcp_stats();
+    assert!(rtcp.updated_at.is_some());
+    assert!(
+        rtcp.bytes_sent > 10_000 && rtcp.bytes_received > 10_000,
+        "{rtcp:?}"
+    );
+    assert!(
+        rtcp.rtt.is_some(),
+        "no RTT after 4 s of receiver reports: {rtcp:?}"
+    );
 }
 
 #[test]
