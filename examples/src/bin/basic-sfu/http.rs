@@ -20,6 +20,9 @@ use crate::rooms::Rooms;
 
 const PAGE: &str = include_str!("index.html");
 
+/// How long a joined page has to open its event stream.
+const EVENT_STREAM_DEADLINE: Duration = Duration::from_secs(20);
+
 /// Signal streams of joined clients, by (room, client), until their event stream connects.
 type Waiting = Arc<Mutex<HashMap<(String, u64), mpsc::Receiver<ClientSignal>>>>;
 
@@ -99,6 +102,24 @@ async fn join(State(s): State<AppState>, Query(q): Query<JoinQuery>, offer: Stri
                 .unwrap_or_else(|e| e.into_inner())
                 .insert((q.room.clone(), id.get()), joined.signals);
             s.rooms.add_participant(&q.room, id, name);
+            // A page that joined but never opened its event stream (it crashed, or was not
+            // a browser) is removed, so its signal queue and roster entry do not linger.
+            let (state, room) = (s.clone(), q.room.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(EVENT_STREAM_DEADLINE).await;
+                let unclaimed = state
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&(room.clone(), id.get()))
+                    .is_some();
+                if unclaimed {
+                    if let Some(h) = state.rooms.handle(&room) {
+                        h.leave(id).await;
+                    }
+                    state.rooms.remove_participant(&room, id);
+                }
+            });
             axum::Json(serde_json::json!({ "client": id.get(), "answer": joined.answer }))
                 .into_response()
         }
