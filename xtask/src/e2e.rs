@@ -80,7 +80,37 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     check_rising(&first, &later)?;
     println!("e2e: phase 1 ok: {}", summary(&later));
 
-    // Phase 2: one browser leaves; the other two keep going.
+    // Phase 2: a subscriber asks for little bandwidth: it gets the lowest simulcast layer
+    // (smaller frames), switched at a keyframe, and keeps decoding; then the cap goes.
+    let capped = first
+        .as_object()
+        .and_then(|m| m.keys().next().cloned())
+        .context("no report")?;
+    set_cap(&base, &capped, 100)?;
+    let low = wait_for("the capped browser decodes the low layer", 30, || {
+        let r = reports(&base)?;
+        Ok(if widths(&r, &capped).iter().all(|&w| w > 0 && w <= 160) {
+            Ok(r)
+        } else {
+            Err(summary(&r))
+        })
+    })?;
+    std::thread::sleep(Duration::from_secs(3));
+    let low_later = reports(&base)?;
+    check_rising(&low, &low_later)?;
+    println!("e2e: phase 2 ok (capped {capped}): {}", summary(&low_later));
+    set_cap(&base, &capped, 0)?;
+    wait_for("the uncapped browser is back on a higher layer", 30, || {
+        let r = reports(&base)?;
+        Ok(if widths(&r, &capped).iter().all(|&w| w > 160) {
+            Ok(r)
+        } else {
+            Err(summary(&r))
+        })
+    })?;
+    println!("e2e: phase 3 ok: cap removed, layers back up");
+
+    // Phase 4: one browser leaves; the other two keep going.
     let leaving = browsers[PEERS - 1];
     procs.kill(leaving);
     let after = wait_for("the remaining two see one remote tile each", 60, || {
@@ -94,8 +124,8 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     std::thread::sleep(Duration::from_secs(4));
     let end = reports(&base)?;
     check_rising(&after, &end)?;
-    println!("e2e: phase 2 ok: {}", summary(&end));
-    println!("e2e: 2 passed, 0 failed");
+    println!("e2e: phase 4 ok: {}", summary(&end));
+    println!("e2e: 4 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 
@@ -216,6 +246,26 @@ fn reports(base: &str) -> anyhow::Result<Value> {
         .body_mut()
         .read_to_string()?;
     Ok(serde_json::from_str(&body)?)
+}
+
+/// Caps (kbps > 0) or uncaps (0) the bandwidth towards one client.
+fn set_cap(base: &str, client: &str, kbps: u64) -> anyhow::Result<()> {
+    ureq::post(&format!(
+        "{base}/api/bitrate?room={ROOM}&client={client}&kbps={kbps}"
+    ))
+    .send_empty()?;
+    Ok(())
+}
+
+/// The decoded frame widths `client` reports for each remote.
+fn widths(r: &Value, client: &str) -> Vec<u64> {
+    r.get(client)
+        .map(|rep| {
+            remotes(rep)
+                .map(|(_, rem)| num(rem, "frameWidth"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn remotes(report: &Value) -> impl Iterator<Item = (&String, &Value)> {

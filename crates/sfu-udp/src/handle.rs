@@ -52,6 +52,11 @@ pub(crate) enum Command {
     Leave {
         client: ClientId,
     },
+    SetBitrate {
+        client: ClientId,
+        bps: Option<u64>,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
     Stats {
         reply: oneshot::Sender<RoomStats>,
     },
@@ -90,6 +95,7 @@ impl std::fmt::Debug for Command {
             Self::Join { .. } => "Join",
             Self::Answer { .. } => "Answer",
             Self::Leave { .. } => "Leave",
+            Self::SetBitrate { .. } => "SetBitrate",
             Self::Stats { .. } => "Stats",
         })
     }
@@ -125,6 +131,21 @@ impl RoomHandle {
     /// Removes a peer (it left).
     pub async fn leave(&self, client: ClientId) {
         let _ = self.tx.send(Command::Leave { client }).await;
+    }
+
+    /// Caps the bandwidth towards a client's peer (bits/s), or removes the cap with `None`;
+    /// the layer selector picks simulcast layers that fit.
+    pub async fn set_available_bitrate(
+        &self,
+        client: ClientId,
+        bps: Option<u64>,
+    ) -> Result<(), RoomError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::SetBitrate { client, bps, reply })
+            .await
+            .map_err(|_| RoomError::Stopped)?;
+        rx.await.map_err(|_| RoomError::Stopped)?
     }
 
     /// The room's counters.

@@ -175,6 +175,12 @@ fn handle_command(
         Command::Leave { client } => {
             room.remove(client, now);
         }
+        Command::SetBitrate { client, bps, reply } => {
+            let result = room
+                .set_available_bitrate(client, bps)
+                .map_err(|_| RoomError::UnknownClient(client));
+            let _ = reply.send(result);
+        }
         Command::Stats { reply } => {
             let _ = reply.send(RoomStats {
                 clients: room.len(),

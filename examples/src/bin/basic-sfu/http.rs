@@ -47,6 +47,7 @@ pub(crate) fn router(rooms: Rooms, stop: watch::Receiver<bool>) -> Router {
         .route("/api/answer", post(answer))
         .route("/api/events", get(events))
         .route("/api/leave", post(leave))
+        .route("/api/bitrate", post(bitrate))
         .route("/api/report", post(report))
         .route("/api/reports", get(reports))
         .route("/metrics", get(metrics))
@@ -155,6 +156,33 @@ async fn leave(State(s): State<AppState>, Query(q): Query<ClientQuery>) -> Respo
     handle.leave(ClientId::new(q.client)).await;
     s.rooms.remove_participant(&q.room, ClientId::new(q.client));
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct BitrateQuery {
+    room: String,
+    client: u64,
+    /// The cap in kbit/s; absent or 0 removes it.
+    kbps: Option<u64>,
+}
+
+/// A subscriber's own limit (e.g. a "low bandwidth" switch in a page): the room forwards
+/// the simulcast layers that fit.
+async fn bitrate(State(s): State<AppState>, Query(q): Query<BitrateQuery>) -> Response {
+    let Some(handle) = s.rooms.handle(&q.room) else {
+        return bad(StatusCode::NOT_FOUND, "no such room");
+    };
+    let bps = q.kbps.filter(|&k| k > 0).map(|k| k.saturating_mul(1000));
+    match handle
+        .set_available_bitrate(ClientId::new(q.client), bps)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(RoomError::UnknownClient(_)) => {
+            bad(StatusCode::NOT_FOUND, "no such client in this room")
+        }
+        Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
 }
 
 /// Removes the client from its room when the page's event stream goes away.
