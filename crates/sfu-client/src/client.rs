@@ -86,8 +86,8 @@ pub struct Client {
     /// Last datagram str0m accepted (or creation time).
     last_input: Option<Instant>,
     available_bps: Option<u64>,
-    last_now: Option<Instant>,
-    created: Instant,
+    /// The latest time seen in any input (creation time at first).
+    last_now: Instant,
     stats: ClientStats,
     rtcp: StatsCollector,
 }
@@ -111,8 +111,7 @@ impl Client {
             disconnected_since: None,
             last_input: None,
             available_bps: None,
-            last_now: Some(created),
-            created,
+            last_now: created,
             rtcp: StatsCollector::default(),
             stats: ClientStats::default(),
         }
@@ -221,10 +220,8 @@ impl Client {
             if let OutState::Negotiating(m) = self.tracks_out[i].state {
                 self.tracks_out[i].state = OutState::Open(m);
                 self.fill_pt_map(i);
-                if let Some(now) = now {
-                    self.tracks_out[i].current = Current::Waiting { since: Some(now) };
-                    self.request_keyframe_for(i, None, now);
-                }
+                self.tracks_out[i].current = Current::Waiting { since: Some(now) };
+                self.request_keyframe_for(i, None, now);
             }
         }
         for t in &self.tracks_out {
@@ -247,7 +244,7 @@ impl Client {
         if !self.rtc.is_alive() {
             return Err(ClientError::Closed);
         }
-        self.last_now = Some(now);
+        self.last_now = now;
         let input = datagram.to_input(now)?;
         // A rejected datagram is dropped, not fatal: anyone can send junk to the peer's
         // address. str0m itself closes the connection when its state is really broken,
@@ -266,7 +263,7 @@ impl Client {
         if !self.rtc.is_alive() {
             return;
         }
-        self.last_now = Some(now);
+        self.last_now = now;
         let last_input = *self.last_input.get_or_insert(now);
         if now.saturating_duration_since(last_input) >= self.config.inactivity_timeout {
             debug!(client = %self.id, "no datagram within the inactivity timeout; closing peer");
@@ -324,12 +321,12 @@ impl Client {
 
     /// A timeout for a closed client: it has nothing left to do.
     fn far_future(&self) -> Instant {
-        self.last_now.unwrap_or(self.created) + Duration::from_secs(3600)
+        self.last_now + Duration::from_secs(3600)
     }
 
     /// Feeds an event another client produced (routed by the registry).
     pub fn handle_propagated(&mut self, event: &Propagated, now: Instant) {
-        self.last_now = Some(now);
+        self.last_now = now;
         match event {
             Propagated::TrackOpen(info) => {
                 if info.origin != self.id && !self.out_index.contains_key(&(info.origin, info.mid))
@@ -426,7 +423,9 @@ impl Client {
         match event {
             Event::IceConnectionStateChange(state) => {
                 self.disconnected_since = match state {
-                    IceConnectionState::Disconnected => self.disconnected_since.or(self.last_now),
+                    IceConnectionState::Disconnected => {
+                        self.disconnected_since.or(Some(self.last_now))
+                    }
                     _ => None,
                 };
             }
@@ -539,7 +538,7 @@ impl Client {
             Current::Layer(rid) => rid,
             Current::Waiting { .. } => self.tracks_out[i].target,
         };
-        let now = self.last_now.unwrap_or(self.created);
+        let now = self.last_now;
         self.request_keyframe_for(i, Some((rid, req.kind)), now);
     }
 
