@@ -124,8 +124,13 @@ async fn join(State(s): State<AppState>, Query(q): Query<JoinQuery>, offer: Stri
             axum::Json(serde_json::json!({ "client": id.get(), "answer": joined.answer }))
                 .into_response()
         }
-        Err(RoomError::BadSdp(e)) => bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}")),
-        Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => {
+            s.rooms.join_failed(&q.room);
+            match e {
+                RoomError::BadSdp(e) => bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}")),
+                e => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            }
+        }
     }
 }
 

@@ -23,6 +23,9 @@ pub(crate) struct Room {
     pub(crate) participants: Vec<Participant>,
     pub(crate) roster: broadcast::Sender<String>,
     pub(crate) reports: HashMap<u64, Report>,
+    /// Joins between `get_or_start` and `add_participant` / `join_failed`: the room is
+    /// kept while any is in flight.
+    joining: usize,
 }
 
 /// All rooms of the process. The mutex guards signaling state only; media never takes it.
@@ -55,12 +58,14 @@ impl Rooms {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The room called `name`, started on first use.
+    /// The room called `name`, started on first use, for a join that must end in
+    /// [`Rooms::add_participant`] or [`Rooms::join_failed`].
     pub(crate) async fn get_or_start(
         &self,
         name: &str,
     ) -> anyhow::Result<(RoomHandle, broadcast::Sender<String>)> {
-        if let Some(r) = self.lock().get(name) {
+        if let Some(r) = self.lock().get_mut(name) {
+            r.joining += 1;
             return Ok((r.handle.clone(), r.roster.clone()));
         }
         let port = {
@@ -84,7 +89,9 @@ impl Rooms {
             participants: Vec::new(),
             roster: broadcast::channel(16).0,
             reports: HashMap::new(),
+            joining: 0,
         });
+        room.joining += 1;
         let out = (room.handle.clone(), room.roster.clone());
         self.metrics.rooms.set(rooms.len() as i64);
         Ok(out)
@@ -93,8 +100,31 @@ impl Rooms {
     pub(crate) fn add_participant(&self, room: &str, id: ClientId, name: String) {
         let mut rooms = self.lock();
         if let Some(r) = rooms.get_mut(room) {
+            r.joining = r.joining.saturating_sub(1);
             r.participants.push(Participant { id: id.get(), name });
             let _ = r.roster.send(roster_json(&r.participants));
+        }
+    }
+
+    /// A join that `get_or_start` began did not succeed.
+    pub(crate) fn join_failed(&self, room: &str) {
+        let mut rooms = self.lock();
+        if let Some(r) = rooms.get_mut(room) {
+            r.joining = r.joining.saturating_sub(1);
+        }
+        self.close_if_empty(&mut rooms, room);
+    }
+
+    /// Drops an empty room with no join in flight: its task ends with its last handle,
+    /// and its UDP port is released.
+    fn close_if_empty(&self, rooms: &mut HashMap<String, Room>, room: &str) {
+        if rooms
+            .get(room)
+            .is_some_and(|r| r.participants.is_empty() && r.joining == 0)
+        {
+            rooms.remove(room);
+            tracing::info!(room, "room closed");
+            self.metrics.rooms.set(rooms.len() as i64);
         }
     }
 
@@ -105,6 +135,7 @@ impl Rooms {
             r.reports.remove(&id.get());
             let _ = r.roster.send(roster_json(&r.participants));
         }
+        self.close_if_empty(&mut rooms, room);
     }
 
     pub(crate) fn roster(&self, room: &str) -> String {
