@@ -147,17 +147,12 @@ impl CongestionControl for GoogCcEstimator {
 
     fn on_feedback(&mut self, feedback: &TwccFeedback) {
         let now = feedback.received_at();
-        self.samples.clear();
-        for report in feedback.reports() {
-            if let Some(sample) = self.history.resolve(*report) {
-                self.loss.on_report(sample.is_lost(), now);
-                if !sample.is_lost() {
-                    self.samples.push(sample);
-                }
-            }
-        }
+        let loss = &mut self.loss;
+        self.history
+            .resolve_feedback(feedback, &mut self.samples, |lost| {
+                loss.on_report(lost, now)
+            });
         if !self.samples.is_empty() {
-            self.samples.sort_unstable_by_key(|s| s.arrival);
             let mut samples = std::mem::take(&mut self.samples);
             for s in &samples {
                 if let Some(arrival) = s.arrival {

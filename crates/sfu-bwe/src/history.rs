@@ -1,6 +1,6 @@
 //! [`SendHistory`]: O(1) send-time bookkeeping indexed by transport sequence number.
 
-use crate::{DataSize, SentPacket, Timestamp, TwccReport, TwccSample, TwccSeq};
+use crate::{DataSize, SentPacket, Timestamp, TwccFeedback, TwccReport, TwccSample, TwccSeq};
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -88,6 +88,27 @@ impl SendHistory {
             size: slot.size,
         })
     }
+
+    /// Resolves every report of `feedback`: calls `on_report(lost)` for each matched one
+    /// (for loss accounting) and leaves the received samples in `received`, cleared first
+    /// and sorted by arrival time. Reuses `received`'s allocation.
+    pub fn resolve_feedback(
+        &mut self,
+        feedback: &TwccFeedback,
+        received: &mut Vec<TwccSample>,
+        mut on_report: impl FnMut(bool),
+    ) {
+        received.clear();
+        for report in feedback.reports() {
+            if let Some(sample) = self.resolve(*report) {
+                on_report(sample.is_lost());
+                if !sample.is_lost() {
+                    received.push(sample);
+                }
+            }
+        }
+        received.sort_unstable_by_key(|s| s.arrival);
+    }
 }
 
 impl Default for SendHistory {
@@ -114,6 +135,31 @@ mod tests {
             seq: TwccSeq::new(seq),
             arrival: Some(Timestamp::from_millis(1)),
         }
+    }
+
+    #[test]
+    fn feedback_resolution_counts_loss_and_sorts_received_by_arrival() {
+        let mut h = SendHistory::new(64);
+        for seq in 1..=4 {
+            h.record(sent(seq, u64::from(seq)));
+        }
+        let mut fb = TwccFeedback::new(Timestamp::from_millis(100));
+        fb.push(TwccSeq::new(3), Some(Timestamp::from_millis(40)));
+        fb.push(TwccSeq::new(1), Some(Timestamp::from_millis(50)));
+        fb.push(TwccSeq::new(2), None);
+        fb.push(TwccSeq::new(1), Some(Timestamp::from_millis(60))); // duplicate
+        fb.push(TwccSeq::new(9), Some(Timestamp::from_millis(10))); // never sent
+        let mut received = vec![TwccSample {
+            seq: TwccSeq::new(0),
+            send_time: Timestamp::ZERO,
+            arrival: None,
+            size: DataSize::from_bytes(0),
+        }];
+        let mut outcomes = Vec::new();
+        h.resolve_feedback(&fb, &mut received, |lost| outcomes.push(lost));
+        assert_eq!(outcomes, vec![false, false, true]);
+        let seqs: Vec<u16> = received.iter().map(|s| s.seq.get()).collect();
+        assert_eq!(seqs, vec![3, 1]);
     }
 
     #[test]
