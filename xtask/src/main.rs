@@ -17,7 +17,7 @@ cargo xtask <task> [options]
 tasks:
   ci [--skip STEP]... [--only STEP]...   the whole CI suite (fmt, clippy, test, doc, deny, features, e2e)
   bench [CRATE]                          criterion benches for the workspace or one crate
-  e2e                                    browser end-to-end tests (headless Chromium)
+  e2e [--peers N] [--clean-only]         browser end-to-end tests (headless Chromium)
   fuzz [--iterations N]                  stable-Rust fuzz loops over the codec parsers
   bwe-plot [--out DIR]                   SVG plots of the BWE scenarios
 ";

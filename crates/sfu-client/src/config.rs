@@ -16,8 +16,13 @@ pub struct ClientConfig {
     /// A peer from which no valid datagram arrived for this long is closed. Browsers send
     /// consent checks every ~5 s (RFC 7675) even without media, so silence means gone.
     pub inactivity_timeout: Duration,
-    /// How often the layer selector is consulted per simulcast track.
+    /// How often the layer selector is consulted per simulcast track (and at once when
+    /// the forwarded layer stalls).
     pub layer_evaluation_interval: Duration,
+    /// A higher simulcast layer is switched to only after the selector chose it (with the
+    /// budget 1.2× above its rate) continuously for this long; lower layers take effect at
+    /// once.
+    pub layer_upswitch_hold: Duration,
     /// A non-simulcast video track starts at a keyframe; when none arrives within this
     /// time, forwarding starts anyway (the subscriber's decoder will ask for one).
     pub keyframe_wait_limit: Duration,
@@ -31,6 +36,7 @@ impl Default for ClientConfig {
             ice_disconnect_timeout: Duration::from_secs(5),
             inactivity_timeout: Duration::from_secs(15),
             layer_evaluation_interval: Duration::from_millis(500),
+            layer_upswitch_hold: Duration::from_secs(3),
             keyframe_wait_limit: Duration::from_secs(1),
         }
     }
@@ -46,6 +52,12 @@ impl ClientConfig {
     /// Sets [`ClientConfig::inactivity_timeout`].
     pub fn with_inactivity_timeout(mut self, d: Duration) -> Self {
         self.inactivity_timeout = d;
+        self
+    }
+
+    /// Sets [`ClientConfig::layer_upswitch_hold`].
+    pub fn with_layer_upswitch_hold(mut self, d: Duration) -> Self {
+        self.layer_upswitch_hold = d;
         self
     }
 

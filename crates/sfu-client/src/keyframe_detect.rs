@@ -2,7 +2,8 @@
 //!
 //! The SFU forwards packets, so it must tell from the first packet of a frame whether that
 //! frame is a keyframe: simulcast switches happen only there. Every function is total: a
-//! payload too short to tell is "not a keyframe".
+//! payload too short to tell is "not a keyframe". A codec without detection here is not
+//! offered by [`rtc_config`](crate::rtc_config): its simulcast layers could never start.
 
 use str0m::format::Codec;
 
@@ -12,28 +13,36 @@ pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
         Codec::Vp8 => vp8(payload),
         Codec::Vp9 => vp9(payload),
         Codec::H264 => h264(payload),
+        Codec::H265 => h265(payload),
         Codec::Av1 => av1(payload),
         _ => false,
     }
 }
 
-/// RFC 7741 §4.2/§4.3: payload descriptor, then the VP8 payload header whose P bit is 0 on
-/// keyframes; only meaningful at the start (S=1) of partition 0.
+/// RFC 7741 §4.2/§4.3: the VP8 payload header whose P bit is 0 on keyframes.
 fn vp8(p: &[u8]) -> bool {
-    let Some(&b0) = p.first() else { return false };
+    vp8_frame_start(p)
+        .and_then(|i| p.get(i))
+        .is_some_and(|&h| h & 0x01 == 0)
+}
+
+/// RFC 7741 §4.2: the offset of the VP8 payload header (the frame tag) after the payload
+/// descriptor, when this packet starts a frame (S=1, partition 0).
+pub(crate) fn vp8_frame_start(p: &[u8]) -> Option<usize> {
+    let &b0 = p.first()?;
     let x = b0 & 0x80 != 0;
     let s = b0 & 0x10 != 0;
     let pid = b0 & 0x07;
     if !s || pid != 0 {
-        return false;
+        return None;
     }
     let mut i = 1;
     if x {
-        let Some(&b1) = p.get(i) else { return false };
+        let &b1 = p.get(i)?;
         i += 1;
         if b1 & 0x80 != 0 {
             // PictureID: 7 or 15 bits, M bit says which.
-            let Some(&pic) = p.get(i) else { return false };
+            let &pic = p.get(i)?;
             i += if pic & 0x80 != 0 { 2 } else { 1 };
         }
         if b1 & 0x40 != 0 {
@@ -43,7 +52,7 @@ fn vp8(p: &[u8]) -> bool {
             i += 1; // TID/Y/KEYIDX
         }
     }
-    p.get(i).is_some_and(|&h| h & 0x01 == 0)
+    (i < p.len()).then_some(i)
 }
 
 /// RFC 9628 §4.2: B (start of frame) set and P (inter-picture predicted) clear, on the base
@@ -68,11 +77,12 @@ fn vp9(p: &[u8]) -> bool {
     p.get(i).is_some_and(|&layer| (layer >> 1) & 0x07 == 0)
 }
 
-/// RFC 6184 §5.2: an IDR slice (5) or SPS (7) alone, inside a STAP-A (24), or at the start
-/// of a FU-A (28).
+/// RFC 6184 §5.2: an IDR slice (5) alone, inside a STAP-A (24), or at the start of a FU-A
+/// (28). An SPS or PPS alone is not a keyframe: encoders repeat them before non-IDR frames,
+/// and a decoder cannot start from one.
 fn h264(p: &[u8]) -> bool {
     let Some(&b0) = p.first() else { return false };
-    let is_key = |t: u8| t == 5 || t == 7;
+    let is_key = |t: u8| t == 5;
     match b0 & 0x1f {
         24 => {
             let mut i = 1;
@@ -91,6 +101,35 @@ fn h264(p: &[u8]) -> bool {
             .get(1)
             .is_some_and(|&fu| fu & 0x80 != 0 && is_key(fu & 0x1f)),
         t => is_key(t),
+    }
+}
+
+/// RFC 7798 §1.1.4/§4.4: an IRAP picture (NAL unit types 16–21: BLA, IDR, CRA) alone,
+/// inside an aggregation packet (48), or at the start of a fragmentation unit (49). The NAL
+/// unit header is two bytes; DONL fields (only with `sprop-max-don-diff` > 0, which WebRTC
+/// endpoints do not use) are not expected.
+fn h265(p: &[u8]) -> bool {
+    let nal_type = |b: u8| (b >> 1) & 0x3f;
+    let is_irap = |t: u8| (16..=21).contains(&t);
+    let Some(&b0) = p.first() else { return false };
+    match nal_type(b0) {
+        48 => {
+            let mut i = 2;
+            while i + 2 < p.len() {
+                let len = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
+                if let Some(&nal) = p.get(i + 2)
+                    && is_irap(nal_type(nal))
+                {
+                    return true;
+                }
+                i += 2 + len;
+            }
+            false
+        }
+        49 => p
+            .get(2)
+            .is_some_and(|&fu| fu & 0x80 != 0 && is_irap(fu & 0x3f)),
+        t => p.len() >= 2 && is_irap(t),
     }
 }
 
@@ -133,13 +172,52 @@ mod tests {
     #[test]
     fn h264_single_stap_and_fu() {
         assert!(is_keyframe(Codec::H264, &[0x65]));
-        assert!(is_keyframe(Codec::H264, &[0x67]));
         assert!(!is_keyframe(Codec::H264, &[0x41]));
-        // STAP-A with SPS inside.
-        assert!(is_keyframe(Codec::H264, &[0x78, 0x00, 0x01, 0x67]));
+        // STAP-A with an IDR slice inside (after SPS and PPS).
+        assert!(is_keyframe(
+            Codec::H264,
+            &[0x78, 0x00, 0x01, 0x67, 0x00, 0x01, 0x68, 0x00, 0x01, 0x65]
+        ));
         // FU-A start of an IDR slice, and a continuation.
         assert!(is_keyframe(Codec::H264, &[0x7c, 0x85]));
         assert!(!is_keyframe(Codec::H264, &[0x7c, 0x05]));
+    }
+
+    #[test]
+    fn h264_parameter_sets_alone_are_not_keyframes() {
+        // SPS, PPS, and a STAP-A of SPS + PPS followed by nothing: a decoder cannot start.
+        assert!(!is_keyframe(Codec::H264, &[0x67]));
+        assert!(!is_keyframe(Codec::H264, &[0x68]));
+        assert!(!is_keyframe(
+            Codec::H264,
+            &[0x78, 0x00, 0x01, 0x67, 0x00, 0x01, 0x68]
+        ));
+        // FU-A start of a non-IDR slice.
+        assert!(!is_keyframe(Codec::H264, &[0x7c, 0x81]));
+    }
+
+    #[test]
+    fn h265_irap_alone_aggregated_and_fragmented() {
+        // IDR_W_RADL (19): header 0x26 0x01; CRA (21): 0x2a 0x01; TRAIL_R (1): 0x02 0x01.
+        assert!(is_keyframe(Codec::H265, &[0x26, 0x01, 0xaf]));
+        assert!(is_keyframe(Codec::H265, &[0x2a, 0x01, 0xaf]));
+        assert!(!is_keyframe(Codec::H265, &[0x02, 0x01, 0xaf]));
+        // VPS (32) alone is not a keyframe.
+        assert!(!is_keyframe(Codec::H265, &[0x40, 0x01, 0x0c]));
+        // Aggregation packet (48): VPS, then IDR.
+        assert!(is_keyframe(
+            Codec::H265,
+            &[0x60, 0x01, 0x00, 0x02, 0x40, 0x01, 0x00, 0x02, 0x26, 0x01]
+        ));
+        assert!(!is_keyframe(
+            Codec::H265,
+            &[0x60, 0x01, 0x00, 0x02, 0x40, 0x01, 0x00, 0x02, 0x02, 0x01]
+        ));
+        // Fragmentation unit (49): start of an IDR, its continuation, start of a TRAIL_R.
+        assert!(is_keyframe(Codec::H265, &[0x62, 0x01, 0x93]));
+        assert!(!is_keyframe(Codec::H265, &[0x62, 0x01, 0x13]));
+        assert!(!is_keyframe(Codec::H265, &[0x62, 0x01, 0x81]));
+        assert!(!is_keyframe(Codec::H265, &[0x26]));
     }
 
     #[test]
@@ -152,7 +230,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_payloads_never_panic(p in proptest::collection::vec(any::<u8>(), 0..64)) {
-            for c in [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1, Codec::Opus] {
+            for c in [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::H265, Codec::Av1, Codec::Opus] {
                 let _ = is_keyframe(c, &p);
             }
         }

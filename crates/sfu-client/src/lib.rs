@@ -41,23 +41,31 @@
 mod client;
 mod config;
 mod error;
+mod forwarder;
+mod frame_size;
 mod keyframe_detect;
+mod keyframe_throttle;
 mod layer;
+mod layer_tracker;
 mod propagate;
 mod rewrite;
 mod rtc;
 mod stats;
 mod track;
+mod vp8_rewrite;
 
 pub use client::{Client, ClientStats};
 pub use config::ClientConfig;
 pub use error::ClientError;
+pub use frame_size::keyframe_size;
 pub use keyframe_detect::is_keyframe;
-pub use layer::{BestFitSelector, LAYER_CAPACITY, LayerInfo, LayerSelector, LayerTracker};
+pub use layer::{BestFitSelector, LayerInfo, LayerSelector};
 pub use propagate::{ClientOutput, Propagated, TrackInfo};
-pub use rewrite::{Rewritten, SeqTsRewriter};
+pub use rewrite::{RewriteError, Rewritten, SeqTsRewriter};
 pub use rtc::{RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, rtc_config};
 pub use stats::PeerRtcpStats;
 
-/// The str0m codec enum, used by [`is_keyframe`].
+/// The bitrate unit of budgets and layer rates (from `sfu-bwe`).
+pub use sfu_bwe::Bitrate;
+/// The str0m codec enum, used by [`is_keyframe`] and [`keyframe_size`].
 pub use str0m::format::Codec;

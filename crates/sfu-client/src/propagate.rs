@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sfu_ids::{
-    ClientId, OutgoingDatagram, SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid,
+    ClientId, OutgoingDatagram, SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid, SfuRid,
 };
 use str0m::format::PayloadParams;
 
@@ -19,6 +19,9 @@ pub struct TrackInfo {
     pub kind: SfuMediaKind,
     /// The publisher's negotiated codecs, so subscribers can map payload types. Shared.
     pub codecs: Arc<[PayloadParams]>,
+    /// The simulcast layers the publisher declared (`a=simulcast`), in SDP order, which
+    /// is taken as lowest quality first; empty without simulcast.
+    pub rids: Arc<[SfuRid]>,
 }
 
 /// An event one client produces for others. The registry routes it: media and track

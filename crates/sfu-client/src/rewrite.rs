@@ -4,6 +4,10 @@
 //! SFU currently forwards. Each layer has its own sequence space and RTP timestamp base, so
 //! on every switch the rewriter rebases: the first packet of the new layer gets the next
 //! sequence number, and a timestamp advanced by the wall-clock time since the last packet.
+//!
+//! A publisher that restarts its stream (a new SSRC, an encoder restart) jumps in sequence
+//! number or timestamp; the rewriter reports that as a [`Discontinuity`] so the forwarder can
+//! treat it like a layer switch instead of dropping the stream forever.
 
 use std::time::Instant;
 
@@ -28,6 +32,8 @@ struct Active {
     /// Outgoing timestamp and arrival time of the most recent packet.
     last_ts: u32,
     last_at: Instant,
+    /// Incoming timestamp of the most recent packet.
+    last_in_ts: u32,
 }
 
 /// The rewritten header fields of one packet.
@@ -37,7 +43,30 @@ pub struct Rewritten {
     pub seq_no: u64,
     /// Outgoing RTP timestamp.
     pub rtp_time: u32,
+    /// `true` when this is the newest packet so far (not a reordered or repeated one).
+    pub newest: bool,
 }
+
+/// Why [`SeqTsRewriter::rewrite`] refused a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RewriteError {
+    /// Nothing was forwarded yet: call [`SeqTsRewriter::switch`] first.
+    #[error("no stream started yet")]
+    NotStarted,
+    /// A late packet from before the current layer started; drop it.
+    #[error("packet from before the current layer")]
+    Stale,
+    /// The source jumped in sequence number or timestamp: it restarted. Rebase with
+    /// [`SeqTsRewriter::switch`] at the next keyframe (audio: at this packet).
+    #[error("the source stream restarted")]
+    Discontinuity,
+}
+
+/// A sequence jump larger than this, either way, is a restart, not loss or reordering.
+const MAX_SEQ_JUMP: u64 = 3000;
+/// A timestamp jump larger than this many seconds, either way, is a restart.
+const MAX_TS_JUMP_SECS: u32 = 10;
 
 /// The first outgoing sequence number. Small, so the SRTP roll-over counter starts at 0
 /// on the subscriber without out-of-band signalling.
@@ -76,31 +105,49 @@ impl SeqTsRewriter {
             max_seq: out_seq,
             last_ts: out_ts,
             last_at: now,
+            last_in_ts: rtp_time,
         });
         Rewritten {
             seq_no: out_seq,
             rtp_time: out_ts,
+            newest: true,
         }
     }
 
-    /// Rewrites a packet of the current source stream. `None` when it must be dropped: no
-    /// stream yet (call [`SeqTsRewriter::switch`] first), or it predates the current layer.
-    pub fn rewrite(&mut self, seq_no: u64, rtp_time: u32, now: Instant) -> Option<Rewritten> {
-        let a = self.state.as_mut()?;
+    /// Rewrites a packet of the current source stream.
+    pub fn rewrite(
+        &mut self,
+        seq_no: u64,
+        rtp_time: u32,
+        now: Instant,
+    ) -> Result<Rewritten, RewriteError> {
+        let max_ts_jump = self.clock_rate.saturating_mul(MAX_TS_JUMP_SECS);
+        let a = self.state.as_mut().ok_or(RewriteError::NotStarted)?;
         let out = seq_no.wrapping_add(a.seq_offset);
-        // Wrapped below the floor (or absurdly far): a packet from before the switch.
-        if out < a.floor || out > a.max_seq.saturating_add(1 << 15) {
-            return None;
+        let ts_jump = rtp_time.wrapping_sub(a.last_in_ts);
+        let ts_jumped = ts_jump > max_ts_jump && ts_jump.wrapping_neg() > max_ts_jump;
+        // In u64, a source that restarted lower wraps around to a huge `out`.
+        if out > a.max_seq.saturating_add(MAX_SEQ_JUMP)
+            || out.saturating_add(MAX_SEQ_JUMP) < a.floor
+            || ts_jumped
+        {
+            return Err(RewriteError::Discontinuity);
+        }
+        if out < a.floor {
+            return Err(RewriteError::Stale);
         }
         let ts = rtp_time.wrapping_add(a.ts_offset);
-        if out > a.max_seq {
+        let newest = out > a.max_seq;
+        if newest {
             a.max_seq = out;
             a.last_ts = ts;
             a.last_at = now;
+            a.last_in_ts = rtp_time;
         }
-        Some(Rewritten {
+        Ok(Rewritten {
             seq_no: out,
             rtp_time: ts,
+            newest,
         })
     }
 }
@@ -119,7 +166,8 @@ mod tests {
             r.switch(40_000, 1234, now),
             Rewritten {
                 seq_no: 1,
-                rtp_time: 1234
+                rtp_time: 1234,
+                newest: true,
             }
         );
         assert_eq!(r.rewrite(40_001, 4234, now).unwrap().seq_no, 2);
@@ -144,15 +192,39 @@ mod tests {
         r.switch(100, 0, t);
         r.rewrite(101, 0, t).unwrap();
         r.switch(5_000, 0, t);
-        assert!(r.rewrite(4_999, 0, t).is_none());
+        assert_eq!(r.rewrite(4_999, 0, t), Err(RewriteError::Stale));
         assert_eq!(r.rewrite(5_001, 0, t).unwrap().seq_no, 4);
     }
 
     #[test]
     fn nothing_is_forwarded_before_the_first_switch() {
         let mut r = SeqTsRewriter::new(48_000);
-        assert!(r.rewrite(1, 1, Instant::now()).is_none());
+        assert_eq!(
+            r.rewrite(1, 1, Instant::now()),
+            Err(RewriteError::NotStarted)
+        );
         assert!(!r.is_started());
+    }
+
+    #[test]
+    fn a_restarted_source_is_a_discontinuity_not_a_stale_packet() {
+        let t = Instant::now();
+        // Sequence numbers restart far below.
+        let mut r = SeqTsRewriter::new(90_000);
+        r.switch(60_000, 1000, t);
+        r.rewrite(60_001, 4000, t).unwrap();
+        assert_eq!(r.rewrite(12, 4000, t), Err(RewriteError::Discontinuity));
+        // ... or far above.
+        assert_eq!(r.rewrite(90_000, 7000, t), Err(RewriteError::Discontinuity));
+        // The timestamp jumps while the sequence continues.
+        assert_eq!(
+            r.rewrite(60_002, 4000 + 90_000 * 60, t),
+            Err(RewriteError::Discontinuity)
+        );
+        // Reordering and loss within bounds are not.
+        assert!(r.rewrite(60_003, 7000, t).is_ok());
+        assert!(r.rewrite(60_900, 97_000, t).is_ok());
+        assert!(r.rewrite(60_002, 4000, t).is_ok_and(|w| !w.newest));
     }
 
     proptest! {

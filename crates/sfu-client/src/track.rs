@@ -1,12 +1,10 @@
 //! Per-track state: what a client publishes and what it receives from others.
 
-use std::time::Instant;
+use sfu_ids::{ClientId, SfuMediaKind, SfuMid};
 
-use sfu_ids::{ClientId, SfuMid, SfuRid};
-
-use crate::layer::LayerTracker;
+use crate::forwarder::Forwarder;
+use crate::keyframe_throttle::KeyframeThrottle;
 use crate::propagate::TrackInfo;
-use crate::rewrite::SeqTsRewriter;
 
 /// A track this client publishes.
 #[derive(Debug)]
@@ -14,15 +12,6 @@ pub(crate) struct TrackIn {
     pub(crate) info: TrackInfo,
     /// Keyframe request throttling per layer.
     pub(crate) requests: Vec<KeyframeThrottle>,
-}
-
-/// Throttle state of keyframe requests for one published layer.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct KeyframeThrottle {
-    pub(crate) rid: Option<SfuRid>,
-    pub(crate) last_sent: Instant,
-    /// Set when a request is outstanding (no keyframe seen since).
-    pub(crate) outstanding_since: Option<Instant>,
 }
 
 /// Negotiation state of a track this client receives from another.
@@ -40,28 +29,12 @@ pub(crate) enum OutState {
     NegotiatingStop(SfuMid),
 }
 
-/// Which source layer an outgoing track currently carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Current {
-    /// Nothing forwarded yet (or waiting for a keyframe after the track opened).
-    Waiting { since: Option<Instant> },
-    /// Forwarding this layer (`None`: the track is not simulcast).
-    Layer(Option<SfuRid>),
-}
-
 /// A track this client receives from another client.
 #[derive(Debug)]
 pub(crate) struct TrackOut {
     pub(crate) info: TrackInfo,
     pub(crate) state: OutState,
-    pub(crate) current: Current,
-    /// Layer the selector wants (simulcast only).
-    pub(crate) target: Option<SfuRid>,
-    pub(crate) layers: LayerTracker,
-    pub(crate) last_evaluation: Option<Instant>,
-    /// When this track last asked its publisher for a keyframe.
-    pub(crate) last_keyframe_request: Option<Instant>,
-    pub(crate) rewriter: Option<SeqTsRewriter>,
+    pub(crate) forwarder: Forwarder,
     /// Publisher payload type → our payload type; `NO_PT` when unmapped. Filled when the
     /// track opens.
     pub(crate) pt_map: [u8; 128],
@@ -71,15 +44,17 @@ pub(crate) const NO_PT: u8 = u8::MAX;
 
 impl TrackOut {
     pub(crate) fn new(info: TrackInfo) -> Self {
+        let is_video = info.kind == SfuMediaKind::Video;
+        // Every video codec runs a 90 kHz RTP clock; audio takes its first codec's.
+        let clock_rate = info
+            .codecs
+            .iter()
+            .find(|p| p.spec().codec.is_audio() != is_video)
+            .map_or(90_000, |p| p.spec().clock_rate.get());
         Self {
+            forwarder: Forwarder::new(is_video, &info.rids, clock_rate),
             info,
             state: OutState::ToOpen,
-            current: Current::Waiting { since: None },
-            target: None,
-            layers: LayerTracker::default(),
-            last_evaluation: None,
-            last_keyframe_request: None,
-            rewriter: None,
             pt_map: [NO_PT; 128],
         }
     }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use str0m::media::MediaKind;
+use str0m::media::{MediaKind, MediaTime};
+use str0m::rtp::{AbsCaptureTime, ExtensionValues, VideoOrientation, Vp8Descriptor};
 
 use crate::{SfuMid, SfuPt, SfuRid};
 
@@ -63,19 +64,104 @@ pub struct SfuMediaPayload {
     pub marker: bool,
     /// Whether this packet starts a keyframe (codec-specific detection).
     pub keyframe: bool,
+    /// The picture size a keyframe announces (set on the first packet of a keyframe, for
+    /// codecs that carry it cheaply: VP8, VP9).
+    pub frame_size: Option<FrameSize>,
+    /// The VP8 payload descriptor, parsed once by the publisher's client so each
+    /// subscriber can rewrite picture ids without parsing again.
+    pub vp8: Option<Vp8Descriptor>,
     /// The RTP payload, without header.
     pub payload: Arc<[u8]>,
     /// When the SFU received the packet.
     pub received_at: Instant,
-    /// RFC 6464 audio level (−dBov, 0 loudest … −127 silence), when present.
+    /// Header extensions that travel with the packet to every subscriber.
+    pub extensions: SfuHeaderExtensions,
+}
+
+/// Width and height of a video picture in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FrameSize {
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels.
+    pub height: u16,
+}
+
+impl FrameSize {
+    /// Number of pixels: how layers of different resolutions are ordered.
+    pub fn pixels(self) -> u32 {
+        u32::from(self.width) * u32::from(self.height)
+    }
+}
+
+/// The RTP header extensions a receiver needs from the publisher's packet. Transport
+/// extensions (MID, RID, transport-wide sequence number, send times) are per hop and are
+/// written by the SFU's own stack instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SfuHeaderExtensions {
+    /// RFC 6464 audio level (−dBov, 0 loudest … −127 silence).
     pub audio_level: Option<i8>,
-    /// RFC 6464 voice activity flag, when present.
+    /// RFC 6464 voice activity flag.
     pub voice_activity: Option<bool>,
+    /// Coordination of video orientation (3GPP TS 26.114 CVO): how to rotate the picture.
+    pub video_orientation: Option<VideoOrientation>,
+    /// Absolute capture time (the capture clock of the original source), for A/V sync
+    /// and end-to-end delay measurement across the SFU.
+    pub abs_capture_time: Option<AbsCaptureTime>,
+    /// Playout delay limits the sender asks the receiver's jitter buffer to respect.
+    pub playout_delay: Option<(MediaTime, MediaTime)>,
+}
+
+impl SfuHeaderExtensions {
+    /// The forwarded values of a received packet's extensions.
+    pub fn from_str0m(ext: &ExtensionValues) -> Self {
+        Self {
+            audio_level: ext.audio_level,
+            voice_activity: ext.voice_activity,
+            video_orientation: ext.video_orientation,
+            abs_capture_time: ext.abs_capture_time,
+            playout_delay: ext.play_delay_min.zip(ext.play_delay_max),
+        }
+    }
+
+    /// str0m extension values for an outgoing packet: these, and nothing per-hop.
+    pub fn to_str0m(self) -> ExtensionValues {
+        ExtensionValues {
+            audio_level: self.audio_level,
+            voice_activity: self.voice_activity,
+            video_orientation: self.video_orientation,
+            abs_capture_time: self.abs_capture_time,
+            play_delay_min: self.playout_delay.map(|d| d.0),
+            play_delay_max: self.playout_delay.map(|d| d.1),
+            ..Default::default()
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_extensions_round_trip_and_drop_per_hop_values() {
+        let ext = ExtensionValues {
+            audio_level: Some(-30),
+            voice_activity: Some(true),
+            video_orientation: Some(VideoOrientation::Deg90),
+            play_delay_min: Some(MediaTime::from_millis(0)),
+            play_delay_max: Some(MediaTime::from_millis(100)),
+            transport_cc: Some(7),
+            ..Default::default()
+        };
+        let fwd = SfuHeaderExtensions::from_str0m(&ext);
+        let out = fwd.to_str0m();
+        assert_eq!(out.audio_level, Some(-30));
+        assert_eq!(out.voice_activity, Some(true));
+        assert_eq!(out.video_orientation, Some(VideoOrientation::Deg90));
+        assert_eq!(out.play_delay_max, Some(MediaTime::from_millis(100)));
+        assert_eq!(out.transport_cc, None);
+        assert_eq!(out.mid, None);
+    }
 
     #[test]
     fn kind_round_trips_through_str0m() {

@@ -68,14 +68,14 @@
 //! payload processing (SFrame payloads pass through untouched), MCU mixing.
 
 pub use sfu_client::{
-    BestFitSelector, Client, ClientConfig, ClientError, ClientOutput, ClientStats, LayerInfo,
-    LayerSelector, PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder,
-    TrackInfo, rtc_config,
+    BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
+    LayerInfo, LayerSelector, PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, SfuRtc,
+    SfuRtcBuilder, TrackInfo, rtc_config,
 };
 pub use sfu_ids::{
-    ClientId, ClientOrigin, DatagramError, IncomingDatagram, InvalidPt, InvalidRid, KeyEpoch,
-    OutgoingDatagram, SfuKeyframeKind, SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid,
-    SfuNodeId, SfuProtocol, SfuPt, SfuRid,
+    ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,
+    KeyEpoch, OutgoingDatagram, SfuHeaderExtensions, SfuKeyframeKind, SfuKeyframeRequest,
+    SfuMediaKind, SfuMediaPayload, SfuMid, SfuNodeId, SfuProtocol, SfuPt, SfuRid,
 };
 pub use sfu_registry::{Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
 pub use sfu_udp::{

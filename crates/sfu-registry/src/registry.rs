@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
-use sfu_client::{Client, ClientError, ClientOutput, Propagated};
+use sfu_client::{Bitrate, Client, ClientError, ClientOutput, Propagated};
 use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram};
 use tracing::debug;
 
@@ -308,13 +308,13 @@ impl Registry {
     pub fn set_available_bitrate(
         &mut self,
         id: ClientId,
-        bps: Option<u64>,
+        available: Option<Bitrate>,
     ) -> Result<(), RegistryError> {
         let entry = self
             .clients
             .get_mut(&id)
             .ok_or(RegistryError::UnknownClient(id))?;
-        entry.client.set_available_bitrate(bps);
+        entry.client.set_available_bitrate(available);
         Ok(())
     }
 

@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::World;
+use sfu_client::Bitrate;
 
 #[test]
 fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
@@ -20,12 +21,12 @@ fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
 
     // Constrain the subscriber: the selector moves it to the lowest layer at a keyframe.
     w.room
-        .set_available_bitrate(subscriber, Some(80_000))
+        .set_available_bitrate(subscriber, Some(Bitrate::from_bps(80_000)))
         .unwrap();
     w.run(Duration::from_secs(3));
-    // And back up.
+    // And back up, once the higher choice held (3 s) and a keyframe came.
     w.room.set_available_bitrate(subscriber, None).unwrap();
-    w.run(Duration::from_secs(3));
+    w.run(Duration::from_secs(5));
 
     let stats = w.room.client(subscriber).unwrap().stats();
     assert!(
@@ -56,7 +57,9 @@ fn lowest_layer_is_forwarded_when_bandwidth_is_tiny() {
     let publisher = w.join(true);
     let subscriber = w.join(false);
     w.run(Duration::from_secs(1));
-    w.room.set_available_bitrate(subscriber, Some(1)).unwrap();
+    w.room
+        .set_available_bitrate(subscriber, Some(Bitrate::from_bps(1)))
+        .unwrap();
     w.run(Duration::from_secs(3));
     let before = w.video_frames(subscriber, publisher);
     w.run(Duration::from_secs(2));

@@ -1,5 +1,6 @@
 //! The signaling side's view of a room task.
 
+use sfu_client::Bitrate;
 use sfu_ids::ClientId;
 use tokio::sync::{mpsc, oneshot};
 
@@ -54,7 +55,7 @@ pub(crate) enum Command {
     },
     SetBitrate {
         client: ClientId,
-        bps: Option<u64>,
+        available: Option<Bitrate>,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
     Stats {
@@ -133,16 +134,20 @@ impl RoomHandle {
         let _ = self.tx.send(Command::Leave { client }).await;
     }
 
-    /// Caps the bandwidth towards a client's peer (bits/s), or removes the cap with `None`;
-    /// the layer selector picks simulcast layers that fit.
+    /// Caps the bandwidth towards a client's peer, or removes the cap with `None`; the
+    /// layer selector picks simulcast layers that fit.
     pub async fn set_available_bitrate(
         &self,
         client: ClientId,
-        bps: Option<u64>,
+        available: Option<Bitrate>,
     ) -> Result<(), RoomError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Command::SetBitrate { client, bps, reply })
+            .send(Command::SetBitrate {
+                client,
+                available,
+                reply,
+            })
             .await
             .map_err(|_| RoomError::Stopped)?;
         rx.await.map_err(|_| RoomError::Stopped)?

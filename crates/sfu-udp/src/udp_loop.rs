@@ -175,9 +175,13 @@ fn handle_command(
         Command::Leave { client } => {
             room.remove(client, now);
         }
-        Command::SetBitrate { client, bps, reply } => {
+        Command::SetBitrate {
+            client,
+            available,
+            reply,
+        } => {
             let result = room
-                .set_available_bitrate(client, bps)
+                .set_available_bitrate(client, available)
                 .map_err(|_| RoomError::UnknownClient(client));
             let _ = reply.send(result);
         }

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
-use sfu_kit::{ClientId, ClientSignal, RoomError};
+use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::rooms::Rooms;
@@ -177,7 +177,7 @@ async fn bitrate(State(s): State<AppState>, Query(q): Query<BitrateQuery>) -> Re
     let Some(handle) = s.rooms.handle(&q.room) else {
         return bad(StatusCode::NOT_FOUND, "no such room");
     };
-    let bps = q.kbps.filter(|&k| k > 0).map(|k| k.saturating_mul(1000));
+    let bps = q.kbps.filter(|&k| k > 0).map(Bitrate::from_kbps);
     match handle
         .set_available_bitrate(ClientId::new(q.client), bps)
         .await

@@ -1,0 +1,159 @@
+//! The media path through a client: packets its peer publishes become
+//! [`Propagated::Media`]; packets other peers publish are forwarded to its peer as the
+//! track's [`Forwarder`](crate::forwarder::Forwarder) decides.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sfu_ids::{
+    ClientId, SfuHeaderExtensions, SfuKeyframeKind, SfuMediaKind, SfuMediaPayload, SfuMid, SfuPt,
+    SfuRid,
+};
+use str0m::format::Codec;
+use str0m::rtp::{RtpPacket, RtpWrite, Vp8Descriptor};
+
+use super::Client;
+use crate::forwarder::{DropReason, ForwardConfig, Packet, Verdict};
+use crate::frame_size::keyframe_size;
+use crate::keyframe_detect::is_keyframe;
+use crate::propagate::{ClientOutput, Propagated};
+use crate::track::{NO_PT, OutState};
+
+impl Client {
+    /// A packet from our peer: detect what the subscribers' forwarders need once, here,
+    /// and hand it to the room.
+    pub(super) fn on_rtp(&mut self, packet: RtpPacket) {
+        let ssrc = packet.header.ssrc;
+        let (mid, rid) = {
+            let mut api = self.rtc.direct_api();
+            let Some(rx) = api.stream_rx(&ssrc) else {
+                return;
+            };
+            (SfuMid::from(rx.mid()), rx.rid().map(SfuRid::from))
+        };
+        let Ok(pt) = SfuPt::try_from(packet.header.payload_type) else {
+            return;
+        };
+        let Some(codec) = self.codec_of(pt.get()) else {
+            return;
+        };
+        let keyframe = is_keyframe(codec, &packet.payload);
+        if keyframe
+            && let Some(t) = self.tracks_in.iter_mut().find(|t| t.info.mid == mid)
+            && let Some(r) = t.requests.iter_mut().find(|r| r.rid == rid)
+        {
+            r.keyframe_seen();
+        }
+        let frame_size = keyframe
+            .then(|| keyframe_size(codec, &packet.payload))
+            .flatten();
+        let vp8 = (codec == Codec::Vp8)
+            .then(|| Vp8Descriptor::parse(&packet.payload).ok())
+            .flatten();
+        self.stats.packets_in += 1;
+        let media = SfuMediaPayload {
+            mid,
+            rid,
+            pt,
+            seq_no: *packet.seq_no,
+            rtp_time: packet.header.timestamp,
+            marker: packet.header.marker,
+            keyframe,
+            frame_size,
+            vp8,
+            payload: packet.payload,
+            received_at: packet.timestamp,
+            extensions: SfuHeaderExtensions::from_str0m(&packet.header.ext_vals),
+        };
+        self.queue
+            .push_back(ClientOutput::Propagate(Propagated::Media {
+                origin: self.id,
+                media,
+            }));
+    }
+
+    /// Forwards a publisher's packet to this peer, if it receives that track and layer.
+    pub(super) fn forward(&mut self, origin: ClientId, media: &SfuMediaPayload, now: Instant) {
+        let Some(&i) = self.out_index.get(&(origin, media.mid)) else {
+            return;
+        };
+        let OutState::Open(out_mid) = self.tracks_out[i].state else {
+            self.stats.dropped_not_ready += 1;
+            return;
+        };
+        let cfg = ForwardConfig {
+            evaluation_interval: self.config.layer_evaluation_interval,
+            upswitch_hold: self.config.layer_upswitch_hold,
+            keyframe_request_interval: self.config.keyframe_request_interval,
+            keyframe_wait_limit: self.config.keyframe_wait_limit,
+        };
+        let packet = Packet {
+            rid: media.rid,
+            seq_no: media.seq_no,
+            rtp_time: media.rtp_time,
+            keyframe: media.keyframe,
+            frame_size: media.frame_size,
+            len: media.payload.len(),
+            vp8: media.vp8.as_ref(),
+        };
+        let t = &mut self.tracks_out[i];
+        let before = t.forwarder.current_layer();
+        let outcome =
+            t.forwarder
+                .on_packet(&packet, self.available, self.selector.as_mut(), &cfg, now);
+        let is_video = t.info.kind == SfuMediaKind::Video;
+        let out_pt = t
+            .pt_map
+            .get(usize::from(media.pt.get()))
+            .copied()
+            .unwrap_or(NO_PT);
+        if let Some(rid) = outcome.keyframe_request {
+            self.request_keyframe_for(i, rid, SfuKeyframeKind::Pli);
+        }
+        let (seq_no, rtp_time, vp8, switched) = match outcome.verdict {
+            Verdict::Forward {
+                seq_no,
+                rtp_time,
+                vp8,
+                switched,
+            } => (seq_no, rtp_time, vp8, switched),
+            Verdict::Drop(DropReason::OtherLayer | DropReason::Stale) => {
+                self.stats.dropped_other_layer += 1;
+                return;
+            }
+            Verdict::Drop(DropReason::WaitingKeyframe) => {
+                self.stats.dropped_not_ready += 1;
+                return;
+            }
+        };
+        if switched && before.is_some_and(|b| b != media.rid) {
+            self.stats.layer_switches += 1;
+        }
+        if out_pt == NO_PT {
+            self.stats.dropped_no_codec += 1;
+            return;
+        }
+        let mut api = self.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(out_mid.into(), None) else {
+            self.stats.dropped_not_ready += 1;
+            return;
+        };
+        let mut exts = media.extensions.to_str0m();
+        exts.mid = Some(out_mid.into());
+        let mut write = RtpWrite::new(
+            out_pt.into(),
+            seq_no.into(),
+            rtp_time,
+            media.received_at,
+            Arc::clone(&media.payload),
+        )
+        .marker(media.marker)
+        .ext_vals(exts)
+        .nackable(is_video);
+        if let Some(patch) = vp8 {
+            write = write.vp8_patch(patch);
+        }
+        tx.write_rtp(write);
+        self.stats.packets_forwarded += 1;
+    }
+}

@@ -1,0 +1,342 @@
+//! The per-peer state machine: its drive loop, its inputs and outputs. The jobs it does
+//! live in the submodules: SDP negotiation, keyframe requests, and the media path.
+
+mod forward;
+mod keyframes;
+mod negotiation;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use sfu_bwe::Bitrate;
+use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid};
+use str0m::change::SdpPendingOffer;
+use str0m::format::Codec;
+use str0m::{Event, IceConnectionState, Input, Output};
+use tracing::debug;
+
+use crate::config::ClientConfig;
+use crate::error::ClientError;
+use crate::layer::{BestFitSelector, LayerSelector};
+use crate::propagate::{ClientOutput, Propagated, TrackInfo};
+use crate::rtc::{RawRtc, SfuRtc};
+use crate::stats::{PeerRtcpStats, StatsCollector};
+use crate::track::{TrackIn, TrackOut};
+
+/// Counters of what a client did with media. Cheap to copy; read with [`Client::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// RTP packets received from this peer and propagated.
+    pub packets_in: u64,
+    /// RTP packets forwarded to this peer.
+    pub packets_forwarded: u64,
+    /// Packets for this peer dropped because they belong to a layer it does not receive.
+    pub dropped_other_layer: u64,
+    /// Packets for this peer dropped while its track was not negotiated or waited for a keyframe.
+    pub dropped_not_ready: u64,
+    /// Packets dropped because no payload type of this peer matches the publisher's codec.
+    pub dropped_no_codec: u64,
+    /// Keyframe requests this peer's tracks sent to their publishers.
+    pub keyframe_requests: u64,
+    /// Keyframe requests (PLI/FIR) sent to this peer as a publisher, after throttling.
+    pub keyframe_requests_to_peer: u64,
+    /// Simulcast layer switches on this peer's tracks.
+    pub layer_switches: u64,
+}
+
+/// Cached codec of a payload type of this peer.
+#[derive(Debug, Clone, Copy)]
+enum CodecSlot {
+    Unknown,
+    Missing,
+    Known { codec: Codec },
+}
+
+/// One peer of a room: a str0m `Rtc` in RTP mode plus the bookkeeping to forward media
+/// from and to it.
+///
+/// # Drive loop
+///
+/// Like str0m and quinn, the client is sans-I/O. The owner (usually the registry):
+/// 1. feeds network input with [`Client::handle_input`] and time with [`Client::handle_timeout`];
+/// 2. feeds other clients' events with [`Client::handle_propagated`];
+/// 3. then drains [`Client::poll_output`] until it returns [`ClientOutput::Timeout`],
+///    sending `Transmit`s, routing `Propagate`s and delivering `Offer`s over signaling.
+///
+/// The client never reads a clock: every time is an argument.
+#[derive(Debug)]
+pub struct Client {
+    id: ClientId,
+    rtc: RawRtc,
+    config: ClientConfig,
+    selector: Box<dyn LayerSelector>,
+    tracks_in: Vec<TrackIn>,
+    tracks_out: Vec<TrackOut>,
+    /// (publisher, publisher mid) → index into `tracks_out`.
+    out_index: HashMap<(ClientId, SfuMid), usize>,
+    codecs: [CodecSlot; 128],
+    pending: Option<SdpPendingOffer>,
+    /// The initial offer/answer exchange is done; we may send offers.
+    can_offer: bool,
+    queue: VecDeque<ClientOutput>,
+    disconnected_since: Option<Instant>,
+    /// Last datagram str0m accepted (or creation time).
+    last_input: Option<Instant>,
+    /// The bandwidth towards this peer, when known.
+    available: Option<Bitrate>,
+    /// The latest time seen in any input (creation time at first).
+    last_now: Instant,
+    stats: ClientStats,
+    rtcp: StatsCollector,
+}
+
+impl Client {
+    /// Wraps an SFU-configured `Rtc` as client `id`.
+    pub fn new(id: ClientId, rtc: SfuRtc, config: ClientConfig) -> Self {
+        let created = rtc.created();
+        Self {
+            id,
+            rtc: rtc.into_raw(),
+            config,
+            selector: Box::new(BestFitSelector),
+            tracks_in: Vec::new(),
+            tracks_out: Vec::new(),
+            out_index: HashMap::new(),
+            codecs: [CodecSlot::Unknown; 128],
+            pending: None,
+            can_offer: false,
+            queue: VecDeque::new(),
+            disconnected_since: None,
+            last_input: None,
+            available: None,
+            last_now: created,
+            rtcp: StatsCollector::default(),
+            stats: ClientStats::default(),
+        }
+    }
+
+    /// Replaces the simulcast layer policy (default: [`BestFitSelector`]).
+    pub fn with_selector(mut self, selector: impl LayerSelector + 'static) -> Self {
+        self.selector = Box::new(selector);
+        self
+    }
+
+    /// This client's id.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// Media counters.
+    pub fn stats(&self) -> ClientStats {
+        self.stats
+    }
+
+    /// RTCP-derived connection statistics (RTT, loss, feedback counts), refreshed once per
+    /// stats interval.
+    pub fn rtcp_stats(&self) -> PeerRtcpStats {
+        self.rtcp.snapshot()
+    }
+
+    /// `false` once the peer connection is closed; the room then removes the client.
+    pub fn is_alive(&self) -> bool {
+        self.rtc.is_alive()
+    }
+
+    /// Closes the peer connection.
+    pub fn disconnect(&mut self) {
+        self.rtc.disconnect();
+    }
+
+    /// Our ICE username fragment: the first half of the USERNAME in the peer's STUN
+    /// binding requests, which lets the room route them before the address is known.
+    pub fn ice_ufrag(&mut self) -> String {
+        self.rtc.direct_api().local_ice_credentials().ufrag
+    }
+
+    /// Escape hatch to the str0m `Rtc`. **Semver-exempt.**
+    pub fn raw_rtc(&mut self) -> &mut RawRtc {
+        &mut self.rtc
+    }
+
+    /// Caps the bandwidth available towards this peer, e.g. from a bandwidth estimator or
+    /// a client's own request; `None` removes the cap. The layer choice of every track
+    /// this peer receives is decided again at its next packet.
+    pub fn set_available_bitrate(&mut self, available: Option<Bitrate>) {
+        self.available = available;
+        for t in &mut self.tracks_out {
+            t.forwarder.reevaluate();
+        }
+    }
+
+    /// The tracks this client publishes, for announcing them to a client that joins later.
+    pub fn published_tracks(&self) -> impl Iterator<Item = &TrackInfo> {
+        self.tracks_in.iter().map(|t| &t.info)
+    }
+
+    /// Number of tracks this client receives from others in any negotiation state.
+    pub fn subscribed_track_count(&self) -> usize {
+        self.tracks_out.len()
+    }
+
+    /// Feeds a datagram from the network at `now`.
+    pub fn handle_input(
+        &mut self,
+        datagram: &IncomingDatagram,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        if !self.rtc.is_alive() {
+            return Err(ClientError::Closed);
+        }
+        self.last_now = now;
+        let input = datagram.to_input(now)?;
+        // A rejected datagram is dropped, not fatal: anyone can send junk to the peer's
+        // address. str0m itself closes the connection when its state is really broken,
+        // which `is_alive` then reports.
+        self.rtc
+            .handle_input(input)
+            .map(|()| self.last_input = Some(now))
+            .map_err(|e| {
+                debug!(client = %self.id, error = %e, "datagram rejected");
+                ClientError::Rtc(e)
+            })
+    }
+
+    /// Advances time to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.rtc.is_alive() {
+            return;
+        }
+        self.last_now = now;
+        let last_input = *self.last_input.get_or_insert(now);
+        if now.saturating_duration_since(last_input) >= self.config.inactivity_timeout {
+            debug!(client = %self.id, "no datagram within the inactivity timeout; closing peer");
+            self.rtc.disconnect();
+            return;
+        }
+        if let Some(since) = self.disconnected_since
+            && now.saturating_duration_since(since) >= self.config.ice_disconnect_timeout
+        {
+            debug!(client = %self.id, "ICE disconnected past the timeout; closing peer");
+            self.rtc.disconnect();
+            return;
+        }
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            debug!(client = %self.id, error = %e, "timeout handling failed; closing peer");
+            self.rtc.disconnect();
+        }
+    }
+
+    /// The next output. Drain until [`ClientOutput::Timeout`] after every input.
+    #[must_use]
+    pub fn poll_output(&mut self) -> ClientOutput {
+        loop {
+            if let Some(out) = self.queue.pop_front() {
+                return out;
+            }
+            if !self.rtc.is_alive() {
+                return ClientOutput::Timeout(self.far_future());
+            }
+            if self.negotiate_if_needed() {
+                continue;
+            }
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    return ClientOutput::Transmit(OutgoingDatagram::from(t));
+                }
+                Ok(Output::Timeout(t)) => {
+                    let mut t = t;
+                    if let Some(since) = self.disconnected_since {
+                        t = t.min(since + self.config.ice_disconnect_timeout);
+                    }
+                    if let Some(last) = self.last_input {
+                        t = t.min(last + self.config.inactivity_timeout);
+                    }
+                    return ClientOutput::Timeout(t);
+                }
+                Ok(Output::Event(e)) => self.handle_event(e),
+                Err(e) => {
+                    debug!(client = %self.id, error = %e, "poll failed; closing peer");
+                    self.rtc.disconnect();
+                }
+            }
+        }
+    }
+
+    /// A timeout for a closed client: it has nothing left to do.
+    fn far_future(&self) -> Instant {
+        self.last_now + Duration::from_secs(3600)
+    }
+
+    /// Feeds an event another client produced (routed by the registry).
+    pub fn handle_propagated(&mut self, event: &Propagated, now: Instant) {
+        self.last_now = now;
+        match event {
+            Propagated::TrackOpen(info) => {
+                if info.origin != self.id && !self.out_index.contains_key(&(info.origin, info.mid))
+                {
+                    self.tracks_out.push(TrackOut::new(info.clone()));
+                    self.rebuild_index();
+                }
+            }
+            Propagated::TrackClosed { origin, mid } => {
+                if let Some(&i) = self.out_index.get(&(*origin, *mid)) {
+                    self.close_out(i);
+                }
+            }
+            Propagated::ClientLeft(origin) => {
+                let idx: Vec<usize> = (0..self.tracks_out.len())
+                    .filter(|&i| self.tracks_out[i].info.origin == *origin)
+                    .collect();
+                for i in idx.into_iter().rev() {
+                    self.close_out(i);
+                }
+            }
+            Propagated::Media { origin, media } => self.forward(*origin, media, now),
+            Propagated::KeyframeRequest { origin, request } => {
+                if *origin == self.id {
+                    self.request_keyframe_from_peer(*request, now);
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::IceConnectionStateChange(state) => {
+                self.disconnected_since = match state {
+                    IceConnectionState::Disconnected => {
+                        self.disconnected_since.or(Some(self.last_now))
+                    }
+                    _ => None,
+                };
+            }
+            Event::MediaAdded(added) => self.on_media_added(added),
+            Event::RtpPacket(packet) => self.on_rtp(packet),
+            Event::KeyframeRequest(req) => self.on_keyframe_request_from_peer(req.into()),
+            Event::PeerStats(s) => self.rtcp.on_peer(&s),
+            Event::MediaEgressStats(s) => self.rtcp.on_egress(&s),
+            _ => {}
+        }
+    }
+
+    fn codec_of(&mut self, pt: u8) -> Option<Codec> {
+        let slot = self.codecs.get(usize::from(pt)).copied()?;
+        match slot {
+            CodecSlot::Known { codec } => Some(codec),
+            CodecSlot::Missing => None,
+            CodecSlot::Unknown => {
+                let found = self
+                    .rtc
+                    .codec_config()
+                    .find(|p| *p.pt() == pt)
+                    .map(|p| p.spec().codec);
+                self.codecs[usize::from(pt)] = match found {
+                    Some(codec) => CodecSlot::Known { codec },
+                    None => CodecSlot::Missing,
+                };
+                found
+            }
+        }
+    }
+}

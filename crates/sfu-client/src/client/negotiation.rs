@@ -1,0 +1,190 @@
+//! SDP negotiation: the peer's offers, our renegotiation offers as tracks come and go, and
+//! the answers to them.
+
+use std::sync::Arc;
+
+use sfu_ids::{SfuKeyframeKind, SfuMid, SfuRid};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::PayloadParams;
+use str0m::media::{Direction, MediaAdded};
+
+use super::{Client, CodecSlot};
+use crate::error::ClientError;
+use crate::propagate::{ClientOutput, Propagated, TrackInfo};
+use crate::track::{NO_PT, OutState, TrackIn};
+
+impl Client {
+    /// Applies an SDP offer from the peer and returns our answer.
+    ///
+    /// An offer that crosses one of ours (glare) wins: our outstanding offer is dropped and
+    /// its changes are offered again afterwards.
+    pub fn accept_offer(&mut self, offer_sdp: &str) -> Result<String, ClientError> {
+        let offer = SdpOffer::from_sdp_string(offer_sdp)
+            .map_err(|e| ClientError::SdpParse(e.to_string()))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(ClientError::SdpRejected)?;
+        self.pending = None;
+        self.reoffer_negotiating();
+        self.codecs = [CodecSlot::Unknown; 128];
+        self.can_offer = true;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Applies the peer's answer to our last [`ClientOutput::Offer`].
+    ///
+    /// An answer str0m rejects ends that offer: its tracks are offered again in the next
+    /// offer, so the subscriber is not cut off from them.
+    pub fn accept_answer(&mut self, answer_sdp: &str) -> Result<(), ClientError> {
+        let answer = SdpAnswer::from_sdp_string(answer_sdp)
+            .map_err(|e| ClientError::SdpParse(e.to_string()))?;
+        let pending = self.pending.take().ok_or(ClientError::NoPendingOffer)?;
+        if let Err(e) = self.rtc.sdp_api().accept_answer(pending, answer) {
+            self.reoffer_negotiating();
+            return Err(ClientError::SdpRejected(e));
+        }
+        self.codecs = [CodecSlot::Unknown; 128];
+        let now = self.last_now;
+        for i in 0..self.tracks_out.len() {
+            if let OutState::Negotiating(m) = self.tracks_out[i].state {
+                self.tracks_out[i].state = OutState::Open(m);
+                self.fill_pt_map(i);
+                let outcome = self.tracks_out[i].forwarder.restart(now);
+                if let Some(rid) = outcome.keyframe_request {
+                    self.request_keyframe_for(i, rid, SfuKeyframeKind::Pli);
+                }
+            }
+        }
+        for t in &self.tracks_out {
+            if let OutState::NegotiatingStop(m) = t.state {
+                self.rtcp.forget(m);
+            }
+        }
+        self.tracks_out
+            .retain(|t| !matches!(t.state, OutState::NegotiatingStop(_)));
+        self.rebuild_index();
+        Ok(())
+    }
+
+    /// Our outstanding offer is gone (the peer's offer crossed it, or its answer was
+    /// rejected): what it carried goes into the next one.
+    fn reoffer_negotiating(&mut self) {
+        for t in &mut self.tracks_out {
+            t.state = match t.state {
+                OutState::Negotiating(_) => OutState::ToOpen,
+                OutState::NegotiatingStop(m) => OutState::ToStop(m),
+                s => s,
+            };
+        }
+    }
+
+    pub(super) fn close_out(&mut self, i: usize) {
+        let t = &mut self.tracks_out[i];
+        match t.state {
+            OutState::ToOpen => {
+                self.tracks_out.remove(i);
+                self.rebuild_index();
+            }
+            OutState::Negotiating(m) | OutState::Open(m) => t.state = OutState::ToStop(m),
+            OutState::ToStop(_) | OutState::NegotiatingStop(_) => {}
+        }
+    }
+
+    pub(super) fn rebuild_index(&mut self) {
+        self.out_index.clear();
+        for (i, t) in self.tracks_out.iter().enumerate() {
+            self.out_index.insert(t.source(), i);
+        }
+    }
+
+    /// Creates an offer for pending track changes, when allowed.
+    pub(super) fn negotiate_if_needed(&mut self) -> bool {
+        if !self.can_offer || self.pending.is_some() {
+            return false;
+        }
+        let pending_work = self
+            .tracks_out
+            .iter()
+            .any(|t| matches!(t.state, OutState::ToOpen | OutState::ToStop(_)));
+        if !pending_work {
+            return false;
+        }
+        let mut change = self.rtc.sdp_api();
+        for t in &mut self.tracks_out {
+            match t.state {
+                OutState::ToOpen => {
+                    let mid = change.add_media(
+                        t.info.kind.into(),
+                        Direction::SendOnly,
+                        Some(t.info.origin.to_string()),
+                        Some(format!("{}-{}", t.info.origin, t.info.mid)),
+                        None,
+                    );
+                    t.state = OutState::Negotiating(mid.into());
+                }
+                OutState::ToStop(m) => {
+                    change.stop_media(m.into());
+                    t.state = OutState::NegotiatingStop(m);
+                }
+                _ => {}
+            }
+        }
+        match change.apply() {
+            Some((offer, pending)) => {
+                self.pending = Some(pending);
+                self.queue
+                    .push_back(ClientOutput::Offer(offer.to_sdp_string()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(super) fn on_media_added(&mut self, added: MediaAdded) {
+        // Only media the peer sends to us is a published track; m-lines we added are ours.
+        if !matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) {
+            return;
+        }
+        let mid = SfuMid::from(added.mid);
+        if self.tracks_in.iter().any(|t| t.info.mid == mid) {
+            return;
+        }
+        let codecs: Arc<[PayloadParams]> = self.rtc.codec_config().params().into();
+        // The peer's `a=simulcast:send` list; str0m may present it from either side.
+        let rids: Arc<[SfuRid]> = added
+            .simulcast
+            .map(|s| if s.recv.is_empty() { s.send } else { s.recv })
+            .unwrap_or_default()
+            .iter()
+            .map(|l| SfuRid::from(l.rid))
+            .collect();
+        let info = TrackInfo {
+            origin: self.id,
+            mid,
+            kind: added.kind.into(),
+            codecs,
+            rids,
+        };
+        self.tracks_in.push(TrackIn {
+            info: info.clone(),
+            requests: Vec::new(),
+        });
+        self.queue
+            .push_back(ClientOutput::Propagate(Propagated::TrackOpen(info)));
+    }
+
+    pub(super) fn fill_pt_map(&mut self, i: usize) {
+        let t = &mut self.tracks_out[i];
+        t.pt_map = [NO_PT; 128];
+        let config = self.rtc.codec_config();
+        for p in t.info.codecs.iter() {
+            if let Some(ours) = config.match_params(*p)
+                && let Some(slot) = t.pt_map.get_mut(usize::from(*p.pt()))
+            {
+                *slot = *ours.pt();
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! What to do with each packet of one track towards one subscriber: the layer choice, the
+//! switch at a keyframe, and the rewriting into one continuous stream.
+//!
+//! Pure: no str0m, no clock. The client feeds every packet of the publisher's track with the
+//! subscriber's budget and acts on the [`Outcome`]: write the packet with the rewritten
+//! header fields, count the drop, ask the publisher for a keyframe.
+//!
+//! The rules that keep a subscriber's video clean:
+//! - Layers are ranked by what they are ([`LayerTracker`]), so the target never flips on
+//!   momentary bytes.
+//! - Going down takes effect at once; going up only after the higher choice held for
+//!   [`ForwardConfig::upswitch_hold`], with the budget 1.2× above that layer's rate.
+//! - A keyframe is requested only when the target really changed, and again once per
+//!   interval while it has not come.
+//! - When the forwarded layer stalls while others flow, the best flowing layer replaces it
+//!   without waiting for any timeout.
+//! - A source that restarts (sequence or timestamp jump) is rebased at its next keyframe.
+
+use std::time::{Duration, Instant};
+
+use sfu_bwe::Bitrate;
+use sfu_ids::{FrameSize, SfuRid};
+use str0m::rtp::{Vp8Descriptor, Vp8Patch};
+
+use crate::layer::LayerSelector;
+use crate::layer_tracker::{LayerPacket, LayerTracker};
+use crate::rewrite::{RewriteError, SeqTsRewriter};
+use crate::vp8_rewrite::Vp8Rewriter;
+
+/// The budget must exceed a higher layer's rate by this factor before going up.
+const UPSWITCH_MARGIN: f64 = 1.2;
+/// Before the first layer is chosen, wait this long for every declared layer to show up,
+/// so a subscriber does not start on whichever layer's packet happened to arrive first.
+const INITIAL_SETTLE: Duration = Duration::from_millis(300);
+
+/// Timing of the forwarding decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ForwardConfig {
+    pub(crate) evaluation_interval: Duration,
+    pub(crate) upswitch_hold: Duration,
+    pub(crate) keyframe_request_interval: Duration,
+    pub(crate) keyframe_wait_limit: Duration,
+}
+
+/// One packet of the publisher's track.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Packet<'a> {
+    pub(crate) rid: Option<SfuRid>,
+    pub(crate) seq_no: u64,
+    pub(crate) rtp_time: u32,
+    pub(crate) keyframe: bool,
+    pub(crate) frame_size: Option<FrameSize>,
+    pub(crate) len: usize,
+    pub(crate) vp8: Option<&'a Vp8Descriptor>,
+}
+
+/// Why a packet was not forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// It belongs to a layer this subscriber does not receive.
+    OtherLayer,
+    /// The track waits for a keyframe (to start, to switch, or after a restart).
+    WaitingKeyframe,
+    /// A late packet from before the current layer started.
+    Stale,
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Write it with these header fields.
+    Forward {
+        seq_no: u64,
+        rtp_time: u32,
+        vp8: Option<Vp8Patch>,
+        /// It starts a new layer (or restarts the stream).
+        switched: bool,
+    },
+    /// Drop it.
+    Drop(DropReason),
+}
+
+/// The decision for one packet, plus whether to ask the publisher for a keyframe (on
+/// which layer; `Some(None)` for a track without simulcast).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) verdict: Verdict,
+    pub(crate) keyframe_request: Option<Option<SfuRid>>,
+}
+
+/// Which source layer the track currently carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Current {
+    /// Nothing forwarded yet, or the source restarted: waiting for a keyframe since then.
+    Waiting { since: Option<Instant> },
+    /// Forwarding this layer (`None`: the track is not simulcast).
+    Layer(Option<SfuRid>),
+}
+
+/// Forwarding state of one track towards one subscriber.
+#[derive(Debug)]
+pub(crate) struct Forwarder {
+    is_video: bool,
+    current: Current,
+    /// The layer the subscriber should receive (simulcast only).
+    target: Option<SfuRid>,
+    /// Since when a higher layer than the target would fit.
+    up_since: Option<Instant>,
+    first_seen: Option<Instant>,
+    last_evaluation: Option<Instant>,
+    last_keyframe_request: Option<Instant>,
+    layers: LayerTracker,
+    rewriter: SeqTsRewriter,
+    vp8: Vp8Rewriter,
+}
+
+impl Forwarder {
+    /// A forwarder for a track whose publisher declared simulcast `rids` (lowest first;
+    /// empty without simulcast) and whose RTP clock runs at `clock_rate`.
+    pub(crate) fn new(is_video: bool, rids: &[SfuRid], clock_rate: u32) -> Self {
+        Self {
+            is_video,
+            current: Current::Waiting { since: None },
+            target: None,
+            up_since: None,
+            first_seen: None,
+            last_evaluation: None,
+            last_keyframe_request: None,
+            layers: LayerTracker::new(rids),
+            rewriter: SeqTsRewriter::new(clock_rate),
+            vp8: Vp8Rewriter::default(),
+        }
+    }
+
+    /// The layer being forwarded, once one is.
+    pub(crate) fn current_layer(&self) -> Option<Option<SfuRid>> {
+        match self.current {
+            Current::Layer(rid) => Some(rid),
+            Current::Waiting { .. } => None,
+        }
+    }
+
+    /// The layer to ask a keyframe for on the subscriber's behalf.
+    pub(crate) fn keyframe_layer(&self) -> Option<SfuRid> {
+        match self.current {
+            Current::Layer(rid) => rid,
+            Current::Waiting { .. } => self.target,
+        }
+    }
+
+    /// The budget changed: decide again at the next packet.
+    pub(crate) fn reevaluate(&mut self) {
+        self.last_evaluation = None;
+    }
+
+    /// The track was (re)negotiated and starts from a keyframe at `now`.
+    pub(crate) fn restart(&mut self, now: Instant) -> Outcome {
+        self.current = Current::Waiting { since: Some(now) };
+        Outcome {
+            verdict: Verdict::Drop(DropReason::WaitingKeyframe),
+            keyframe_request: self.request_keyframe(self.target, now),
+        }
+    }
+
+    /// Decides what to do with packet `p` at `now`, given the subscriber's `budget`.
+    pub(crate) fn on_packet(
+        &mut self,
+        p: &Packet<'_>,
+        budget: Option<Bitrate>,
+        selector: &mut dyn LayerSelector,
+        cfg: &ForwardConfig,
+        now: Instant,
+    ) -> Outcome {
+        let mut keyframe_request = None;
+        if let Some(rid) = p.rid {
+            self.layers.record(
+                &LayerPacket {
+                    rid,
+                    rtp_time: p.rtp_time,
+                    len: p.len,
+                    keyframe: p.keyframe,
+                    size: p.frame_size,
+                },
+                now,
+            );
+            if self.evaluate(budget, selector, cfg, now) {
+                keyframe_request = self.request_keyframe(self.target, now);
+            }
+        }
+        let verdict = self.decide(p, cfg, now, &mut keyframe_request);
+        Outcome {
+            verdict,
+            keyframe_request,
+        }
+    }
+
+    fn decide(
+        &mut self,
+        p: &Packet<'_>,
+        cfg: &ForwardConfig,
+        now: Instant,
+        keyframe_request: &mut Option<Option<SfuRid>>,
+    ) -> Verdict {
+        let wanted = p.rid.is_none() || p.rid == self.target;
+        let on_current = self.current == Current::Layer(p.rid);
+        if !on_current && !wanted {
+            return Verdict::Drop(DropReason::OtherLayer);
+        }
+        if !on_current {
+            let waited_out = match &mut self.current {
+                Current::Waiting { since } => {
+                    let since = *since.get_or_insert(now);
+                    p.rid.is_none()
+                        && now.saturating_duration_since(since) >= cfg.keyframe_wait_limit
+                }
+                Current::Layer(_) => false,
+            };
+            if self.is_video && !p.keyframe && !waited_out {
+                self.rerequest_if_due(p.rid, cfg, now, keyframe_request);
+                return Verdict::Drop(match self.current {
+                    Current::Waiting { .. } => DropReason::WaitingKeyframe,
+                    Current::Layer(_) => DropReason::OtherLayer,
+                });
+            }
+            return self.switch(p, now);
+        }
+        match self.rewriter.rewrite(p.seq_no, p.rtp_time, now) {
+            Ok(out) => Verdict::Forward {
+                seq_no: out.seq_no,
+                rtp_time: out.rtp_time,
+                vp8: p.vp8.and_then(|d| self.vp8.patch(d, out.newest)),
+                switched: false,
+            },
+            Err(RewriteError::Stale) => Verdict::Drop(DropReason::Stale),
+            Err(RewriteError::Discontinuity | RewriteError::NotStarted) => {
+                if self.is_video && !p.keyframe {
+                    self.current = Current::Waiting { since: Some(now) };
+                    *keyframe_request = self.request_keyframe(p.rid, now);
+                    return Verdict::Drop(DropReason::WaitingKeyframe);
+                }
+                self.switch(p, now)
+            }
+        }
+    }
+
+    /// Starts forwarding `p`'s layer at `p`.
+    fn switch(&mut self, p: &Packet<'_>, now: Instant) -> Verdict {
+        self.current = Current::Layer(p.rid);
+        let out = self.rewriter.switch(p.seq_no, p.rtp_time, now);
+        let vp8 = p.vp8.and_then(|d| {
+            self.vp8.switch(d);
+            self.vp8.patch(d, out.newest)
+        });
+        Verdict::Forward {
+            seq_no: out.seq_no,
+            rtp_time: out.rtp_time,
+            vp8,
+            switched: true,
+        }
+    }
+
+    /// Re-decides the target when due; `true` when it changed to a layer not yet forwarded.
+    fn evaluate(
+        &mut self,
+        budget: Option<Bitrate>,
+        selector: &mut dyn LayerSelector,
+        cfg: &ForwardConfig,
+        now: Instant,
+    ) -> bool {
+        let first_seen = *self.first_seen.get_or_insert(now);
+        let target_flowing = self.target.is_some_and(|t| self.layers.is_flowing(t, now));
+        let due = self
+            .last_evaluation
+            .is_none_or(|at| now.saturating_duration_since(at) >= cfg.evaluation_interval);
+        if !due && target_flowing {
+            return false;
+        }
+        let starting = self.target.is_none();
+        if starting
+            && !self.layers.all_declared_seen()
+            && now.saturating_duration_since(first_seen) < INITIAL_SETTLE
+        {
+            return false;
+        }
+        self.last_evaluation = Some(now);
+
+        let Some((buf, n)) = self.layers.flowing_ranked(now) else {
+            return false;
+        };
+        let layers = &buf[..n];
+        let rank = |rid: Option<SfuRid>| rid.and_then(|r| layers.iter().position(|l| l.rid == r));
+        let down = selector.select(layers, budget);
+        let next = match rank(self.target).filter(|_| target_flowing) {
+            // Nothing chosen yet, or the target stalled: the best that fits now.
+            None => down,
+            Some(at) if rank(down).is_some_and(|d| d < at) => down,
+            Some(at) => {
+                let up = selector.select(layers, budget.map(|b| b.scale(1.0 / UPSWITCH_MARGIN)));
+                if rank(up).is_some_and(|u| u > at) {
+                    let since = *self.up_since.get_or_insert(now);
+                    if now.saturating_duration_since(since) >= cfg.upswitch_hold {
+                        up
+                    } else {
+                        self.target
+                    }
+                } else {
+                    self.up_since = None;
+                    self.target
+                }
+            }
+        };
+        if next == self.target {
+            return false;
+        }
+        self.up_since = None;
+        self.target = next;
+        next.is_some() && self.current != Current::Layer(next)
+    }
+
+    fn rerequest_if_due(
+        &mut self,
+        rid: Option<SfuRid>,
+        cfg: &ForwardConfig,
+        now: Instant,
+        keyframe_request: &mut Option<Option<SfuRid>>,
+    ) {
+        let due = self
+            .last_keyframe_request
+            .is_none_or(|at| now.saturating_duration_since(at) >= cfg.keyframe_request_interval);
+        if due && keyframe_request.is_none() {
+            *keyframe_request = self.request_keyframe(rid, now);
+        }
+    }
+
+    fn request_keyframe(&mut self, rid: Option<SfuRid>, now: Instant) -> Option<Option<SfuRid>> {
+        if !self.is_video {
+            return None;
+        }
+        self.last_keyframe_request = Some(now);
+        Some(rid)
+    }
+}
