@@ -340,3 +340,141 @@ impl Forwarder {
         Some(rid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::BestFitSelector;
+
+    const CFG: ForwardConfig = ForwardConfig {
+        evaluation_interval: Duration::from_millis(500),
+        upswitch_hold: Duration::from_secs(3),
+        keyframe_request_interval: Duration::from_millis(500),
+        keyframe_wait_limit: Duration::from_secs(1),
+    };
+
+    fn rid(s: &str) -> SfuRid {
+        s.parse().unwrap()
+    }
+
+    fn packet(rid: Option<SfuRid>, seq_no: u64, rtp_time: u32, keyframe: bool) -> Packet<'static> {
+        Packet {
+            rid,
+            seq_no,
+            rtp_time,
+            keyframe,
+            frame_size: None,
+            len: 1000,
+            vp8: None,
+        }
+    }
+
+    #[test]
+    fn a_restarted_source_waits_for_a_keyframe_and_continues_the_sequence() {
+        let mut f = Forwarder::new(true, &[], 90_000);
+        let t0 = Instant::now();
+        let mut sel = BestFitSelector;
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let out = f.on_packet(&packet(None, 1000, 0, true), None, &mut sel, &CFG, at(0));
+        assert!(matches!(out.verdict, Verdict::Forward { seq_no: 1, .. }));
+        f.on_packet(
+            &packet(None, 1001, 3000, false),
+            None,
+            &mut sel,
+            &CFG,
+            at(33),
+        );
+        // The publisher restarts: sequence numbers from 7, a new timestamp base.
+        let out = f.on_packet(&packet(None, 7, 555, false), None, &mut sel, &CFG, at(66));
+        assert_eq!(out.verdict, Verdict::Drop(DropReason::WaitingKeyframe));
+        assert_eq!(out.keyframe_request, Some(None));
+        let out = f.on_packet(&packet(None, 8, 3555, true), None, &mut sel, &CFG, at(100));
+        assert!(
+            matches!(
+                out.verdict,
+                Verdict::Forward {
+                    seq_no: 3,
+                    switched: true,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        let out = f.on_packet(&packet(None, 9, 6555, false), None, &mut sel, &CFG, at(133));
+        assert!(matches!(out.verdict, Verdict::Forward { seq_no: 4, .. }));
+    }
+
+    /// Feeds one frame per layer every 40 ms from `from_ms` for `ms` (a keyframe every
+    /// 400 ms); returns the layers of the forwarded packets and the keyframe requests.
+    fn run(
+        f: &mut Forwarder,
+        t0: Instant,
+        from_ms: u64,
+        ms: u64,
+        budget: Option<Bitrate>,
+        seq: &mut u64,
+    ) -> (Vec<SfuRid>, usize) {
+        let mut sel = BestFitSelector;
+        let mut forwarded = Vec::new();
+        let mut requests = 0;
+        for step in 0..ms / 40 {
+            let ms = from_ms + step * 40;
+            let key = (ms / 40).is_multiple_of(10);
+            *seq += 1;
+            // Layer q is 100 kbit/s (500 bytes per 40 ms), f 400 kbit/s.
+            for (r, len) in [("q", 500), ("f", 2000)] {
+                let p = Packet {
+                    len,
+                    ..packet(Some(rid(r)), *seq, (ms * 90) as u32, key)
+                };
+                let out = f.on_packet(&p, budget, &mut sel, &CFG, t0 + Duration::from_millis(ms));
+                if let Verdict::Forward { .. } = out.verdict {
+                    forwarded.push(rid(r));
+                }
+                requests += usize::from(out.keyframe_request.is_some());
+            }
+        }
+        (forwarded, requests)
+    }
+
+    #[test]
+    fn going_down_is_immediate_going_up_waits_for_the_hold() {
+        let mut f = Forwarder::new(true, &[rid("q"), rid("f")], 90_000);
+        let t0 = Instant::now();
+        let mut seq = 0;
+        let (fwd, _) = run(&mut f, t0, 0, 2000, None, &mut seq);
+        assert_eq!(fwd.last(), Some(&rid("f")));
+        // The budget falls below f: q from the next evaluation and keyframe on.
+        let low = Some(Bitrate::from_kbps(200));
+        let (fwd, _) = run(&mut f, t0, 2000, 1000, low, &mut seq);
+        assert_eq!(fwd.last(), Some(&rid("q")));
+        // The budget comes back: still q for the hold, then f.
+        let (fwd, _) = run(&mut f, t0, 3000, 2800, None, &mut seq);
+        assert!(
+            fwd.iter().all(|r| *r == rid("q")),
+            "went up before the hold"
+        );
+        let (fwd, _) = run(&mut f, t0, 5800, 1600, None, &mut seq);
+        assert_eq!(fwd.last(), Some(&rid("f")));
+    }
+
+    #[test]
+    fn a_budget_between_the_layers_does_not_flip_with_the_hysteresis_band() {
+        let mut f = Forwarder::new(true, &[rid("q"), rid("f")], 90_000);
+        let t0 = Instant::now();
+        let mut seq = 0;
+        // f measures 360 kbit/s (its delta frames: 9 of 2000 B per 400 ms). 420 kbit/s fits
+        // f but not 1.2x f: once on q, the subscriber stays on q.
+        run(&mut f, t0, 0, 2000, Some(Bitrate::from_kbps(100)), &mut seq);
+        let (fwd, requests) = run(
+            &mut f,
+            t0,
+            2000,
+            10_000,
+            Some(Bitrate::from_kbps(420)),
+            &mut seq,
+        );
+        assert!(fwd.iter().all(|r| *r == rid("q")));
+        assert_eq!(requests, 0);
+    }
+}

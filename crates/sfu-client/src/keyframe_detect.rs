@@ -2,8 +2,9 @@
 //!
 //! The SFU forwards packets, so it must tell from the first packet of a frame whether that
 //! frame is a keyframe: simulcast switches happen only there. Every function is total: a
-//! payload too short to tell is "not a keyframe". A codec without detection here is not
-//! offered by [`rtc_config`](crate::rtc_config): its simulcast layers could never start.
+//! payload too short to tell is "not a keyframe". Every video codec that
+//! [`rtc_config`](crate::rtc_config) offers is detected here: a codec without detection
+//! could never start a simulcast layer.
 
 use str0m::format::Codec;
 

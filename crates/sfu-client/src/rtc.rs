@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use str0m::rtp::Extension;
 use str0m::{Candidate, Rtc, RtcConfig};
 
 /// The underlying str0m `Rtc`. **Semver-exempt**: it follows str0m's versioning, not ours.
@@ -12,14 +13,25 @@ pub type RawRtcConfig = RtcConfig;
 
 /// The str0m configuration an SFU peer needs: RTP mode (the SFU forwards packets, it does
 /// not reassemble frames), ICE-lite (the SFU has a reachable address and only answers
-/// connectivity checks) and stats once a second (for [`PeerRtcpStats`](crate::PeerRtcpStats)).
+/// connectivity checks), stats once a second (for [`PeerRtcpStats`](crate::PeerRtcpStats)),
+/// and, beside str0m's standard header extensions (audio level, video orientation, MID,
+/// RID, transport-wide sequence numbers), the ones a receiver wants from the publisher:
+/// playout delay and absolute capture time. Every video codec str0m offers by default has
+/// keyframe detection in [`is_keyframe`](crate::is_keyframe).
 /// Start from this when customising through [`SfuRtcBuilder::raw_config`].
 pub fn rtc_config() -> RawRtcConfig {
     RtcConfig::new()
         .set_rtp_mode(true)
         .set_ice_lite(true)
         .set_stats_interval(Some(std::time::Duration::from_secs(1)))
+        .set_extension(PLAYOUT_DELAY_ID, Extension::PlayoutDelay)
+        .set_extension(ABS_CAPTURE_TIME_ID, Extension::AbsoluteCaptureTime)
 }
+
+/// Extension ids the standard map leaves free (it uses 1–4, 10, 11 and 13). A peer's offer
+/// may number them differently; str0m follows the offer.
+const PLAYOUT_DELAY_ID: u8 = 6;
+const ABS_CAPTURE_TIME_ID: u8 = 7;
 
 /// An SFU-configured str0m `Rtc`, ready to be wrapped in a [`Client`](crate::Client).
 #[derive(Debug)]

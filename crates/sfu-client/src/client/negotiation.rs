@@ -7,6 +7,7 @@ use sfu_ids::{SfuKeyframeKind, SfuMid, SfuRid};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::PayloadParams;
 use str0m::media::{Direction, MediaAdded};
+use tracing::debug;
 
 use super::{Client, CodecSlot};
 use crate::error::ClientError;
@@ -27,7 +28,14 @@ impl Client {
             .accept_offer(offer)
             .map_err(ClientError::SdpRejected)?;
         self.pending = None;
-        self.reoffer_negotiating();
+        // Our outstanding offer is gone: what it carried goes into the next one.
+        for t in &mut self.tracks_out {
+            t.state = match t.state {
+                OutState::Negotiating(_) => OutState::ToOpen,
+                OutState::NegotiatingStop(m) => OutState::ToStop(m),
+                s => s,
+            };
+        }
         self.codecs = [CodecSlot::Unknown; 128];
         self.can_offer = true;
         Ok(answer.to_sdp_string())
@@ -35,14 +43,19 @@ impl Client {
 
     /// Applies the peer's answer to our last [`ClientOutput::Offer`].
     ///
-    /// An answer str0m rejects ends that offer: its tracks are offered again in the next
-    /// offer, so the subscriber is not cut off from them.
+    /// An answer that does not parse leaves the offer outstanding: the peer may answer
+    /// again. An answer str0m rejects closes the peer connection: the peer has already
+    /// applied our offer with its new m-lines, str0m has dropped them, and str0m cannot
+    /// offer them again under the same mids, so every later offer would be refused by the
+    /// peer and the subscriber would silently never see a publisher again. Closed, it is
+    /// removed from the room and its application can join again with a clean state.
     pub fn accept_answer(&mut self, answer_sdp: &str) -> Result<(), ClientError> {
         let answer = SdpAnswer::from_sdp_string(answer_sdp)
             .map_err(|e| ClientError::SdpParse(e.to_string()))?;
         let pending = self.pending.take().ok_or(ClientError::NoPendingOffer)?;
         if let Err(e) = self.rtc.sdp_api().accept_answer(pending, answer) {
-            self.reoffer_negotiating();
+            debug!(client = %self.id, error = %e, "answer rejected; closing peer");
+            self.rtc.disconnect();
             return Err(ClientError::SdpRejected(e));
         }
         self.codecs = [CodecSlot::Unknown; 128];
@@ -66,18 +79,6 @@ impl Client {
             .retain(|t| !matches!(t.state, OutState::NegotiatingStop(_)));
         self.rebuild_index();
         Ok(())
-    }
-
-    /// Our outstanding offer is gone (the peer's offer crossed it, or its answer was
-    /// rejected): what it carried goes into the next one.
-    fn reoffer_negotiating(&mut self) {
-        for t in &mut self.tracks_out {
-            t.state = match t.state {
-                OutState::Negotiating(_) => OutState::ToOpen,
-                OutState::NegotiatingStop(m) => OutState::ToStop(m),
-                s => s,
-            };
-        }
     }
 
     pub(super) fn close_out(&mut self, i: usize) {

@@ -39,7 +39,23 @@ pub struct Peer {
     want_key: bool,
     /// (ssrc, seq, rtp time) of every received VP8 RTP packet, when recording.
     pub video_rtp: Vec<(u32, u16, u32)>,
+    /// When each video frame from any remote arrived.
+    pub video_arrivals: Vec<Instant>,
+    /// Bytes of the frame of simulcast layer `layer` (0 = lowest) at frame number `n`.
+    pub layer_bytes: fn(n: u64, layer: usize) -> usize,
+    /// Simulcast layers (rids) this publisher stopped sending.
+    pub stopped_layers: Vec<&'static str>,
+    /// The next answer this peer gives is one str0m must reject (it claims ICE-lite, as the
+    /// SFU does).
+    pub spoil_next_answer: bool,
+    /// Answers of this peer the room rejected.
+    pub answers_rejected: u32,
     frame_no: u64,
+}
+
+/// Layers differ in size: 300, 600, 900 bytes.
+fn default_layer_bytes(_n: u64, layer: usize) -> usize {
+    300 * (layer + 1)
 }
 
 pub struct World {
@@ -106,6 +122,11 @@ impl World {
             ignore_requests: 0,
             want_key: false,
             video_rtp: Vec::new(),
+            video_arrivals: Vec::new(),
+            layer_bytes: default_layer_bytes,
+            stopped_layers: Vec::new(),
+            spoil_next_answer: false,
+            answers_rejected: 0,
             frame_no: 0,
         });
         id
@@ -185,8 +206,18 @@ impl World {
                     };
                     let offer = SdpOffer::from_sdp_string(&sdp).expect("room offers parse");
                     let answer = p.rtc.sdp_api().accept_offer(offer).expect("peer accepts");
+                    let mut answer = answer.to_sdp_string();
+                    if std::mem::take(&mut p.spoil_next_answer) {
+                        answer = answer.replacen("t=0 0\r\n", "t=0 0\r\na=ice-lite\r\n", 1);
+                        assert!(
+                            self.room.accept_answer(client, &answer, now).is_err(),
+                            "the spoiled answer was accepted"
+                        );
+                        p.answers_rejected += 1;
+                        continue;
+                    }
                     self.room
-                        .accept_answer(client, &answer.to_sdp_string(), now)
+                        .accept_answer(client, &answer, now)
                         .expect("room accepts answer");
                 }
             }
@@ -227,14 +258,13 @@ impl Peer {
                     out.push(IncomingDatagram::udp(t.source, t.destination, bytes));
                 }
                 Ok(Output::Timeout(_)) | Err(_) => break,
-                Ok(Output::Event(e)) => self.on_event(e),
+                Ok(Output::Event(e)) => self.on_event(e, now),
             }
         }
-        let _ = now;
         out
     }
 
-    fn on_event(&mut self, e: Event) {
+    fn on_event(&mut self, e: Event, now: Instant) {
         if let Event::KeyframeRequest(_) = e {
             self.keyframe_requests += 1;
             if self.ignore_requests > 0 {
@@ -266,7 +296,10 @@ impl Peer {
             let entry = self.received.entry(stream).or_default();
             match media.kind() {
                 MediaKind::Audio => entry.0 += 1,
-                MediaKind::Video => entry.1 += 1,
+                MediaKind::Video => {
+                    entry.1 += 1;
+                    self.video_arrivals.push(now);
+                }
             }
         }
     }
@@ -305,6 +338,9 @@ impl Peer {
             };
             let mut wrote = false;
             for (layer, rid) in rids.into_iter().enumerate() {
+                if rid.is_some_and(|r| self.stopped_layers.contains(&r)) {
+                    continue;
+                }
                 let Some(pt) = self.rtc.writer(mid).and_then(|w| {
                     w.payload_params()
                         .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
@@ -315,8 +351,8 @@ impl Peer {
                 let Some(w) = self.rtc.writer(mid) else {
                     return;
                 };
-                // VP8 frame tag: bit 0 clear on keyframes. Layers differ in size.
-                let size = 300 * (layer + 1);
+                // VP8 frame tag: bit 0 clear on keyframes.
+                let size = (self.layer_bytes)(n, layer);
                 let mut frame = vec![0x9d; size];
                 frame[0] = if key { 0x10 } else { 0x11 };
                 let w = match rid {
