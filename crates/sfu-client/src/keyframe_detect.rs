@@ -85,19 +85,7 @@ fn h264(p: &[u8]) -> bool {
     let Some(&b0) = p.first() else { return false };
     let is_key = |t: u8| t == 5;
     match b0 & 0x1f {
-        24 => {
-            let mut i = 1;
-            while i + 2 < p.len() {
-                let len = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
-                if let Some(&nal) = p.get(i + 2)
-                    && is_key(nal & 0x1f)
-                {
-                    return true;
-                }
-                i += 2 + len;
-            }
-            false
-        }
+        24 => any_aggregated(p, 1, |nal| is_key(nal & 0x1f)),
         28 => p
             .get(1)
             .is_some_and(|&fu| fu & 0x80 != 0 && is_key(fu & 0x1f)),
@@ -114,24 +102,26 @@ fn h265(p: &[u8]) -> bool {
     let is_irap = |t: u8| (16..=21).contains(&t);
     let Some(&b0) = p.first() else { return false };
     match nal_type(b0) {
-        48 => {
-            let mut i = 2;
-            while i + 2 < p.len() {
-                let len = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
-                if let Some(&nal) = p.get(i + 2)
-                    && is_irap(nal_type(nal))
-                {
-                    return true;
-                }
-                i += 2 + len;
-            }
-            false
-        }
+        48 => any_aggregated(p, 2, |nal| is_irap(nal_type(nal))),
         49 => p
             .get(2)
             .is_some_and(|&fu| fu & 0x80 != 0 && is_irap(fu & 0x3f)),
         t => p.len() >= 2 && is_irap(t),
     }
+}
+
+/// Whether any NAL unit of an aggregation packet (H.264 STAP-A, H.265 AP: a 16-bit size
+/// before each unit, from offset `start`) has a first header byte that `is_key` accepts.
+fn any_aggregated(p: &[u8], start: usize, is_key: impl Fn(u8) -> bool) -> bool {
+    let mut i = start;
+    while i + 2 < p.len() {
+        let len = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
+        if is_key(p[i + 2]) {
+            return true;
+        }
+        i += 2 + len;
+    }
+    false
 }
 
 /// AV1 RTP spec §4.4: the N bit of the aggregation header marks the first packet of a
