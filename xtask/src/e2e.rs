@@ -31,6 +31,10 @@ use crate::exec::{cargo, root, run as exec};
 const ROOM: &str = "e2e";
 /// Browsers in the CI run: 3 use about one core; 4 are comfortable on 2 cores.
 const DEFAULT_PEERS: usize = 3;
+/// What one Opus stream is budgeted at when sizing the low cap.
+const AUDIO_KBPS: f64 = 40.0;
+/// A cap below any video layer: audio only.
+const AUDIO_ONLY_CAP_KBPS: u64 = 60;
 /// Time after everyone decodes before the clean-forwarding window opens.
 const SETTLE: Duration = Duration::from_secs(10);
 /// The clean-forwarding window.
@@ -158,15 +162,19 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         println!("e2e: 2 passed, 0 failed");
         return Ok(Outcome::Passed);
     }
-    let first = end;
+    let first = end.clone();
 
-    // Phase 3: a subscriber asks for little bandwidth: it gets the lowest simulcast layer
-    // (smaller frames), switched at a keyframe, and keeps decoding; then the cap goes.
+    // Phase 3: a subscriber asks for little bandwidth: audio and the lowest simulcast layer
+    // of each publisher fit, the next layer does not. It gets the low layer (smaller
+    // frames), switched at a keyframe, and keeps decoding; with less than that, its video
+    // pauses and audio goes on; then the cap goes and it climbs back.
     let capped = first
         .as_object()
         .and_then(|m| m.keys().next().cloned())
         .context("no report")?;
-    set_cap(&base, &capped, 100)?;
+    let low_cap = low_cap_kbps(&start, &end, &capped, CLEAN_WINDOW)?;
+    println!("e2e: phase 3: capping {capped} to {low_cap} kbit/s");
+    set_cap(&base, &capped, low_cap)?;
     let low = wait_for("the capped browser decodes the low layer", 30, || {
         let r = reports(&base)?;
         Ok(if widths(&r, &capped).iter().all(|&w| w > 0 && w <= 160) {
@@ -179,6 +187,13 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let low_later = reports(&base)?;
     check_rising(&low, &low_later)?;
     println!("e2e: phase 3 ok (capped {capped}): {}", summary(&low_later));
+    set_cap(&base, &capped, AUDIO_ONLY_CAP_KBPS)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let paused = reports(&base)?;
+    std::thread::sleep(Duration::from_secs(4));
+    let paused_later = reports(&base)?;
+    check_audio_only(&paused, &paused_later, &capped)?;
+    println!("e2e: phase 3b ok: below the lowest layer {capped} keeps audio, video paused");
     set_cap(&base, &capped, 0)?;
     wait_for("the uncapped browser is back on a higher layer", 30, || {
         let r = reports(&base)?;
@@ -482,6 +497,72 @@ fn clean_streams(start: &Value, end: &Value) -> Vec<CleanStream> {
 
 fn num_f(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+/// The publishers' layer rates over the window (kbit/s, lowest first), and a cap for
+/// `client` that carries every other publisher's audio and lowest layer with 10 % to
+/// spare, plus less than half of the smallest step to a second layer: the allocator needs
+/// 1.2x a step's cost before taking it.
+fn low_cap_kbps(start: &Value, end: &Value, client: &str, window: Duration) -> anyhow::Result<u64> {
+    let map = end.as_object().context("reports are not objects")?;
+    let mut lows = 0.0;
+    let mut step = f64::MAX;
+    for (id, rep) in map {
+        if id == client {
+            continue;
+        }
+        let mut rates: Vec<f64> = rep
+            .get("sent")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .map(|(rid, l)| {
+                let then = start
+                    .get(id)
+                    .and_then(|r| r.get("sent"))
+                    .and_then(|m| m.get(rid))
+                    .map_or(0.0, |v| num_f(v, "bytesSent"));
+                (num_f(l, "bytesSent") - then) * 8.0 / 1000.0 / window.as_secs_f64()
+            })
+            .filter(|&r| r > 1.0)
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        println!("e2e: publisher {id} layers (kbit/s): {rates:.0?}");
+        let (Some(&low), Some(&next)) = (rates.first(), rates.get(1)) else {
+            bail!("publisher {id} sends fewer than two simulcast layers: {rates:?}");
+        };
+        lows += AUDIO_KBPS + low * 1.1;
+        step = step.min(next - low);
+    }
+    Ok((lows + step * 0.4) as u64)
+}
+
+/// `client` decoded no new video frame from anyone between the snapshots, and received
+/// more audio from everyone.
+fn check_audio_only(before: &Value, after: &Value, client: &str) -> anyhow::Result<()> {
+    let then = |rid: &str, k: &str| {
+        before
+            .get(client)
+            .and_then(|r| r.get("remotes"))
+            .and_then(|m| m.get(rid))
+            .map_or(0, |v| num(v, k))
+    };
+    let rep = after
+        .get(client)
+        .context("no report of the capped client")?;
+    for (rid, rem) in remotes(rep) {
+        let (f0, f1) = (then(rid, "framesDecoded"), num(rem, "framesDecoded"));
+        let (a0, a1) = (then(rid, "audioPackets"), num(rem, "audioPackets"));
+        if f1 > f0 + 2 {
+            bail!(
+                "client {client} still decodes video from {rid} below the lowest layer: {f0} -> {f1}"
+            );
+        }
+        if a1 <= a0 {
+            bail!("client {client} lost audio from {rid} while its video was paused: {a0} -> {a1}");
+        }
+    }
+    Ok(())
 }
 
 /// Every (receiver, sender) pair present in both snapshots decoded more frames later.

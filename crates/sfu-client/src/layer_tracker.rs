@@ -39,6 +39,50 @@ pub(crate) struct LayerPacket {
     pub(crate) size: Option<FrameSize>,
 }
 
+/// A bitrate averaged exponentially over fixed windows. No allocation, O(1) per packet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RateMeter {
+    window_start: Option<Instant>,
+    window_bytes: u64,
+    rate: Option<f64>,
+}
+
+impl RateMeter {
+    pub(crate) const fn new() -> Self {
+        Self {
+            window_start: None,
+            window_bytes: 0,
+            rate: None,
+        }
+    }
+
+    /// Accounts `len` bytes at `now`.
+    pub(crate) fn add(&mut self, len: usize, now: Instant) {
+        self.window_bytes += len as u64;
+        self.tick(now);
+    }
+
+    /// Closes the window when it is due, without adding bytes.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        let start = *self.window_start.get_or_insert(now);
+        let span = now.saturating_duration_since(start);
+        if span >= WINDOW {
+            let bps = self.window_bytes as f64 * 8.0 / span.as_secs_f64();
+            self.rate = Some(match self.rate {
+                Some(avg) => avg + ALPHA * (bps - avg),
+                None => bps,
+            });
+            self.window_start = Some(now);
+            self.window_bytes = 0;
+        }
+    }
+
+    /// The average, zero before the first window closed.
+    pub(crate) fn rate(&self) -> Bitrate {
+        Bitrate::from_bps_f64(self.rate.unwrap_or(0.0))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Layer {
     rid: SfuRid,
@@ -51,9 +95,7 @@ struct Layer {
     /// RTP time of the latest keyframe: packets of that frame are not measured.
     key_ts: Option<u32>,
     size: Option<FrameSize>,
-    window_start: Instant,
-    window_bytes: u64,
-    bitrate: Option<f64>,
+    bitrate: RateMeter,
 }
 
 impl Layer {
@@ -105,18 +147,10 @@ impl LayerTracker {
                 l.size = p.size;
             }
         }
-        if l.key_ts != Some(p.rtp_time) {
-            l.window_bytes += p.len as u64;
-        }
-        let span = now.saturating_duration_since(l.window_start);
-        if span >= WINDOW {
-            let bps = l.window_bytes as f64 * 8.0 / span.as_secs_f64();
-            l.bitrate = Some(match l.bitrate {
-                Some(avg) => avg + ALPHA * (bps - avg),
-                None => bps,
-            });
-            l.window_start = now;
-            l.window_bytes = 0;
+        if l.key_ts == Some(p.rtp_time) {
+            l.bitrate.tick(now);
+        } else {
+            l.bitrate.add(p.len, now);
         }
     }
 
@@ -150,9 +184,7 @@ impl LayerTracker {
             last_frame_ts: None,
             key_ts: None,
             size: None,
-            window_start: now,
-            window_bytes: 0,
-            bitrate: None,
+            bitrate: RateMeter::new(),
         });
         Some(i)
     }
@@ -173,6 +205,11 @@ impl LayerTracker {
             .iter()
             .flatten()
             .any(|l| l.rid == rid && self.flowing(l, now))
+    }
+
+    /// `true` before any simulcast packet arrived.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.layers.iter().all(Option::is_none)
     }
 
     /// `true` once every declared layer has been seen (or none was declared).
@@ -207,7 +244,7 @@ impl LayerTracker {
         found.sort_by_key(|l| l.map(|l| key(&l)));
         let info = |l: &Layer| LayerInfo {
             rid: l.rid,
-            bitrate: Bitrate::from_bps_f64(l.bitrate.unwrap_or(0.0)),
+            bitrate: l.bitrate.rate(),
             size: l.size,
         };
         let first = info(&(*found.first()?)?);

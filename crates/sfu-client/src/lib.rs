@@ -38,9 +38,11 @@
 //! }
 //! ```
 
+mod allocation;
 mod client;
 mod config;
 mod error;
+mod estimator;
 mod forwarder;
 mod frame_size;
 mod keyframe_detect;
@@ -54,13 +56,15 @@ mod stats;
 mod track;
 mod vp8_rewrite;
 
+pub use allocation::TrackPriority;
 pub use client::{Client, ClientStats};
 pub use config::ClientConfig;
 pub use error::ClientError;
+pub use estimator::{EstimatorKind, UnknownEstimator};
 pub use frame_size::keyframe_size;
 pub use keyframe_detect::is_keyframe;
 pub use layer::{BestFitSelector, LayerInfo, LayerSelector};
-pub use propagate::{ClientOutput, Propagated, TrackInfo};
+pub use propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated, TrackInfo};
 pub use rewrite::{RewriteError, Rewritten, SeqTsRewriter};
 pub use rtc::{RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, rtc_config};
 pub use stats::PeerRtcpStats;

@@ -69,6 +69,40 @@ impl Propagated {
     }
 }
 
+/// Why a subscriber's forwarded layer or pause state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LayerChangeReason {
+    /// The bandwidth estimate towards the subscriber moved.
+    Estimate,
+    /// The application's cap ([`Client::set_available_bitrate`](crate::Client::set_available_bitrate)).
+    ApplicationCap,
+    /// The forwarded layer stopped arriving; another one replaced it.
+    LayerGone,
+    /// The budget no longer carries the track's lowest layer: video paused, audio goes on.
+    Paused,
+    /// The budget carries the track again.
+    Resumed,
+    /// Forwarding started (the first layer after the track opened).
+    Started,
+}
+
+/// A subscriber's forwarded layer or pause state of one track changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LayerChange {
+    /// The publisher of the track.
+    pub publisher: ClientId,
+    /// The publisher's media line.
+    pub mid: SfuMid,
+    /// The layer now forwarded (`None` without simulcast, or while paused).
+    pub layer: Option<SfuRid>,
+    /// `true` while the track is paused for this subscriber.
+    pub paused: bool,
+    /// Why.
+    pub reason: LayerChangeReason,
+}
+
 /// What a client wants done next; drain with [`Client::poll_output`](crate::Client::poll_output)
 /// until [`ClientOutput::Timeout`].
 #[derive(Debug)]
@@ -81,6 +115,8 @@ pub enum ClientOutput {
     /// Deliver this SDP offer to the remote peer over signaling; its answer goes to
     /// [`Client::accept_answer`](crate::Client::accept_answer).
     Offer(String),
+    /// The layer or pause state of a track this peer receives changed.
+    LayerChanged(LayerChange),
     /// Nothing more until this time (or new input).
     Timeout(Instant),
 }

@@ -6,6 +6,8 @@ use std::time::Instant;
 use str0m::rtp::Extension;
 use str0m::{Candidate, Rtc, RtcConfig};
 
+use crate::estimator::{EstimatorKind, INITIAL_ESTIMATE};
+
 /// The underlying str0m `Rtc`. **Semver-exempt**: it follows str0m's versioning, not ours.
 pub type RawRtc = Rtc;
 /// The underlying str0m `RtcConfig`. **Semver-exempt**, like [`RawRtc`].
@@ -38,6 +40,7 @@ const ABS_CAPTURE_TIME_ID: u8 = 7;
 pub struct SfuRtc {
     rtc: Rtc,
     created: Instant,
+    estimator: EstimatorKind,
 }
 
 impl SfuRtc {
@@ -60,6 +63,11 @@ impl SfuRtc {
     pub fn created(&self) -> Instant {
         self.created
     }
+
+    /// The estimator the `Rtc` was configured for.
+    pub fn estimator(&self) -> EstimatorKind {
+        self.estimator
+    }
 }
 
 /// Builds an [`SfuRtc`].
@@ -67,6 +75,7 @@ impl SfuRtc {
 pub struct SfuRtcBuilder {
     config: RawRtcConfig,
     candidates: Vec<SocketAddr>,
+    estimator: EstimatorKind,
 }
 
 impl Default for SfuRtcBuilder {
@@ -81,7 +90,16 @@ impl SfuRtcBuilder {
         Self {
             config: rtc_config(),
             candidates: Vec::new(),
+            estimator: EstimatorKind::default(),
         }
+    }
+
+    /// Which estimate sets the subscriber's budget (default [`EstimatorKind::default`]).
+    /// Configures str0m for it at [`build`](Self::build): its estimator, pacer and probes
+    /// for every adaptive kind, and its raw packet events for ours.
+    pub fn estimator(mut self, kind: EstimatorKind) -> Self {
+        self.estimator = kind;
+        self
     }
 
     /// Adds a local UDP host candidate: the address the SFU's socket is reachable at.
@@ -99,12 +117,25 @@ impl SfuRtcBuilder {
     /// Builds the `Rtc` at time `now`. Candidates that str0m rejects (for example an
     /// unspecified address) are skipped.
     pub fn build(self, now: Instant) -> SfuRtc {
-        let mut rtc = self.config.build(now);
+        let kind = self.estimator;
+        let mut config = self.config;
+        if kind.is_adaptive() {
+            let initial = str0m::bwe::Bitrate::bps(INITIAL_ESTIMATE.bps());
+            config = config.enable_bwe(Some(initial));
+        }
+        if kind.needs_raw_packets() {
+            config = config.enable_raw_packets(true);
+        }
+        let mut rtc = config.build(now);
         for addr in self.candidates {
             if let Ok(c) = Candidate::host(addr, "udp") {
                 rtc.add_local_candidate(c);
             }
         }
-        SfuRtc { rtc, created: now }
+        SfuRtc {
+            rtc,
+            created: now,
+            estimator: kind,
+        }
     }
 }

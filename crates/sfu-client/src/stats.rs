@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use sfu_bwe::Bitrate;
 use sfu_ids::{SfuMid, SfuRid};
 use str0m::stats::{MediaEgressStats, PeerStats};
 
@@ -29,6 +30,8 @@ pub struct PeerRtcpStats {
     pub firs_received: u64,
     /// When the figures were last refreshed.
     pub updated_at: Option<Instant>,
+    /// The current send-side bandwidth estimate towards the peer, when an estimator runs.
+    pub estimate: Option<Bitrate>,
 }
 
 /// Latest egress counters of one outgoing stream.

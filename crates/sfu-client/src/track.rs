@@ -1,7 +1,9 @@
 //! Per-track state: what a client publishes and what it receives from others.
 
+use sfu_bwe::Bitrate;
 use sfu_ids::{ClientId, SfuMediaKind, SfuMid};
 
+use crate::allocation::TrackPriority;
 use crate::forwarder::Forwarder;
 use crate::keyframe_throttle::KeyframeThrottle;
 use crate::propagate::TrackInfo;
@@ -35,6 +37,11 @@ pub(crate) struct TrackOut {
     pub(crate) info: TrackInfo,
     pub(crate) state: OutState,
     pub(crate) forwarder: Forwarder,
+    pub(crate) priority: TrackPriority,
+    /// The layer index the last allocation granted (`None`: paused, or not allocated).
+    pub(crate) granted: Option<usize>,
+    /// The budget the layer selector sees for this track (`None`: unlimited).
+    pub(crate) budget: Option<Bitrate>,
     /// Publisher payload type → our payload type; `NO_PT` when unmapped. Filled when the
     /// track opens.
     pub(crate) pt_map: [u8; 128],
@@ -54,6 +61,9 @@ impl TrackOut {
         Self {
             forwarder: Forwarder::new(is_video, &info.rids, clock_rate),
             info,
+            priority: TrackPriority::Normal,
+            granted: None,
+            budget: None,
             state: OutState::ToOpen,
             pt_map: [NO_PT; 128],
         }

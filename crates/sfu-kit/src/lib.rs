@@ -69,8 +69,9 @@
 
 pub use sfu_client::{
     BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
-    LayerInfo, LayerSelector, PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, SfuRtc,
-    SfuRtcBuilder, TrackInfo, rtc_config,
+    EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, PeerRtcpStats,
+    Propagated, RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, TrackInfo, TrackPriority,
+    UnknownEstimator, rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,

@@ -4,8 +4,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
-use sfu_client::{Bitrate, Client, ClientError, ClientOutput, Propagated};
-use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram};
+use sfu_client::{
+    Bitrate, Client, ClientError, ClientOutput, LayerChange, Propagated, TrackPriority,
+};
+use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid};
 use tracing::debug;
 
 use crate::route::{RouteMiss, Routed, Router};
@@ -40,6 +42,13 @@ pub enum RoomEvent {
     },
     /// A client was removed (its peer left, timed out or failed).
     ClientRemoved(ClientId),
+    /// What a client receives of one track changed: another layer, paused or resumed.
+    LayerChanged {
+        /// The subscriber.
+        client: ClientId,
+        /// What changed and why.
+        change: LayerChange,
+    },
 }
 
 /// Why a datagram was not delivered. Each is also counted in [`RegistryStats`].
@@ -315,7 +324,28 @@ impl Registry {
             .get_mut(&id)
             .ok_or(RegistryError::UnknownClient(id))?;
         entry.client.set_available_bitrate(available);
+        self.mark_dirty(id);
         Ok(())
+    }
+
+    /// Sets how much client `id` wants the track `mid` of `publisher` when its budget is
+    /// short (see `Client::set_track_priority`); `false` when it receives no such track.
+    pub fn set_track_priority(
+        &mut self,
+        id: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        priority: TrackPriority,
+        now: Instant,
+    ) -> Result<bool, RegistryError> {
+        let entry = self
+            .clients
+            .get_mut(&id)
+            .ok_or(RegistryError::UnknownClient(id))?;
+        let found = entry.client.set_track_priority(publisher, mid, priority);
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(found)
     }
 
     /// The next datagram to send.
@@ -362,6 +392,9 @@ impl Registry {
                         self.events.push_back(RoomEvent::Offer { client: id, sdp })
                     }
                     ClientOutput::Propagate(event) => self.route_event(id, &event, now),
+                    ClientOutput::LayerChanged(change) => self
+                        .events
+                        .push_back(RoomEvent::LayerChanged { client: id, change }),
                     ClientOutput::Timeout(at) => {
                         entry.dirty = false;
                         if !entry.client.is_alive() {

@@ -19,9 +19,10 @@ fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
         "no video before the switch: {frames_high}"
     );
 
-    // Constrain the subscriber: the selector moves it to the lowest layer at a keyframe.
+    // Constrain the subscriber to audio (24 kbit/s) and the lowest layer (60 kbit/s): it
+    // moves there at a keyframe.
     w.room
-        .set_available_bitrate(subscriber, Some(Bitrate::from_bps(80_000)))
+        .set_available_bitrate(subscriber, Some(Bitrate::from_kbps(100)))
         .unwrap();
     w.run(Duration::from_secs(3));
     // And back up, once the higher choice held (3 s) and a keyframe came.
@@ -52,20 +53,37 @@ fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
 }
 
 #[test]
-fn lowest_layer_is_forwarded_when_bandwidth_is_tiny() {
+fn video_pauses_below_the_lowest_layer_audio_goes_on_and_video_resumes() {
     let mut w = World::new();
     let publisher = w.join(true);
     let subscriber = w.join(false);
-    w.run(Duration::from_secs(1));
+    w.run(Duration::from_secs(2));
+    // Enough for audio (24 kbit/s), not for the lowest video layer (60 kbit/s).
     w.room
-        .set_available_bitrate(subscriber, Some(Bitrate::from_bps(1)))
+        .set_available_bitrate(subscriber, Some(Bitrate::from_kbps(50)))
         .unwrap();
-    w.run(Duration::from_secs(3));
-    let before = w.video_frames(subscriber, publisher);
+    w.run(Duration::from_secs(1));
+    let (video, audio) = (
+        w.video_frames(subscriber, publisher),
+        w.audio_frames(subscriber, publisher),
+    );
+    w.run(Duration::from_secs(2));
+    assert_eq!(
+        w.video_frames(subscriber, publisher),
+        video,
+        "video not paused"
+    );
+    assert!(
+        w.audio_frames(subscriber, publisher) > audio + 80,
+        "audio stopped"
+    );
+    assert!(w.room.client(subscriber).unwrap().stats().dropped_paused > 0);
+    // The link recovers: video comes back.
+    w.room.set_available_bitrate(subscriber, None).unwrap();
     w.run(Duration::from_secs(2));
     assert!(
-        w.video_frames(subscriber, publisher) > before + 30,
-        "video stopped on the lowest layer"
+        w.video_frames(subscriber, publisher) > video + 20,
+        "video did not resume"
     );
 }
 

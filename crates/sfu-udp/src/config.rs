@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use sfu_client::ClientConfig;
+use sfu_client::{ClientConfig, EstimatorKind};
 
 /// Where and how a room listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct SfuConfig {
     pub public_ip: Option<IpAddr>,
     /// Per-client tunables.
     pub client: ClientConfig,
+    /// Which bandwidth estimate sets each subscriber's budget.
+    pub estimator: EstimatorKind,
 }
 
 impl Default for SfuConfig {
@@ -26,6 +28,7 @@ impl Default for SfuConfig {
             bind_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             public_ip: None,
             client: ClientConfig::default(),
+            estimator: EstimatorKind::default(),
         }
     }
 }
@@ -40,6 +43,12 @@ impl SfuConfig {
     /// Sets [`SfuConfig::bind_addr`].
     pub fn with_bind_addr(mut self, ip: IpAddr) -> Self {
         self.bind_addr = ip;
+        self
+    }
+
+    /// Sets [`SfuConfig::estimator`].
+    pub fn with_estimator(mut self, kind: EstimatorKind) -> Self {
+        self.estimator = kind;
         self
     }
 

@@ -12,7 +12,7 @@ use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{Registry, RoomEvent};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::SfuConfig;
 use crate::handle::{
@@ -125,6 +125,17 @@ pub async fn run_udp_loop(
                         let _ = tx.try_send(ClientSignal::Closed);
                     }
                 }
+                RoomEvent::LayerChanged { client, change } => {
+                    info!(
+                        %client,
+                        publisher = %change.publisher,
+                        mid = %change.mid,
+                        layer = change.layer.as_ref().map_or("-", |r| r.as_str()),
+                        paused = change.paused,
+                        reason = ?change.reason,
+                        "layer changed"
+                    );
+                }
                 _ => {}
             }
         }
@@ -146,7 +157,10 @@ fn handle_command(
         Command::Join { offer, reply } => {
             let id = ClientId::new(*next_id);
             *next_id += 1;
-            let rtc = SfuRtc::builder().host_candidate(local).build(now);
+            let rtc = SfuRtc::builder()
+                .host_candidate(local)
+                .estimator(config.estimator)
+                .build(now);
             let mut client = Client::new(id, rtc, config.client);
             let result = match client.accept_offer(&offer) {
                 Err(e) => Err(RoomError::BadSdp(e.to_string())),

@@ -16,7 +16,7 @@ use super::Client;
 use crate::forwarder::{DropReason, ForwardConfig, Packet, Verdict};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
-use crate::propagate::{ClientOutput, Propagated};
+use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated};
 use crate::track::{NO_PT, OutState};
 
 impl Client {
@@ -98,9 +98,9 @@ impl Client {
         };
         let t = &mut self.tracks_out[i];
         let before = t.forwarder.current_layer();
-        let outcome =
-            t.forwarder
-                .on_packet(&packet, self.available, self.selector.as_mut(), &cfg, now);
+        let outcome = t
+            .forwarder
+            .on_packet(&packet, t.budget, self.selector.as_mut(), &cfg, now);
         let is_video = t.info.kind == SfuMediaKind::Video;
         let out_pt = t
             .pt_map
@@ -125,9 +125,28 @@ impl Client {
                 self.stats.dropped_not_ready += 1;
                 return;
             }
+            Verdict::Drop(DropReason::Paused) => {
+                self.stats.dropped_paused += 1;
+                return;
+            }
         };
-        if switched && before.is_some_and(|b| b != media.rid) {
-            self.stats.layer_switches += 1;
+        if switched && is_video && before != Some(media.rid) {
+            let reason = match before {
+                None => LayerChangeReason::Started,
+                Some(_) if self.tracks_out[i].forwarder.fell_over() => LayerChangeReason::LayerGone,
+                Some(_) => self.budget_reason,
+            };
+            if before.is_some() {
+                self.stats.layer_switches += 1;
+            }
+            self.queue
+                .push_back(ClientOutput::LayerChanged(LayerChange {
+                    publisher: origin,
+                    mid: media.mid,
+                    layer: media.rid,
+                    paused: false,
+                    reason,
+                }));
         }
         if out_pt == NO_PT {
             self.stats.dropped_no_codec += 1;

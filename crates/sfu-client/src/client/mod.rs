@@ -1,6 +1,7 @@
 //! The per-peer state machine: its drive loop, its inputs and outputs. The jobs it does
 //! live in the submodules: SDP negotiation, keyframe requests, and the media path.
 
+mod allocate;
 mod forward;
 mod keyframes;
 mod negotiation;
@@ -10,15 +11,20 @@ use std::time::{Duration, Instant};
 
 use sfu_bwe::Bitrate;
 use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid};
+use str0m::bwe::BweKind;
 use str0m::change::SdpPendingOffer;
 use str0m::format::Codec;
+use str0m::rtp::RawPacket;
+use str0m::rtp::rtcp::Rtcp;
 use str0m::{Event, IceConnectionState, Input, Output};
 use tracing::debug;
 
+use crate::allocation::TrackPriority;
 use crate::config::ClientConfig;
 use crate::error::ClientError;
+use crate::estimator::Estimation;
 use crate::layer::{BestFitSelector, LayerSelector};
-use crate::propagate::{ClientOutput, Propagated, TrackInfo};
+use crate::propagate::{ClientOutput, LayerChangeReason, Propagated, TrackInfo};
 use crate::rtc::{RawRtc, SfuRtc};
 use crate::stats::{PeerRtcpStats, StatsCollector};
 use crate::track::{TrackIn, TrackOut};
@@ -43,6 +49,8 @@ pub struct ClientStats {
     pub keyframe_requests_to_peer: u64,
     /// Simulcast layer switches on this peer's tracks.
     pub layer_switches: u64,
+    /// Video packets for this peer dropped while its budget paused their track.
+    pub dropped_paused: u64,
 }
 
 /// Cached codec of a payload type of this peer.
@@ -83,8 +91,14 @@ pub struct Client {
     disconnected_since: Option<Instant>,
     /// Last datagram str0m accepted (or creation time).
     last_input: Option<Instant>,
-    /// The bandwidth towards this peer, when known.
-    available: Option<Bitrate>,
+    /// The application's cap on the bandwidth towards this peer.
+    cap: Option<Bitrate>,
+    /// The bandwidth estimate towards this peer.
+    estimation: Estimation,
+    /// When the subscriber's budget is split over its tracks next.
+    next_allocation: Instant,
+    /// Which limit set the budget at the last allocation.
+    budget_reason: LayerChangeReason,
     /// The latest time seen in any input (creation time at first).
     last_now: Instant,
     stats: ClientStats,
@@ -95,6 +109,7 @@ impl Client {
     /// Wraps an SFU-configured `Rtc` as client `id`.
     pub fn new(id: ClientId, rtc: SfuRtc, config: ClientConfig) -> Self {
         let created = rtc.created();
+        let estimation = Estimation::new(rtc.estimator(), created);
         Self {
             id,
             rtc: rtc.into_raw(),
@@ -109,7 +124,10 @@ impl Client {
             queue: VecDeque::new(),
             disconnected_since: None,
             last_input: None,
-            available: None,
+            cap: None,
+            estimation,
+            next_allocation: created,
+            budget_reason: LayerChangeReason::Estimate,
             last_now: created,
             rtcp: StatsCollector::default(),
             stats: ClientStats::default(),
@@ -135,7 +153,14 @@ impl Client {
     /// RTCP-derived connection statistics (RTT, loss, feedback counts), refreshed once per
     /// stats interval.
     pub fn rtcp_stats(&self) -> PeerRtcpStats {
-        self.rtcp.snapshot()
+        let mut s = self.rtcp.snapshot();
+        s.estimate = self.estimation.estimate();
+        s
+    }
+
+    /// The current send-side bandwidth estimate towards this peer, when an estimator runs.
+    pub fn estimate(&self) -> Option<Bitrate> {
+        self.estimation.estimate()
     }
 
     /// `false` once the peer connection is closed; the room then removes the client.
@@ -159,14 +184,33 @@ impl Client {
         &mut self.rtc
     }
 
-    /// Caps the bandwidth available towards this peer, e.g. from a bandwidth estimator or
-    /// a client's own request; `None` removes the cap. The layer choice of every track
-    /// this peer receives is decided again at its next packet.
-    pub fn set_available_bitrate(&mut self, available: Option<Bitrate>) {
-        self.available = available;
+    /// Caps the bandwidth towards this peer (a client's own request, an operator's
+    /// limit); `None` removes the cap. The budget is the lower of the cap and the
+    /// bandwidth estimate; it is split over the tracks again at once.
+    pub fn set_available_bitrate(&mut self, cap: Option<Bitrate>) {
+        self.cap = cap;
+        let now = self.last_now;
+        self.allocate(now);
         for t in &mut self.tracks_out {
             t.forwarder.reevaluate();
         }
+    }
+
+    /// Sets how much this peer wants the track `mid` of `publisher` relative to its other
+    /// tracks when the budget is short; `false` when it receives no such track.
+    pub fn set_track_priority(
+        &mut self,
+        publisher: ClientId,
+        mid: SfuMid,
+        priority: TrackPriority,
+    ) -> bool {
+        let Some(&i) = self.out_index.get(&(publisher, mid)) else {
+            return false;
+        };
+        self.tracks_out[i].priority = priority;
+        let now = self.last_now;
+        self.allocate(now);
+        true
     }
 
     /// The tracks this client publishes, for announcing them to a client that joins later.
@@ -224,6 +268,10 @@ impl Client {
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             debug!(client = %self.id, error = %e, "timeout handling failed; closing peer");
             self.rtc.disconnect();
+            return;
+        }
+        if now >= self.next_allocation {
+            self.allocate(now);
         }
     }
 
@@ -251,6 +299,9 @@ impl Client {
                     }
                     if let Some(last) = self.last_input {
                         t = t.min(last + self.config.inactivity_timeout);
+                    }
+                    if !self.tracks_out.is_empty() {
+                        t = t.min(self.next_allocation);
                     }
                     return ClientOutput::Timeout(t);
                 }
@@ -314,7 +365,27 @@ impl Client {
             Event::MediaAdded(added) => self.on_media_added(added),
             Event::RtpPacket(packet) => self.on_rtp(packet),
             Event::KeyframeRequest(req) => self.on_keyframe_request_from_peer(req.into()),
-            Event::PeerStats(s) => self.rtcp.on_peer(&s),
+            Event::PeerStats(s) => {
+                if let Some(rtt) = s.rtt {
+                    self.estimation.on_rtt(rtt, self.last_now);
+                }
+                self.rtcp.on_peer(&s);
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                self.estimation
+                    .on_str0m_estimate(Bitrate::from_bps(estimate.as_u64()));
+            }
+            Event::RawPacket(raw) => match *raw {
+                RawPacket::RtpTx(header, packet) => {
+                    if let Some(seq) = header.ext_vals.transport_cc {
+                        self.estimation.on_sent(seq, packet.len(), self.last_now);
+                    }
+                }
+                RawPacket::RtcpRx(Rtcp::Twcc(twcc)) => {
+                    self.estimation.on_twcc(twcc, self.last_now);
+                }
+                _ => {}
+            },
             Event::MediaEgressStats(s) => self.rtcp.on_egress(&s),
             _ => {}
         }

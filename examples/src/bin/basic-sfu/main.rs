@@ -12,6 +12,7 @@ mod rooms;
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Parser;
+use sfu_kit::EstimatorKind;
 
 /// A complete WebRTC SFU with its own web page.
 #[derive(Debug, Parser)]
@@ -30,6 +31,10 @@ struct Args {
     /// First UDP port for rooms; each room takes the next free one (0: any free port).
     #[arg(long, env = "SFU_UDP_PORT", default_value_t = 0)]
     udp_port: u16,
+    /// Bandwidth estimator that sets each subscriber's budget: googcc, kalman, str0m, or
+    /// off (best layers for everyone).
+    #[arg(long, env = "SFU_ESTIMATOR", default_value = "googcc")]
+    estimator: EstimatorKind,
 }
 
 #[tokio::main]
@@ -43,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let rooms = rooms::Rooms::new(args.bind, args.public_ip, args.udp_port)?;
+    let rooms = rooms::Rooms::new(args.bind, args.public_ip, args.udp_port, args.estimator)?;
     // Event streams never end by themselves; they watch this to let graceful shutdown finish.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = http::router(rooms, stop_rx);

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use sfu_kit::{ClientId, RoomHandle, SfuConfig, SfuMetrics};
+use sfu_kit::{ClientId, EstimatorKind, RoomHandle, SfuConfig, SfuMetrics};
 use tokio::sync::broadcast;
 
 /// A participant as the page shows it.
@@ -35,6 +35,7 @@ pub(crate) struct Rooms {
     bind: IpAddr,
     public_ip: Option<IpAddr>,
     next_udp_port: Arc<Mutex<u16>>,
+    estimator: EstimatorKind,
     pub(crate) metrics: SfuMetrics,
 }
 
@@ -43,12 +44,14 @@ impl Rooms {
         bind: IpAddr,
         public_ip: Option<IpAddr>,
         udp_port: u16,
+        estimator: EstimatorKind,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             inner: Arc::default(),
             bind,
             public_ip,
             next_udp_port: Arc::new(Mutex::new(udp_port)),
+            estimator,
             metrics: SfuMetrics::new()?,
         })
     }
@@ -79,7 +82,8 @@ impl Rooms {
         let config = SfuConfig::default()
             .with_bind_addr(self.bind)
             .with_public_ip(self.public_ip)
-            .with_udp_port(port);
+            .with_udp_port(port)
+            .with_estimator(self.estimator);
         let (handle, addr) = sfu_kit::serve(config).await?;
         tracing::info!(room = name, %addr, "room started");
         let mut rooms = self.lock();

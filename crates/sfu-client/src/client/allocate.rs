@@ -1,0 +1,113 @@
+//! Splitting the subscriber's budget over the tracks it receives, and telling str0m's
+//! estimator what to probe for.
+
+use std::time::Instant;
+
+use sfu_bwe::Bitrate;
+
+use super::Client;
+use crate::allocation::{Demand, UNMEASURED_LAYER, allocate};
+use crate::layer_tracker::MAX_LAYERS;
+use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason};
+use crate::track::OutState;
+
+impl Client {
+    /// Splits the budget (the lower of the estimate and the application's cap) over the
+    /// open tracks: pauses what it cannot carry, resumes what it can again, and gives each
+    /// video track the budget its layer selector decides with.
+    pub(super) fn allocate(&mut self, now: Instant) {
+        self.next_allocation = now + self.config.layer_evaluation_interval;
+        let estimate = self.estimation.estimate();
+        let (budget, reason) = match (estimate, self.cap) {
+            (Some(e), Some(c)) if c < e => (Some(c), LayerChangeReason::ApplicationCap),
+            (Some(e), _) => (Some(e), LayerChangeReason::Estimate),
+            (None, c) => (c, LayerChangeReason::ApplicationCap),
+        };
+        self.budget_reason = reason;
+
+        let open: Vec<usize> = (0..self.tracks_out.len())
+            .filter(|&i| matches!(self.tracks_out[i].state, OutState::Open(_)))
+            .collect();
+        let mut rates = vec![[Bitrate::ZERO; MAX_LAYERS]; open.len()];
+        let mut counts = vec![0; open.len()];
+        for (k, &i) in open.iter().enumerate() {
+            counts[k] = self.tracks_out[i].forwarder.rates(now, &mut rates[k]);
+        }
+        let mut grants = vec![None; open.len()];
+        let mut probe = None;
+        if let Some(budget) = budget {
+            let demands: Vec<Demand<'_>> = open
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| {
+                    let t = &self.tracks_out[i];
+                    Demand {
+                        audio: !t.info.kind.is_video(),
+                        priority: t.priority,
+                        layers: &rates[k][..counts[k]],
+                        previous: t.granted,
+                    }
+                })
+                .collect();
+            let (used, next_step) = allocate(budget, &demands, &mut grants);
+            let desired = demands
+                .iter()
+                .filter_map(|d| d.layers.last().map(|&r| r.max(UNMEASURED_LAYER)))
+                .fold(Bitrate::ZERO, Bitrate::saturating_add);
+            probe = Some((
+                used.saturating_add(next_step.unwrap_or(Bitrate::ZERO)),
+                desired,
+            ));
+        }
+
+        for (k, &i) in open.iter().enumerate() {
+            let layers = &rates[k][..counts[k]];
+            let t = &mut self.tracks_out[i];
+            if !t.info.kind.is_video() || (budget.is_some() && layers.is_empty()) {
+                // Audio is never paused; a video track with nothing measured yet waits.
+                continue;
+            }
+            let cost = |g: usize| layers[g].max(UNMEASURED_LAYER);
+            let (paused, track_budget) = match (budget, grants[k]) {
+                (None, _) => (false, None),
+                (Some(_), None) => (true, None),
+                // Half way to the next layer: the selector picks the granted one, and
+                // measurement noise does not tip it over.
+                (Some(_), Some(g)) if g + 1 < layers.len() => {
+                    let (a, b) = (cost(g), cost(g + 1));
+                    (
+                        false,
+                        Some(a.saturating_add(b.saturating_sub(a).scale(0.5))),
+                    )
+                }
+                (Some(_), Some(_)) => (false, None),
+            };
+            t.granted = grants[k];
+            if t.budget != track_budget {
+                t.budget = track_budget;
+                t.forwarder.reevaluate();
+            }
+            if t.forwarder.set_paused(paused) {
+                let change = LayerChange {
+                    publisher: t.info.origin,
+                    mid: t.info.mid,
+                    layer: None,
+                    paused,
+                    reason: if paused {
+                        LayerChangeReason::Paused
+                    } else {
+                        LayerChangeReason::Resumed
+                    },
+                };
+                self.queue.push_back(ClientOutput::LayerChanged(change));
+            }
+        }
+
+        if let Some((minimum, desired)) = probe
+            && self.estimation.kind().is_adaptive()
+        {
+            let rate = |b: Bitrate| str0m::bwe::Bitrate::bps(b.bps());
+            self.rtc.bwe().set_bitrate(rate(minimum), rate(desired));
+        }
+    }
+}
