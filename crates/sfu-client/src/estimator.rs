@@ -27,11 +27,13 @@ use str0m::rtp::rtcp::Twcc;
 #[non_exhaustive]
 pub enum EstimatorKind {
     /// Google Congestion Control as in libwebrtc (`sfu-bwe-googcc`).
-    #[default]
     GoogCc,
     /// The Kalman-filter GCC of draft-ietf-rmcat-gcc-02 (`sfu-bwe-kalman`).
     Kalman,
-    /// str0m's built-in estimator.
+    /// str0m's built-in estimator: the default, because it won the comparison in
+    /// `docs/adaptive.md` (its probes feed its own estimate, so it climbs back reliably
+    /// after a constrained period; ours cannot use them yet).
+    #[default]
     Str0m,
     /// No estimate: every subscriber gets the best layers unless the application caps it.
     Off,
@@ -43,7 +45,7 @@ impl EstimatorKind {
         self != Self::Off
     }
 
-    /// `true` when the estimator needs str0m's raw packet events.
+    /// `true` when the estimator needs str0m's raw packet events (it is one of ours).
     pub(crate) fn needs_raw_packets(self) -> bool {
         matches!(self, Self::GoogCc | Self::Kalman)
     }

@@ -11,6 +11,9 @@ use crate::layer_tracker::MAX_LAYERS;
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason};
 use crate::track::OutState;
 
+/// How far padding may take the outgoing rate past our own estimate.
+const PADDING_OVER_ESTIMATE: f64 = 1.25;
+
 impl Client {
     /// Splits the budget (the lower of the estimate and the application's cap) over the
     /// open tracks: pauses what it cannot carry, resumes what it can again, and gives each
@@ -103,9 +106,18 @@ impl Client {
             }
         }
 
-        if let Some((minimum, desired)) = probe
+        if let Some((mut minimum, desired)) = probe
             && self.estimation.kind().is_adaptive()
         {
+            // str0m pads up to `minimum`, capped by its own estimate. When our estimator
+            // sets the budget, padding runs at most a little past ours: enough that the
+            // acknowledged rate can lift our estimate, not so much that it congests a link
+            // our estimate already found (every loss would cut the estimate again).
+            if self.estimation.kind().needs_raw_packets()
+                && let Some(e) = estimate
+            {
+                minimum = minimum.min(e.scale(PADDING_OVER_ESTIMATE));
+            }
             let rate = |b: Bitrate| str0m::bwe::Bitrate::bps(b.bps());
             self.rtc.bwe().set_bitrate(rate(minimum), rate(desired));
         }

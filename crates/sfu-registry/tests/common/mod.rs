@@ -3,11 +3,11 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use sfu_client::{Client, ClientConfig, SfuRtc};
+use sfu_client::{Client, ClientConfig, EstimatorKind, LayerChange, SfuRtc};
 use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{Registry, RoomEvent};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -50,7 +50,50 @@ pub struct Peer {
     pub spoil_next_answer: bool,
     /// Answers of this peer the room rejected.
     pub answers_rejected: u32,
+    /// The bottleneck from the SFU to this peer (`None`: instant delivery).
+    pub downlink: Option<Link>,
     frame_no: u64,
+}
+
+/// A bottleneck from the SFU to one peer: a rate, a drop-tail queue bounded in time, and a
+/// propagation delay.
+pub struct Link {
+    pub rate_bps: u64,
+    pub delay: Duration,
+    pub max_queue: Duration,
+    busy_until: Option<Instant>,
+    queue: VecDeque<(Instant, SocketAddr, SocketAddr, Vec<u8>)>,
+    pub dropped: u64,
+}
+
+impl Link {
+    pub fn new(rate_bps: u64) -> Self {
+        Self {
+            rate_bps,
+            delay: Duration::from_millis(20),
+            max_queue: Duration::from_millis(300),
+            busy_until: None,
+            queue: VecDeque::new(),
+            dropped: 0,
+        }
+    }
+
+    fn enqueue(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        let start = self.busy_until.map_or(now, |b| b.max(now));
+        if start.saturating_duration_since(now) > self.max_queue {
+            self.dropped += 1;
+            return;
+        }
+        let tx =
+            Duration::from_nanos(bytes.len() as u64 * 8 * 1_000_000_000 / self.rate_bps.max(1));
+        self.busy_until = Some(start + tx);
+        self.queue
+            .push_back((start + tx + self.delay, from, to, bytes));
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.queue.front().map(|q| q.0)
+    }
 }
 
 /// Layers differ in size: 300, 600, 900 bytes.
@@ -63,6 +106,10 @@ pub struct World {
     pub now: Instant,
     pub room: Registry,
     pub peers: Vec<Peer>,
+    /// The estimator of clients that join from now on.
+    pub estimator: EstimatorKind,
+    /// Every layer change the room reported, with its time.
+    pub layer_changes: Vec<(Instant, ClientId, LayerChange)>,
 }
 
 impl World {
@@ -73,6 +120,8 @@ impl World {
             now: start,
             room: Registry::new(),
             peers: Vec::new(),
+            estimator: EstimatorKind::default(),
+            layer_changes: Vec::new(),
         }
     }
 
@@ -95,7 +144,10 @@ impl World {
         let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, sim);
         let (offer, pending) = change.apply().expect("changes");
 
-        let sfu_rtc = SfuRtc::builder().host_candidate(SFU).build(self.now);
+        let sfu_rtc = SfuRtc::builder()
+            .host_candidate(SFU)
+            .estimator(self.estimator)
+            .build(self.now);
         let mut client = Client::new(id, sfu_rtc, ClientConfig::default());
         let answer = client
             .accept_offer(&offer.to_sdp_string())
@@ -127,6 +179,7 @@ impl World {
             stopped_layers: Vec::new(),
             spoil_next_answer: false,
             answers_rejected: 0,
+            downlink: None,
             frame_no: 0,
         });
         id
@@ -144,11 +197,30 @@ impl World {
         self.peer(id).gone = true;
     }
 
-    /// Runs the world for `d` of simulated time, peers sending media.
+    /// Runs the world for `d` of simulated time, peers sending media every 20 ms. The
+    /// room's timers (its pacer among them) and link deliveries run at their own times
+    /// between the steps.
     pub fn run(&mut self, d: Duration) {
         let end = self.now + d;
         while self.now < end {
-            self.now += STEP;
+            let step_end = self.now + STEP;
+            for _ in 0..10_000 {
+                let links = self
+                    .peers
+                    .iter()
+                    .filter_map(|p| p.downlink.as_ref().and_then(Link::next_due));
+                let Some(next) = self.room.poll_timeout().into_iter().chain(links).min() else {
+                    break;
+                };
+                if next >= step_end {
+                    break;
+                }
+                self.now = next.max(self.now);
+                self.room.handle_timeout(self.now);
+                self.deliver_due();
+                self.exchange();
+            }
+            self.now = step_end;
             let now = self.now;
             let tick = (now - self.start).as_millis() as u64;
             for p in self.peers.iter_mut().filter(|p| !p.gone) {
@@ -158,7 +230,23 @@ impl World {
                 let _ = p.rtc.handle_input(Input::Timeout(now));
             }
             self.room.handle_timeout(now);
+            self.deliver_due();
             self.exchange();
+        }
+    }
+
+    /// Hands every link's due datagrams to their peers.
+    fn deliver_due(&mut self) {
+        let now = self.now;
+        for p in self.peers.iter_mut().filter(|p| !p.gone) {
+            while let Some(link) = p.downlink.as_mut()
+                && link.next_due().is_some_and(|t| t <= now)
+            {
+                let Some((_, from, to, bytes)) = link.queue.pop_front() else {
+                    break;
+                };
+                p.receive(now, from, to, &bytes);
+            }
         }
     }
 
@@ -184,22 +272,20 @@ impl World {
                     .iter_mut()
                     .find(|p| p.addr == t.destination && !p.gone)
                 {
-                    let Ok(contents) = t.contents.as_ref().try_into() else {
-                        continue;
-                    };
-                    let _ = p.rtc.handle_input(Input::Receive(
-                        now,
-                        Receive {
-                            proto: Protocol::Udp,
-                            source: t.source,
-                            destination: t.destination,
-                            contents,
-                        },
-                    ));
+                    match p.downlink.as_mut() {
+                        Some(link) => {
+                            link.enqueue(now, t.source, t.destination, t.contents.to_vec());
+                        }
+                        None => p.receive(now, t.source, t.destination, &t.contents),
+                    }
                 }
             }
             while let Some(ev) = self.room.poll_event() {
                 moved = true;
+                if let RoomEvent::LayerChanged { client, change } = ev {
+                    self.layer_changes.push((now, client, change));
+                    continue;
+                }
                 if let RoomEvent::Offer { client, sdp } = ev {
                     let Some(p) = self.peers.iter_mut().find(|p| p.id == client && !p.gone) else {
                         continue;
@@ -249,6 +335,21 @@ impl World {
 }
 
 impl Peer {
+    fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
+        let Ok(contents) = bytes.try_into() else {
+            return;
+        };
+        let _ = self.rtc.handle_input(Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source: from,
+                destination: to,
+                contents,
+            },
+        ));
+    }
+
     fn drain(&mut self, now: Instant) -> Vec<IncomingDatagram> {
         let mut out = Vec::new();
         loop {

@@ -33,7 +33,7 @@ struct Args {
     udp_port: u16,
     /// Bandwidth estimator that sets each subscriber's budget: googcc, kalman, str0m, or
     /// off (best layers for everyone).
-    #[arg(long, env = "SFU_ESTIMATOR", default_value = "googcc")]
+    #[arg(long, env = "SFU_ESTIMATOR", default_value = "str0m")]
     estimator: EstimatorKind,
 }
 
