@@ -48,6 +48,10 @@ const STEPS: &[Step] = &[
         name: "e2e",
         run: crate::e2e::run_all,
     },
+    Step {
+        name: "e2e-link",
+        run: crate::e2e_link::run_all,
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {

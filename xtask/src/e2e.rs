@@ -66,12 +66,20 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 }
             }
             "--clean-only" => opts.clean_only = true,
-            other => bail!("unknown e2e argument {other:?} (known: --peers N, --clean-only)"),
+            "--link-only" => return crate::e2e_link::run_all().map(|_| ()),
+            other => bail!(
+                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only)"
+            ),
         }
     }
-    run_with(opts).map(|_| ())
+    run_with(opts)?;
+    if !opts.clean_only {
+        crate::e2e_link::run_all()?;
+    }
+    Ok(())
 }
 
+/// The room test as `cargo xtask ci` runs it.
 pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     run_with(Options {
         peers: DEFAULT_PEERS,
@@ -82,37 +90,20 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
 fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let peers = opts.peers;
     let Some(chromium) = find_chromium() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            bail!("no chromium found, and CI=true: install it (apt-get install -y chromium)");
-        }
-        println!("##############################################################");
-        println!("e2e: SKIPPED: no chromium found (apt-get install -y chromium)");
-        println!("##############################################################");
-        return Ok(Outcome::Skipped);
+        return skipped("no chromium found (apt-get install -y chromium)");
     };
-    exec(&mut cargo([
-        "build",
-        "--release",
-        "-p",
-        "examples",
-        "--bin",
-        "basic-sfu",
-    ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let sfu_bin = target.join("release/basic-sfu");
-
+    let sfu_bin = build_sfu()?;
     let artifacts = root().join("target/e2e");
     std::fs::create_dir_all(&artifacts)?;
     let mut procs = Procs::default();
-    let (base, sfu) = start_sfu(&sfu_bin, &artifacts)?;
+    let (url, sfu) = start_sfu(&sfu_bin, &artifacts, None, &["--bind", "127.0.0.1"])?;
+    let base = url.clone();
     procs.add(sfu);
     println!("e2e: basic-sfu at {base}");
 
     for i in 0..peers {
         let url = format!("{base}/?room={ROOM}&name=peer{i}");
-        procs.add(start_browser(&chromium, &url, &artifacts, i)?);
+        procs.add(start_browser(&chromium, &url, &artifacts, i, None, &[])?);
     }
     let browsers: Vec<u32> = procs.children.iter().skip(1).map(Child::id).collect();
 
@@ -224,7 +215,34 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     Ok(Outcome::Passed)
 }
 
-fn find_chromium() -> Option<PathBuf> {
+/// A test that cannot run here: skipped with a banner, or a failure under `CI=true`.
+pub(crate) fn skipped(why: &str) -> anyhow::Result<Outcome> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        bail!("{why}, and CI=true: this test must run in CI");
+    }
+    println!("##############################################################");
+    println!("e2e: SKIPPED: {why}");
+    println!("##############################################################");
+    Ok(Outcome::Skipped)
+}
+
+/// Builds basic-sfu in release mode and returns its path.
+pub(crate) fn build_sfu() -> anyhow::Result<PathBuf> {
+    exec(&mut cargo([
+        "build",
+        "--release",
+        "-p",
+        "examples",
+        "--bin",
+        "basic-sfu",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    Ok(target.join("release/basic-sfu"))
+}
+
+pub(crate) fn find_chromium() -> Option<PathBuf> {
     [
         "/usr/lib/chromium/chromium",
         "/usr/bin/chromium",
@@ -237,16 +255,16 @@ fn find_chromium() -> Option<PathBuf> {
 
 /// Child processes, each in its own process group, killed as groups on drop.
 #[derive(Default)]
-struct Procs {
+pub(crate) struct Procs {
     children: Vec<Child>,
 }
 
 impl Procs {
-    fn add(&mut self, c: Child) {
+    pub(crate) fn add(&mut self, c: Child) {
         self.children.push(c);
     }
 
-    fn kill(&mut self, pid: u32) {
+    pub(crate) fn kill(&mut self, pid: u32) {
         kill_group(pid);
         if let Some(c) = self.children.iter_mut().find(|c| c.id() == pid) {
             let _ = c.wait();
@@ -273,12 +291,37 @@ fn kill_group(pgid: u32) {
         .status();
 }
 
-fn start_sfu(bin: &PathBuf, artifacts: &std::path::Path) -> anyhow::Result<(String, Child)> {
-    let mut child = Command::new(bin)
-        .args(["--http-port", "0", "--bind", "127.0.0.1"])
+/// `program` run inside network namespace `ns` when given.
+fn command_in(ns: Option<&str>, program: &std::ffi::OsStr) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Starts basic-sfu (inside `ns` when given) with `args`; returns the base URL it prints
+/// and the process.
+pub(crate) fn start_sfu(
+    bin: &std::path::Path,
+    artifacts: &std::path::Path,
+    ns: Option<&str>,
+    args: &[&str],
+) -> anyhow::Result<(String, Child)> {
+    let log = if ns.is_some() {
+        "sfu-link.log"
+    } else {
+        "sfu.log"
+    };
+    let mut child = command_in(ns, bin.as_os_str())
+        .args(["--http-port", "0"])
+        .args(args)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(artifacts.join("sfu.log"))?)
+        .stderr(std::fs::File::create(artifacts.join(log))?)
         .stdin(Stdio::null())
         .process_group(0)
         .spawn()
@@ -298,19 +341,34 @@ fn start_sfu(bin: &PathBuf, artifacts: &std::path::Path) -> anyhow::Result<(Stri
     Ok((url, child))
 }
 
-fn start_browser(
-    chromium: &PathBuf,
+/// Starts headless Chromium number `i` on `url` (inside `ns` when given, with `extra`
+/// flags).
+pub(crate) fn start_browser(
+    chromium: &std::path::Path,
     url: &str,
     artifacts: &std::path::Path,
     i: usize,
+    ns: Option<&str>,
+    extra: &[String],
 ) -> anyhow::Result<Child> {
     let profile = artifacts.join(format!("profile-{i}"));
     let _ = std::fs::remove_dir_all(&profile);
     let log = std::fs::File::create(artifacts.join(format!("chromium-{i}.log")))?;
+    // No outside network here: every name fails at once, except the page's own host.
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|h| h.split([':', '/']).next())
+        .unwrap_or("127.0.0.1");
+    let resolver_rules = format!(
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE {host}"
+    );
     // A session of its own (util-linux `setsid` execs in place, so the pid stays the
-    // group id): Chromium must not share our terminal session or process group.
-    Command::new("setsid")
+    // group id): Chromium must not share our terminal session or process group. `ip netns
+    // exec` execs in place too.
+    command_in(ns, std::ffi::OsStr::new("setsid"))
         .arg(chromium)
+        .args(extra)
         .args([
             "--headless=new",
             "--no-sandbox",
@@ -325,7 +383,7 @@ fn start_browser(
             "--no-first-run",
             "--disable-component-update",
             "--disable-gpu",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+            &resolver_rules,
             url,
         ])
         .stdout(log.try_clone()?)
@@ -363,7 +421,7 @@ fn widths(r: &Value, client: &str) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-fn remotes(report: &Value) -> impl Iterator<Item = (&String, &Value)> {
+pub(crate) fn remotes(report: &Value) -> impl Iterator<Item = (&String, &Value)> {
     report
         .get("remotes")
         .and_then(Value::as_object)
@@ -371,7 +429,7 @@ fn remotes(report: &Value) -> impl Iterator<Item = (&String, &Value)> {
         .flat_map(|m| m.iter())
 }
 
-fn num(v: &Value, k: &str) -> u64 {
+pub(crate) fn num(v: &Value, k: &str) -> u64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0) as u64
 }
 
@@ -495,7 +553,7 @@ fn clean_streams(start: &Value, end: &Value) -> Vec<CleanStream> {
     out
 }
 
-fn num_f(v: &Value, k: &str) -> f64 {
+pub(crate) fn num_f(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
@@ -610,7 +668,7 @@ fn summary(r: &Value) -> String {
 
 /// Polls `f` until it yields, for at most `secs`; on time-out the error names what was
 /// awaited and the last state seen.
-fn wait_for<T>(
+pub(crate) fn wait_for<T>(
     what: &str,
     secs: u64,
     mut f: impl FnMut() -> anyhow::Result<Result<T, String>>,

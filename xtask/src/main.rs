@@ -6,6 +6,7 @@
 mod bench;
 mod ci;
 mod e2e;
+mod e2e_link;
 mod exec;
 mod fuzz;
 
@@ -17,10 +18,22 @@ cargo xtask <task> [options]
 tasks:
   ci [--skip STEP]... [--only STEP]...   the whole CI suite (fmt, clippy, test, doc, deny, features, e2e)
   bench [CRATE]                          criterion benches for the workspace or one crate
-  e2e [--peers N] [--clean-only]         browser end-to-end tests (headless Chromium)
+  e2e [--peers N] [--clean-only] [--link-only]
+                                         browser end-to-end tests (headless Chromium); the
+                                         constrained-link part needs root (network namespaces)
   fuzz [--iterations N]                  stable-Rust fuzz loops over the codec parsers
   bwe-plot [--out DIR]                   SVG plots of the BWE scenarios
 ";
+
+/// Prints the body of a GET of `args[0]`.
+fn http_get(args: &[String]) -> anyhow::Result<()> {
+    let url = args
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("http-get needs a URL"))?;
+    let body = ureq::get(url).call()?.body_mut().read_to_string()?;
+    print!("{body}");
+    Ok(())
+}
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -32,6 +45,8 @@ fn main() -> ExitCode {
         Some("e2e") => e2e::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
         Some("bwe-plot") => bench::bwe_plot(&rest),
+        // Used by the constrained-link test from inside a network namespace.
+        Some("http-get") => http_get(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             return ExitCode::SUCCESS;

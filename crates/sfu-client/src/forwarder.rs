@@ -25,7 +25,7 @@ use sfu_ids::{FrameSize, SfuRid};
 use str0m::rtp::{Vp8Descriptor, Vp8Patch};
 
 use crate::layer::LayerSelector;
-use crate::layer_tracker::{LayerPacket, LayerTracker, MAX_LAYERS, RateMeter};
+use crate::layer_tracker::{LayerPacket, LayerTracker, MAX_LAYERS, PACKET_OVERHEAD, RateMeter};
 use crate::rewrite::{RewriteError, SeqTsRewriter};
 use crate::vp8_rewrite::Vp8Rewriter;
 
@@ -176,6 +176,11 @@ impl Forwarder {
         true
     }
 
+    /// `true` while paused.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// `true` when the last change of target replaced a layer that stalled.
     pub(crate) fn fell_over(&self) -> bool {
         self.fell_over
@@ -218,7 +223,7 @@ impl Forwarder {
         now: Instant,
     ) -> Outcome {
         let mut keyframe_request = None;
-        self.incoming.add(p.len, now);
+        self.incoming.add(p.len + PACKET_OVERHEAD, now);
         if let Some(rid) = p.rid {
             self.layers.record(
                 &LayerPacket {

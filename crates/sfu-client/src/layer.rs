@@ -14,8 +14,9 @@ use sfu_ids::{FrameSize, SfuRid};
 pub struct LayerInfo {
     /// The layer.
     pub rid: SfuRid,
-    /// Measured bitrate of the layer's delta frames (keyframes excluded), averaged over
-    /// the last seconds; zero until the first measurement window closed.
+    /// Measured wire bitrate of the layer's delta frames (keyframes excluded, packet
+    /// overhead included), averaged over the last seconds; zero until the first
+    /// measurement window closed.
     pub bitrate: Bitrate,
     /// The picture size its latest keyframe announced, for codecs that carry it.
     pub size: Option<FrameSize>,

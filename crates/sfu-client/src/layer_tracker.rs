@@ -28,8 +28,12 @@ pub(crate) const STALL_FRAMES: usize = 3;
 const WINDOW: Duration = Duration::from_millis(500);
 /// Weight of the newest window in the average.
 const ALPHA: f64 = 0.3;
+/// Bytes each packet costs on the wire beyond its payload: RTP header (12), header
+/// extensions (~16), SRTP tag (10), UDP (8) and IPv4 (20). Budgets are wire rates: for a
+/// 100-byte audio packet this is most of the cost.
+pub(crate) const PACKET_OVERHEAD: usize = 66;
 
-/// What one packet tells the tracker.
+/// What one packet tells the tracker (`len`: its payload bytes).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LayerPacket {
     pub(crate) rid: SfuRid,
@@ -150,7 +154,7 @@ impl LayerTracker {
         if l.key_ts == Some(p.rtp_time) {
             l.bitrate.tick(now);
         } else {
-            l.bitrate.add(p.len, now);
+            l.bitrate.add(p.len + PACKET_OVERHEAD, now);
         }
     }
 

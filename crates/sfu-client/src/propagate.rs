@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use sfu_bwe::Bitrate;
 use sfu_ids::{
     ClientId, OutgoingDatagram, SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid, SfuRid,
 };
@@ -101,6 +102,8 @@ pub struct LayerChange {
     pub paused: bool,
     /// Why.
     pub reason: LayerChangeReason,
+    /// The subscriber's whole budget when it happened (`None`: unlimited).
+    pub budget: Option<Bitrate>,
 }
 
 /// What a client wants done next; drain with [`Client::poll_output`](crate::Client::poll_output)

@@ -1,5 +1,7 @@
 //! Per-track state: what a client publishes and what it receives from others.
 
+use std::time::Instant;
+
 use sfu_bwe::Bitrate;
 use sfu_ids::{ClientId, SfuMediaKind, SfuMid};
 
@@ -42,6 +44,8 @@ pub(crate) struct TrackOut {
     pub(crate) granted: Option<usize>,
     /// The budget the layer selector sees for this track (`None`: unlimited).
     pub(crate) budget: Option<Bitrate>,
+    /// Since when the budget has been short of the track's lowest layer.
+    pub(crate) short_since: Option<Instant>,
     /// Publisher payload type → our payload type; `NO_PT` when unmapped. Filled when the
     /// track opens.
     pub(crate) pt_map: [u8; 128],
@@ -64,6 +68,7 @@ impl TrackOut {
             priority: TrackPriority::Normal,
             granted: None,
             budget: None,
+            short_since: None,
             state: OutState::ToOpen,
             pt_map: [NO_PT; 128],
         }

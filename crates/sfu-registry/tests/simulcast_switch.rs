@@ -19,10 +19,10 @@ fn layer_switch_keeps_sequence_numbers_and_timestamps_continuous() {
         "no video before the switch: {frames_high}"
     );
 
-    // Constrain the subscriber to audio (24 kbit/s) and the lowest layer (60 kbit/s): it
-    // moves there at a keyframe.
+    // Constrain the subscriber to audio (50 kbit/s on the wire) and the lowest layer (73
+    // kbit/s): it moves there at a keyframe.
     w.room
-        .set_available_bitrate(subscriber, Some(Bitrate::from_kbps(100)))
+        .set_available_bitrate(subscriber, Some(Bitrate::from_kbps(150)))
         .unwrap();
     w.run(Duration::from_secs(3));
     // And back up, once the higher choice held (3 s) and a keyframe came.
@@ -58,10 +58,18 @@ fn video_pauses_below_the_lowest_layer_audio_goes_on_and_video_resumes() {
     let publisher = w.join(true);
     let subscriber = w.join(false);
     w.run(Duration::from_secs(2));
-    // Enough for audio (24 kbit/s), not for the lowest video layer (60 kbit/s).
+    // Enough for audio (50 kbit/s on the wire), not for the lowest video layer (73
+    // kbit/s). A short dip does not pause; one that lasts 2 s does.
     w.room
-        .set_available_bitrate(subscriber, Some(Bitrate::from_kbps(50)))
+        .set_available_bitrate(subscriber, Some(Bitrate::from_kbps(60)))
         .unwrap();
+    w.run(Duration::from_secs(1));
+    let during_dip = w.video_frames(subscriber, publisher);
+    w.run(Duration::from_millis(500));
+    assert!(
+        w.video_frames(subscriber, publisher) > during_dip + 5,
+        "paused on a dip shorter than 2 s"
+    );
     w.run(Duration::from_secs(1));
     let (video, audio) = (
         w.video_frames(subscriber, publisher),

@@ -133,6 +133,7 @@ pub async fn run_udp_loop(
                         layer = change.layer.as_ref().map_or("-", |r| r.as_str()),
                         paused = change.paused,
                         reason = ?change.reason,
+                        budget_kbps = change.budget.map(|b| b.bps() / 1000),
                         "layer changed"
                     );
                 }

@@ -1,7 +1,7 @@
 //! Splitting the subscriber's budget over the tracks it receives, and telling str0m's
 //! estimator what to probe for.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sfu_bwe::Bitrate;
 
@@ -11,6 +11,8 @@ use crate::layer_tracker::MAX_LAYERS;
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason};
 use crate::track::OutState;
 
+/// How long the budget must stay short of a track's lowest layer before it pauses.
+const PAUSE_AFTER: Duration = Duration::from_secs(2);
 /// How far padding may take the outgoing rate past our own estimate.
 const PADDING_OVER_ESTIMATE: f64 = 1.25;
 
@@ -27,6 +29,7 @@ impl Client {
             (None, c) => (c, LayerChangeReason::ApplicationCap),
         };
         self.budget_reason = reason;
+        self.budget = budget;
 
         let open: Vec<usize> = (0..self.tracks_out.len())
             .filter(|&i| matches!(self.tracks_out[i].state, OutState::Open(_)))
@@ -71,6 +74,16 @@ impl Client {
                 continue;
             }
             let cost = |g: usize| layers[g].max(UNMEASURED_LAYER);
+            // A short dip does not pause: the lowest layer goes on until the budget has
+            // been short of it for PAUSE_AFTER.
+            if budget.is_some() && grants[k].is_none() && !t.forwarder.is_paused() {
+                let since = *t.short_since.get_or_insert(now);
+                if now.saturating_duration_since(since) < PAUSE_AFTER {
+                    grants[k] = Some(0);
+                }
+            } else {
+                t.short_since = None;
+            }
             let (paused, track_budget) = match (budget, grants[k]) {
                 (None, _) => (false, None),
                 (Some(_), None) => (true, None),
@@ -101,6 +114,7 @@ impl Client {
                     } else {
                         LayerChangeReason::Resumed
                     },
+                    budget,
                 };
                 self.queue.push_back(ClientOutput::LayerChanged(change));
             }

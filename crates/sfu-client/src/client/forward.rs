@@ -146,6 +146,7 @@ impl Client {
                     layer: media.rid,
                     paused: false,
                     reason,
+                    budget: self.budget,
                 }));
         }
         if out_pt == NO_PT {

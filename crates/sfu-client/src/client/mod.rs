@@ -99,6 +99,8 @@ pub struct Client {
     next_allocation: Instant,
     /// Which limit set the budget at the last allocation.
     budget_reason: LayerChangeReason,
+    /// The budget of the last allocation (`None`: unlimited).
+    budget: Option<Bitrate>,
     /// The latest time seen in any input (creation time at first).
     last_now: Instant,
     stats: ClientStats,
@@ -128,6 +130,7 @@ impl Client {
             estimation,
             next_allocation: created,
             budget_reason: LayerChangeReason::Estimate,
+            budget: None,
             last_now: created,
             rtcp: StatsCollector::default(),
             stats: ClientStats::default(),
