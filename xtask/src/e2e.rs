@@ -149,6 +149,21 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         );
     }
     println!("e2e: phase 2 ok: {} streams clean", streams.len());
+    let metrics = ureq::get(&format!("{base}/metrics"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    let estimates: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("sfu_subscriber_estimate_bps{"))
+        .collect();
+    if estimates.len() != peers {
+        bail!(
+            "/metrics has {} subscriber estimates, not {peers}: {estimates:?}",
+            estimates.len()
+        );
+    }
+    println!("e2e: /metrics: {}", estimates.join("; "));
     if opts.clean_only {
         println!("e2e: 2 passed, 0 failed");
         return Ok(Outcome::Passed);

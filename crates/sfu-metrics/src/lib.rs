@@ -18,7 +18,7 @@
 //! assert!(text.contains("sfu_datagrams_received_total 120"));
 //! ```
 
-use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The metrics of an SFU process.
 #[derive(Debug, Clone)]
@@ -41,6 +41,10 @@ pub struct SfuMetrics {
     pub media_fanned_out: IntCounter,
     /// Clients removed (left, timed out, failed).
     pub clients_removed: IntCounter,
+    /// Changes of a subscriber's forwarded layer or pause state.
+    pub layer_changes: IntCounter,
+    /// The send-side bandwidth estimate towards each client, labelled `room` and `client`.
+    pub subscriber_estimate_bps: IntGaugeVec,
 }
 
 impl SfuMetrics {
@@ -75,6 +79,21 @@ impl SfuMetrics {
                 "Media packets fanned out to subscribers",
             )?,
             clients_removed: counter("sfu_clients_removed_total", "Clients removed from rooms")?,
+            layer_changes: counter(
+                "sfu_layer_changes_total",
+                "Changes of a subscriber's forwarded layer or pause state",
+            )?,
+            subscriber_estimate_bps: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "sfu_subscriber_estimate_bps",
+                        "Send-side bandwidth estimate towards each client, bits per second",
+                    ),
+                    &["room", "client"],
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             registry,
         })
     }
@@ -111,8 +130,16 @@ mod tests {
             "sfu_dropped_malformed_total",
             "sfu_media_fanned_out_total",
             "sfu_clients_removed_total",
+            "sfu_layer_changes_total",
         ] {
             assert!(text.contains(name), "{name} missing");
         }
+        m.subscriber_estimate_bps
+            .with_label_values(&["demo", "1"])
+            .set(700_000);
+        assert!(
+            m.encode()
+                .contains("sfu_subscriber_estimate_bps{client=\"1\",room=\"demo\"} 700000")
+        );
     }
 }

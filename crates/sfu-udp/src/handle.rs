@@ -1,6 +1,6 @@
 //! The signaling side's view of a room task.
 
-use sfu_client::Bitrate;
+use sfu_client::{Bitrate, PeerRtcpStats};
 use sfu_ids::ClientId;
 use tokio::sync::{mpsc, oneshot};
 
@@ -58,6 +58,10 @@ pub(crate) enum Command {
         available: Option<Bitrate>,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
+    PeerStats {
+        client: ClientId,
+        reply: oneshot::Sender<Result<PeerRtcpStats, RoomError>>,
+    },
     Stats {
         reply: oneshot::Sender<RoomStats>,
     },
@@ -75,6 +79,8 @@ pub struct RoomStats {
     pub datagrams_in: u64,
     /// Datagrams sent.
     pub datagrams_out: u64,
+    /// Changes of a subscriber's forwarded layer or pause state (see `RoomEvent::LayerChanged`).
+    pub layer_changes: u64,
 }
 
 /// Cloneable handle to a room task: how signaling code adds and removes peers. The room
@@ -97,6 +103,7 @@ impl std::fmt::Debug for Command {
             Self::Answer { .. } => "Answer",
             Self::Leave { .. } => "Leave",
             Self::SetBitrate { .. } => "SetBitrate",
+            Self::PeerStats { .. } => "PeerStats",
             Self::Stats { .. } => "Stats",
         })
     }
@@ -148,6 +155,16 @@ impl RoomHandle {
                 available,
                 reply,
             })
+            .await
+            .map_err(|_| RoomError::Stopped)?;
+        rx.await.map_err(|_| RoomError::Stopped)?
+    }
+
+    /// A client's connection statistics, with the bandwidth estimate towards it.
+    pub async fn peer_stats(&self, client: ClientId) -> Result<PeerRtcpStats, RoomError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::PeerStats { client, reply })
             .await
             .map_err(|_| RoomError::Stopped)?;
         rx.await.map_err(|_| RoomError::Stopped)?

@@ -126,6 +126,7 @@ pub async fn run_udp_loop(
                     }
                 }
                 RoomEvent::LayerChanged { client, change } => {
+                    stats.layer_changes += 1;
                     info!(
                         %client,
                         publisher = %change.publisher,
@@ -198,6 +199,13 @@ fn handle_command(
             let result = room
                 .set_available_bitrate(client, available)
                 .map_err(|_| RoomError::UnknownClient(client));
+            let _ = reply.send(result);
+        }
+        Command::PeerStats { client, reply } => {
+            let result = room
+                .client(client)
+                .map(|c| c.rtcp_stats())
+                .ok_or(RoomError::UnknownClient(client));
             let _ = reply.send(result);
         }
         Command::Stats { reply } => {

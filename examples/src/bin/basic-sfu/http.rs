@@ -324,12 +324,32 @@ async fn reports(State(s): State<AppState>, Query(q): Query<RoomQuery>) -> Respo
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    let handles: Vec<_> = s.rooms.lock().values().map(|r| r.handle.clone()).collect();
+    let rooms: Vec<_> = s
+        .rooms
+        .lock()
+        .iter()
+        .map(|(name, r)| {
+            let ids: Vec<u64> = r.participants.iter().map(|p| p.id).collect();
+            (name.clone(), r.handle.clone(), ids)
+        })
+        .collect();
     let m = &s.rooms.metrics;
-    let (mut clients, mut din, mut dout, mut unk, mut mal, mut fan, mut rem) =
-        (0, 0, 0, 0, 0, 0, 0);
-    for h in handles {
+    let (mut clients, mut din, mut dout, mut unk, mut mal, mut fan, mut rem, mut layers) =
+        (0, 0, 0, 0, 0, 0, 0, 0);
+    // Only the clients present now have an estimate.
+    m.subscriber_estimate_bps.reset();
+    for (name, h, ids) in rooms {
+        for id in ids {
+            if let Ok(p) = h.peer_stats(ClientId::new(id)).await
+                && let Some(e) = p.estimate
+            {
+                m.subscriber_estimate_bps
+                    .with_label_values(&[name.as_str(), &id.to_string()])
+                    .set(i64::try_from(e.bps()).unwrap_or(i64::MAX));
+            }
+        }
         if let Ok(st) = h.stats().await {
+            layers += st.layer_changes;
             clients += st.clients as u64;
             din += st.datagrams_in;
             dout += st.datagrams_out;
@@ -348,6 +368,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
         (&m.dropped_malformed, mal),
         (&m.media_fanned_out, fan),
         (&m.clients_removed, rem),
+        (&m.layer_changes, layers),
     ] {
         counter.inc_by(total.saturating_sub(counter.get()));
     }
