@@ -14,7 +14,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Link, World};
-use sfu_client::{EstimatorKind, LayerChangeReason};
+use sfu_client::{Bitrate, EstimatorKind, LayerChangeReason, TrackPriority};
 use sfu_ids::ClientId;
 
 /// Frame bytes per layer at 25 frames/s: 100 kbit/s, 500 kbit/s, 1.5 Mbit/s.
@@ -194,4 +194,48 @@ fn a_subscriber_whose_link_drops_goes_down_within_two_seconds_and_nobody_else_no
     assert!(o.a_up.is_some(), "A did not climb back: {o:?}");
     assert_eq!(o.b_changes, 0, "B was disturbed: {o:?}");
     assert!(o.b_frames_low > 360, "B's video suffered: {o:?}");
+}
+
+#[test]
+fn a_short_budget_goes_to_the_track_the_application_ranks_first() {
+    let mut w = World::new();
+    let first = w.join(true);
+    let second = w.join(true);
+    for p in [first, second] {
+        w.peer(p).layer_bytes = layered;
+    }
+    let subscriber = w.join(false);
+    w.run(Duration::from_secs(3));
+    let video_mid = |w: &World, publisher: ClientId| {
+        w.room
+            .client(publisher)
+            .and_then(|c| {
+                c.published_tracks()
+                    .find(|t| t.kind == sfu_ids::SfuMediaKind::Video)
+                    .map(|t| t.mid)
+            })
+            .expect("the publisher has a video track")
+    };
+    let mid = video_mid(&w, second);
+    let found = w
+        .room
+        .set_track_priority(subscriber, second, mid, TrackPriority::ScreenShare, w.now)
+        .unwrap();
+    assert!(found);
+    // Two audio streams (50 kbit/s each on the wire) and one lowest layer (113 kbit/s)
+    // fit, a second lowest layer does not.
+    w.room
+        .set_available_bitrate(subscriber, Some(Bitrate::from_kbps(300)))
+        .unwrap();
+    w.run(Duration::from_secs(4));
+    let (a, b) = (
+        w.video_frames(subscriber, first),
+        w.video_frames(subscriber, second),
+    );
+    w.run(Duration::from_secs(2));
+    assert_eq!(w.video_frames(subscriber, first), a, "the camera was not paused");
+    assert!(
+        w.video_frames(subscriber, second) > b + 40,
+        "the screen share did not keep flowing"
+    );
 }

@@ -1,7 +1,7 @@
 //! The signaling side's view of a room task.
 
-use sfu_client::{Bitrate, PeerRtcpStats};
-use sfu_ids::ClientId;
+use sfu_client::{Bitrate, PeerRtcpStats, TrackPriority};
+use sfu_ids::{ClientId, SfuMid};
 use tokio::sync::{mpsc, oneshot};
 
 /// Signaling messages for one client's peer, produced by the room task.
@@ -58,6 +58,13 @@ pub(crate) enum Command {
         available: Option<Bitrate>,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
+    SetPriority {
+        client: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        priority: TrackPriority,
+        reply: oneshot::Sender<Result<bool, RoomError>>,
+    },
     PeerStats {
         client: ClientId,
         reply: oneshot::Sender<Result<PeerRtcpStats, RoomError>>,
@@ -103,6 +110,7 @@ impl std::fmt::Debug for Command {
             Self::Answer { .. } => "Answer",
             Self::Leave { .. } => "Leave",
             Self::SetBitrate { .. } => "SetBitrate",
+            Self::SetPriority { .. } => "SetPriority",
             Self::PeerStats { .. } => "PeerStats",
             Self::Stats { .. } => "Stats",
         })
@@ -153,6 +161,30 @@ impl RoomHandle {
             .send(Command::SetBitrate {
                 client,
                 available,
+                reply,
+            })
+            .await
+            .map_err(|_| RoomError::Stopped)?;
+        rx.await.map_err(|_| RoomError::Stopped)?
+    }
+
+    /// Sets how much `client` wants the track `mid` of `publisher` when its bandwidth is
+    /// short (a screen share before cameras, the active speaker before the rest); `false`
+    /// when it receives no such track.
+    pub async fn set_track_priority(
+        &self,
+        client: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        priority: TrackPriority,
+    ) -> Result<bool, RoomError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::SetPriority {
+                client,
+                publisher,
+                mid,
+                priority,
                 reply,
             })
             .await

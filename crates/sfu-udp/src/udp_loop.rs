@@ -201,6 +201,18 @@ fn handle_command(
                 .map_err(|_| RoomError::UnknownClient(client));
             let _ = reply.send(result);
         }
+        Command::SetPriority {
+            client,
+            publisher,
+            mid,
+            priority,
+            reply,
+        } => {
+            let result = room
+                .set_track_priority(client, publisher, mid, priority, now)
+                .map_err(|_| RoomError::UnknownClient(client));
+            let _ = reply.send(result);
+        }
         Command::PeerStats { client, reply } => {
             let result = room
                 .client(client)
