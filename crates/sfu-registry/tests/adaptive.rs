@@ -233,7 +233,11 @@ fn a_short_budget_goes_to_the_track_the_application_ranks_first() {
         w.video_frames(subscriber, second),
     );
     w.run(Duration::from_secs(2));
-    assert_eq!(w.video_frames(subscriber, first), a, "the camera was not paused");
+    assert_eq!(
+        w.video_frames(subscriber, first),
+        a,
+        "the camera was not paused"
+    );
     assert!(
         w.video_frames(subscriber, second) > b + 40,
         "the screen share did not keep flowing"
