@@ -19,9 +19,9 @@ pub struct ClientConfig {
     /// How often the layer selector is consulted per simulcast track (and at once when
     /// the forwarded layer stalls).
     pub layer_evaluation_interval: Duration,
-    /// A higher simulcast layer is switched to only after the selector chose it (with the
-    /// budget 1.2× above its rate) continuously for this long; lower layers take effect at
-    /// once.
+    /// A higher simulcast layer is switched to only after the selector chose it
+    /// continuously for this long; lower layers take effect at once. (The allocator adds
+    /// its own rule: a step up needs 1.2× its cost in the budget.)
     pub layer_upswitch_hold: Duration,
     /// A non-simulcast video track starts at a keyframe; when none arrives within this
     /// time, forwarding starts anyway (the subscriber's decoder will ask for one).

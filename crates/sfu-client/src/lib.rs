@@ -2,9 +2,16 @@
 //!
 //! A [`Client`] wraps one str0m `Rtc` in RTP mode and turns it into a room participant:
 //! it announces the tracks its peer publishes, forwards other peers' RTP packets to its
-//! peer (one simulcast layer per track, with sequence numbers and timestamps rewritten into
-//! one continuous stream), asks publishers for keyframes when a subscriber needs one, and
-//! renegotiates SDP as tracks come and go.
+//! peer (one simulcast layer per track, with sequence numbers, timestamps and VP8 picture
+//! ids rewritten into one continuous stream), estimates the bandwidth towards its peer
+//! ([`EstimatorKind`]) and splits it over the tracks the peer receives (audio first, video
+//! by [`TrackPriority`], paused below the lowest layer), asks publishers for keyframes when
+//! a subscriber needs one, and renegotiates SDP as tracks come and go.
+//!
+//! The layer choice follows rules that keep video clean: layers are ranked by what they
+//! are (picture size, SDP order), never by momentary bytes; going down is immediate, going
+//! up waits until the choice held; a stalled layer is replaced within a few frames; a
+//! source that restarts is rebased at its next keyframe.
 //!
 //! It is sans-I/O like str0m: no sockets, no clock, no tasks. [`Client`] documents its
 //! drive loop; the `sfu-registry` crate drives many of them as a room.

@@ -60,7 +60,7 @@ impl TrackOut {
         let clock_rate = info
             .codecs
             .iter()
-            .find(|p| p.spec().codec.is_audio() != is_video)
+            .find(|p| p.spec().codec.is_video() == is_video)
             .map_or(90_000, |p| p.spec().clock_rate.get());
         Self {
             forwarder: Forwarder::new(is_video, &info.rids, clock_rate),

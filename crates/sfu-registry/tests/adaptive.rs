@@ -79,19 +79,7 @@ fn scenario(kind: EstimatorKind) -> Outcome {
     let (a0, b0) = (w.video_frames(a, publisher), w.video_frames(b, publisher));
     w.peer(a).downlink.as_mut().expect("link").rate_bps = LOW;
     let drops_before = w.peer(a).downlink.as_ref().expect("link").dropped;
-    if std::env::var_os("ADAPTIVE_TRACE").is_some() {
-        for _ in 0..60 {
-            w.run(Duration::from_millis(250));
-            let e = w.room.client(a).and_then(|c| c.estimate());
-            println!(
-                "{kind:?} A {:>7.2}s estimate {:?}",
-                (w.now - start).as_secs_f64(),
-                e.map(|e| e.bps() / 1000)
-            );
-        }
-    } else {
-        w.run(Duration::from_secs(15));
-    }
+    w.run(Duration::from_secs(15));
     let a_down = first_change(&w, a, drop_at, |ch| {
         ch.paused || ch.layer.is_some_and(|r| r.as_str() == "q")
     });
@@ -99,34 +87,9 @@ fn scenario(kind: EstimatorKind) -> Outcome {
     let b_frames_low = w.video_frames(b, publisher) - b0;
     let a_link_drops = w.peer(a).downlink.as_ref().expect("link").dropped - drops_before;
 
-    if std::env::var_os("ADAPTIVE_TRACE").is_some() {
-        for (t, c, ch) in &w.layer_changes {
-            if *c == a {
-                println!(
-                    "{kind:?} A {:>7.2}s {:?} paused={} {:?}",
-                    (*t - start).as_secs_f64(),
-                    ch.layer.map(|r| r.as_str().to_string()),
-                    ch.paused,
-                    ch.reason
-                );
-            }
-        }
-    }
     let up_at = w.now;
     w.peer(a).downlink.as_mut().expect("link").rate_bps = HIGH;
-    if std::env::var_os("ADAPTIVE_TRACE").is_some() {
-        for _ in 0..50 {
-            w.run(Duration::from_millis(500));
-            let e = w.room.client(a).and_then(|c| c.estimate());
-            println!(
-                "{kind:?} A {:>7.2}s up-estimate {:?}",
-                (w.now - start).as_secs_f64(),
-                e.map(|e| e.bps() / 1000)
-            );
-        }
-    } else {
-        w.run(Duration::from_secs(25));
-    }
+    w.run(Duration::from_secs(25));
     let a_up = first_change(&w, a, up_at, is_top);
     let b_changes = w
         .layer_changes

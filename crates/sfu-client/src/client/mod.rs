@@ -70,7 +70,8 @@ enum CodecSlot {
 /// 1. feeds network input with [`Client::handle_input`] and time with [`Client::handle_timeout`];
 /// 2. feeds other clients' events with [`Client::handle_propagated`];
 /// 3. then drains [`Client::poll_output`] until it returns [`ClientOutput::Timeout`],
-///    sending `Transmit`s, routing `Propagate`s and delivering `Offer`s over signaling.
+///    sending `Transmit`s, routing `Propagate`s, delivering `Offer`s over signaling and
+///    reporting `LayerChanged`s.
 ///
 /// The client never reads a clock: every time is an argument.
 #[derive(Debug)]
