@@ -7,14 +7,19 @@
 //! a priority class and class after class, so that equal tracks share fairly and a screen
 //! share is sharp before any camera goes up.
 //!
-//! Hysteresis: what a track had at the last allocation it keeps as long as it fits; a step
-//! up (or a resume from pause) needs [`UP_MARGIN`] of headroom. Pure: no clock, no state
-//! besides what the caller passes in.
+//! Hysteresis: what a track had at the last allocation it keeps as long as it fits, with
+//! [`KEEP_SLACK`] of the budget to spare for estimate noise; a step up (or a resume from
+//! pause) needs [`UP_MARGIN`] of headroom. Pure: no clock, no state besides what the caller
+//! passes in.
 
 use sfu_bwe::Bitrate;
 
 /// Headroom a step up needs over its cost.
 pub(crate) const UP_MARGIN: f64 = 1.2;
+/// Share of the budget that what tracks already have may run over it, once in all: a dip
+/// of the estimate by a few percent (a loaded receiver's jitter reads as delay) must not
+/// cost a switch down and, a few seconds later, one up, each with a keyframe.
+pub(crate) const KEEP_SLACK: f64 = 0.1;
 /// Cost assumed for a layer not measured yet: low enough to start, high enough that many
 /// unmeasured layers do not look free.
 pub(crate) const UNMEASURED_LAYER: Bitrate = Bitrate::from_kbps(50);
@@ -62,27 +67,19 @@ pub(crate) fn allocate(
     grants: &mut [Option<usize>],
 ) -> (Bitrate, Option<Bitrate>) {
     let cost = |d: &Demand<'_>, i: usize| d.layers[i].max(UNMEASURED_LAYER);
-    let mut left = budget;
-    let mut used = Bitrate::ZERO;
-    let take = |left: &mut Bitrate, used: &mut Bitrate, c: Bitrate| {
-        *left = left.saturating_sub(c);
-        *used = used.saturating_add(c);
+    let mut purse = Purse {
+        left: budget,
+        slack: budget.scale(KEEP_SLACK),
+        used: Bitrate::ZERO,
     };
     // Audio first, always.
     for (d, g) in demands.iter().zip(grants.iter_mut()) {
         *g = None;
         if d.audio && !d.layers.is_empty() {
-            take(&mut left, &mut used, d.layers[0]);
+            purse.take(d.layers[0]);
             *g = Some(0);
         }
     }
-    let fits = |left: Bitrate, c: Bitrate, kept: bool| {
-        if kept {
-            c <= left
-        } else {
-            c.scale(UP_MARGIN) <= left
-        }
-    };
     // Lowest layers, by priority.
     for class in CLASSES {
         for (d, g) in demands.iter().zip(grants.iter_mut()) {
@@ -90,8 +87,8 @@ pub(crate) fn allocate(
                 continue;
             }
             let c = cost(d, 0);
-            if fits(left, c, d.previous.is_some()) {
-                take(&mut left, &mut used, c);
+            if purse.fits(c, d.previous.is_some()) {
+                purse.take(c);
                 *g = Some(0);
             }
         }
@@ -107,8 +104,8 @@ pub(crate) fn allocate(
                     continue;
                 }
                 let extra = cost(d, at + 1).saturating_sub(cost(d, at));
-                if fits(left, extra, d.previous.is_some_and(|p| p > at)) {
-                    take(&mut left, &mut used, extra);
+                if purse.fits(extra, d.previous.is_some_and(|p| p > at)) {
+                    purse.take(extra);
                     *g = Some(at + 1);
                     stepped = true;
                 } else if next_step.is_none() {
@@ -128,7 +125,35 @@ pub(crate) fn allocate(
             .find(|(d, g)| !d.audio && g.is_none() && !d.layers.is_empty())
             .map(|(d, _)| cost(d, 0));
     }
-    (used, next_step)
+    (purse.used, next_step)
+}
+
+/// What is left of a budget while it is handed out.
+struct Purse {
+    left: Bitrate,
+    /// What kept grants may still run over `left`.
+    slack: Bitrate,
+    used: Bitrate,
+}
+
+impl Purse {
+    /// Whether `c` fits: what a track keeps within what is left plus the slack, anything
+    /// new with the margin.
+    fn fits(&self, c: Bitrate, kept: bool) -> bool {
+        if kept {
+            c <= self.left.saturating_add(self.slack)
+        } else {
+            c.scale(UP_MARGIN) <= self.left
+        }
+    }
+
+    fn take(&mut self, c: Bitrate) {
+        if c > self.left {
+            self.slack = self.slack.saturating_sub(c.saturating_sub(self.left));
+        }
+        self.left = self.left.saturating_sub(c);
+        self.used = self.used.saturating_add(c);
+    }
 }
 
 #[cfg(test)]
@@ -197,11 +222,23 @@ mod tests {
         // 520 fits layer 1 (500) but not 1.2 x its step from layer 0.
         assert_eq!(run(520, &[video(&cam, Some(0))]), vec![Some(0)]);
         assert_eq!(run(520, &[video(&cam, Some(1))]), vec![Some(1)]);
-        // Below its cost it goes down at once.
-        assert_eq!(run(450, &[video(&cam, Some(1))]), vec![Some(0)]);
+        // A dip within the slack keeps it (500 <= 480 + 48)...
+        assert_eq!(run(480, &[video(&cam, Some(1))]), vec![Some(1)]);
+        // ... below that it goes down at once (500 > 440 + 44).
+        assert_eq!(run(440, &[video(&cam, Some(1))]), vec![Some(0)]);
         // A paused track resumes only with the margin: 150 x 1.2 = 180.
         assert_eq!(run(170, &[video(&cam, None)]), vec![None]);
         assert_eq!(run(170, &[video(&cam, Some(0))]), vec![Some(0)]);
+    }
+
+    #[test]
+    fn the_slack_is_spent_once_in_all() {
+        let cam = kbps(&[100, 300]);
+        // Two kept top layers cost 600: 560 + 56 of slack carries both; 540 + 54 only one,
+        // the slack is not granted again to the second.
+        let demands = [video(&cam, Some(1)), video(&cam, Some(1))];
+        assert_eq!(run(560, &demands), vec![Some(1), Some(1)]);
+        assert_eq!(run(540, &demands), vec![Some(1), Some(0)]);
     }
 
     #[test]
