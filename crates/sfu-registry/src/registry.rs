@@ -286,10 +286,7 @@ impl Registry {
         sdp: &str,
         now: Instant,
     ) -> Result<(), RegistryError> {
-        let entry = self
-            .clients
-            .get_mut(&id)
-            .ok_or(RegistryError::UnknownClient(id))?;
+        let entry = self.entry_mut(id)?;
         let result = entry.client.accept_answer(sdp);
         self.mark_dirty(id);
         self.drive(now);
@@ -303,10 +300,7 @@ impl Registry {
         sdp: &str,
         now: Instant,
     ) -> Result<String, RegistryError> {
-        let entry = self
-            .clients
-            .get_mut(&id)
-            .ok_or(RegistryError::UnknownClient(id))?;
+        let entry = self.entry_mut(id)?;
         let result = entry.client.accept_offer(sdp);
         self.mark_dirty(id);
         self.drive(now);
@@ -319,10 +313,7 @@ impl Registry {
         id: ClientId,
         available: Option<Bitrate>,
     ) -> Result<(), RegistryError> {
-        let entry = self
-            .clients
-            .get_mut(&id)
-            .ok_or(RegistryError::UnknownClient(id))?;
+        let entry = self.entry_mut(id)?;
         entry.client.set_available_bitrate(available);
         self.mark_dirty(id);
         Ok(())
@@ -338,10 +329,7 @@ impl Registry {
         priority: TrackPriority,
         now: Instant,
     ) -> Result<bool, RegistryError> {
-        let entry = self
-            .clients
-            .get_mut(&id)
-            .ok_or(RegistryError::UnknownClient(id))?;
+        let entry = self.entry_mut(id)?;
         let found = entry.client.set_track_priority(publisher, mid, priority);
         self.mark_dirty(id);
         self.drive(now);
@@ -369,6 +357,12 @@ impl Registry {
             }
         }
         None
+    }
+
+    fn entry_mut(&mut self, id: ClientId) -> Result<&mut Entry, RegistryError> {
+        self.clients
+            .get_mut(&id)
+            .ok_or(RegistryError::UnknownClient(id))
     }
 
     fn mark_dirty(&mut self, id: ClientId) {

@@ -124,24 +124,28 @@ pub fn room_channel() -> (RoomHandle, RoomInbox) {
 }
 
 impl RoomHandle {
-    /// Adds a peer from its SDP offer; returns the answer and its signal stream.
-    pub async fn join(&self, offer: String) -> Result<Joined, RoomError> {
+    /// Sends the command `make` builds around a reply channel and waits for the reply.
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, RoomError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Command::Join { offer, reply })
+            .send(make(reply))
             .await
             .map_err(|_| RoomError::Stopped)?;
-        rx.await.map_err(|_| RoomError::Stopped)?
+        rx.await.map_err(|_| RoomError::Stopped)
+    }
+
+    /// Adds a peer from its SDP offer; returns the answer and its signal stream.
+    pub async fn join(&self, offer: String) -> Result<Joined, RoomError> {
+        self.request(|reply| Command::Join { offer, reply }).await?
     }
 
     /// Delivers the peer's answer to the room's last offer.
     pub async fn answer(&self, client: ClientId, sdp: String) -> Result<(), RoomError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Answer { client, sdp, reply })
-            .await
-            .map_err(|_| RoomError::Stopped)?;
-        rx.await.map_err(|_| RoomError::Stopped)?
+        self.request(|reply| Command::Answer { client, sdp, reply })
+            .await?
     }
 
     /// Removes a peer (it left).
@@ -156,16 +160,12 @@ impl RoomHandle {
         client: ClientId,
         available: Option<Bitrate>,
     ) -> Result<(), RoomError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::SetBitrate {
-                client,
-                available,
-                reply,
-            })
-            .await
-            .map_err(|_| RoomError::Stopped)?;
-        rx.await.map_err(|_| RoomError::Stopped)?
+        self.request(|reply| Command::SetBitrate {
+            client,
+            available,
+            reply,
+        })
+        .await?
     }
 
     /// Sets how much `client` wants the track `mid` of `publisher` when its bandwidth is
@@ -178,37 +178,24 @@ impl RoomHandle {
         mid: SfuMid,
         priority: TrackPriority,
     ) -> Result<bool, RoomError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::SetPriority {
-                client,
-                publisher,
-                mid,
-                priority,
-                reply,
-            })
-            .await
-            .map_err(|_| RoomError::Stopped)?;
-        rx.await.map_err(|_| RoomError::Stopped)?
+        self.request(|reply| Command::SetPriority {
+            client,
+            publisher,
+            mid,
+            priority,
+            reply,
+        })
+        .await?
     }
 
     /// A client's connection statistics, with the bandwidth estimate towards it.
     pub async fn peer_stats(&self, client: ClientId) -> Result<PeerRtcpStats, RoomError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::PeerStats { client, reply })
-            .await
-            .map_err(|_| RoomError::Stopped)?;
-        rx.await.map_err(|_| RoomError::Stopped)?
+        self.request(|reply| Command::PeerStats { client, reply })
+            .await?
     }
 
     /// The room's counters.
     pub async fn stats(&self) -> Result<RoomStats, RoomError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Stats { reply })
-            .await
-            .map_err(|_| RoomError::Stopped)?;
-        rx.await.map_err(|_| RoomError::Stopped)
+        self.request(|reply| Command::Stats { reply }).await
     }
 }

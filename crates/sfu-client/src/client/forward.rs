@@ -13,7 +13,7 @@ use str0m::format::Codec;
 use str0m::rtp::{RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::Client;
-use crate::forwarder::{DropReason, ForwardConfig, Packet, Verdict};
+use crate::forwarder::{DropReason, Packet, Verdict};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated};
@@ -81,12 +81,6 @@ impl Client {
             self.stats.dropped_not_ready += 1;
             return;
         };
-        let cfg = ForwardConfig {
-            evaluation_interval: self.config.layer_evaluation_interval,
-            upswitch_hold: self.config.layer_upswitch_hold,
-            keyframe_request_interval: self.config.keyframe_request_interval,
-            keyframe_wait_limit: self.config.keyframe_wait_limit,
-        };
         let packet = Packet {
             rid: media.rid,
             seq_no: media.seq_no,
@@ -98,9 +92,13 @@ impl Client {
         };
         let t = &mut self.tracks_out[i];
         let before = t.forwarder.current_layer();
-        let outcome = t
-            .forwarder
-            .on_packet(&packet, t.budget, self.selector.as_mut(), &cfg, now);
+        let outcome = t.forwarder.on_packet(
+            &packet,
+            t.budget,
+            self.selector.as_mut(),
+            &self.forward_config,
+            now,
+        );
         let is_video = t.info.kind == SfuMediaKind::Video;
         let out_pt = t
             .pt_map

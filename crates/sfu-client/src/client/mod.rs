@@ -23,6 +23,7 @@ use crate::allocation::TrackPriority;
 use crate::config::ClientConfig;
 use crate::error::ClientError;
 use crate::estimator::Estimation;
+use crate::forwarder::ForwardConfig;
 use crate::layer::{BestFitSelector, LayerSelector};
 use crate::propagate::{ClientOutput, LayerChangeReason, Propagated, TrackInfo};
 use crate::rtc::{RawRtc, SfuRtc};
@@ -79,6 +80,8 @@ pub struct Client {
     id: ClientId,
     rtc: RawRtc,
     config: ClientConfig,
+    /// The timing part of `config` every forwarded packet needs.
+    forward_config: ForwardConfig,
     selector: Box<dyn LayerSelector>,
     tracks_in: Vec<TrackIn>,
     tracks_out: Vec<TrackOut>,
@@ -116,6 +119,12 @@ impl Client {
         Self {
             id,
             rtc: rtc.into_raw(),
+            forward_config: ForwardConfig {
+                evaluation_interval: config.layer_evaluation_interval,
+                upswitch_hold: config.layer_upswitch_hold,
+                keyframe_request_interval: config.keyframe_request_interval,
+                keyframe_wait_limit: config.keyframe_wait_limit,
+            },
             config,
             selector: Box::new(BestFitSelector),
             tracks_in: Vec::new(),
