@@ -52,6 +52,10 @@ const STEPS: &[Step] = &[
         name: "e2e-link",
         run: crate::e2e_link::run_all,
     },
+    Step {
+        name: "e2e-svc",
+        run: crate::e2e_svc::run_all,
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {

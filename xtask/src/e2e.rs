@@ -67,14 +67,16 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             }
             "--clean-only" => opts.clean_only = true,
             "--link-only" => return crate::e2e_link::run_all().map(|_| ()),
+            "--svc-only" => return crate::e2e_svc::run_all().map(|_| ()),
             other => bail!(
-                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only)"
+                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only)"
             ),
         }
     }
     run_with(opts)?;
     if !opts.clean_only {
         crate::e2e_link::run_all()?;
+        crate::e2e_svc::run_all()?;
     }
     Ok(())
 }
@@ -112,7 +114,7 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         "all browsers decode video and audio from both others",
         90,
         || {
-            let r = reports(&base)?;
+            let r = reports(&base, ROOM)?;
             Ok(if all_receive(&r, peers) {
                 Ok(r)
             } else {
@@ -121,15 +123,15 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         },
     )?;
     std::thread::sleep(Duration::from_secs(4));
-    let later = reports(&base)?;
+    let later = reports(&base, ROOM)?;
     check_rising(&first, &later)?;
     println!("e2e: phase 1 ok: {}", summary(&later));
 
     // Phase 2: clean forwarding on a clean link, judged as a viewer would.
     std::thread::sleep(SETTLE.saturating_sub(Duration::from_secs(4)));
-    let start = reports(&base)?;
+    let start = reports(&base, ROOM)?;
     std::thread::sleep(CLEAN_WINDOW);
-    let end = reports(&base)?;
+    let end = reports(&base, ROOM)?;
     let streams = clean_streams(&start, &end);
     for s in &streams {
         println!("e2e: clean {s}");
@@ -180,9 +182,9 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         .context("no report")?;
     let low_cap = low_cap_kbps(&start, &end, &capped, CLEAN_WINDOW)?;
     println!("e2e: phase 3: capping {capped} to {low_cap} kbit/s");
-    set_cap(&base, &capped, low_cap)?;
+    set_cap(&base, ROOM, &capped, low_cap)?;
     let low = wait_for("the capped browser decodes the low layer", 30, || {
-        let r = reports(&base)?;
+        let r = reports(&base, ROOM)?;
         Ok(if widths(&r, &capped).iter().all(|&w| w > 0 && w <= 160) {
             Ok(r)
         } else {
@@ -190,19 +192,19 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         })
     })?;
     std::thread::sleep(Duration::from_secs(3));
-    let low_later = reports(&base)?;
+    let low_later = reports(&base, ROOM)?;
     check_rising(&low, &low_later)?;
     println!("e2e: phase 3 ok (capped {capped}): {}", summary(&low_later));
-    set_cap(&base, &capped, AUDIO_ONLY_CAP_KBPS)?;
+    set_cap(&base, ROOM, &capped, AUDIO_ONLY_CAP_KBPS)?;
     std::thread::sleep(Duration::from_secs(3));
-    let paused = reports(&base)?;
+    let paused = reports(&base, ROOM)?;
     std::thread::sleep(Duration::from_secs(4));
-    let paused_later = reports(&base)?;
+    let paused_later = reports(&base, ROOM)?;
     check_audio_only(&paused, &paused_later, &capped)?;
     println!("e2e: phase 3b ok: below the lowest layer {capped} keeps audio, video paused");
-    set_cap(&base, &capped, 0)?;
+    set_cap(&base, ROOM, &capped, 0)?;
     wait_for("the uncapped browser is back on a higher layer", 30, || {
-        let r = reports(&base)?;
+        let r = reports(&base, ROOM)?;
         Ok(if widths(&r, &capped).iter().all(|&w| w > 160) {
             Ok(r)
         } else {
@@ -215,7 +217,7 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let leaving = browsers[peers - 1];
     procs.kill(leaving);
     let after = wait_for("the remaining ones drop the leaver's tile", 60, || {
-        let r = reports(&base)?;
+        let r = reports(&base, ROOM)?;
         Ok(if left_one_fewer(&r, peers - 1) {
             Ok(r)
         } else {
@@ -223,7 +225,7 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         })
     })?;
     std::thread::sleep(Duration::from_secs(4));
-    let end = reports(&base)?;
+    let end = reports(&base, ROOM)?;
     check_rising(&after, &end)?;
     println!("e2e: phase 5 ok: {}", summary(&end));
     println!("e2e: 5 passed, 0 failed");
@@ -408,8 +410,9 @@ pub(crate) fn start_browser(
         .context("starting chromium")
 }
 
-fn reports(base: &str) -> anyhow::Result<Value> {
-    let body = ureq::get(&format!("{base}/api/reports?room={ROOM}"))
+/// What every page in `room` last reported.
+pub(crate) fn reports(base: &str, room: &str) -> anyhow::Result<Value> {
+    let body = ureq::get(&format!("{base}/api/reports?room={room}"))
         .call()?
         .body_mut()
         .read_to_string()?;
@@ -417,9 +420,9 @@ fn reports(base: &str) -> anyhow::Result<Value> {
 }
 
 /// Caps (kbps > 0) or uncaps (0) the bandwidth towards one client.
-fn set_cap(base: &str, client: &str, kbps: u64) -> anyhow::Result<()> {
+pub(crate) fn set_cap(base: &str, room: &str, client: &str, kbps: u64) -> anyhow::Result<()> {
     ureq::post(&format!(
-        "{base}/api/bitrate?room={ROOM}&client={client}&kbps={kbps}"
+        "{base}/api/bitrate?room={room}&client={client}&kbps={kbps}"
     ))
     .send_empty()?;
     Ok(())

@@ -275,7 +275,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     Ok(Outcome::Passed)
 }
 
-fn client_named(r: &Value, name: &str) -> Option<String> {
+pub(crate) fn client_named(r: &Value, name: &str) -> Option<String> {
     r.as_object()?
         .iter()
         .find(|(_, rep)| rep.get("name").and_then(Value::as_str) == Some(name))
@@ -295,7 +295,7 @@ fn everyone_decodes(r: &Value) -> bool {
 }
 
 /// The (lowest, top) widths publisher `id` encodes.
-fn layer_widths(r: &Value, id: &str) -> (u64, u64) {
+pub(crate) fn layer_widths(r: &Value, id: &str) -> (u64, u64) {
     let widths: Vec<u64> = r
         .get(id)
         .and_then(|p| p.get("sent"))
@@ -345,7 +345,7 @@ fn on_lowest(r: &Value, sub: &str) -> bool {
     n == 1
 }
 
-fn remote_delta(before: &Value, after: &Value, sub: &str, rid: &str, k: &str) -> f64 {
+pub(crate) fn remote_delta(before: &Value, after: &Value, sub: &str, rid: &str, k: &str) -> f64 {
     let at = |r: &Value| {
         r.get(sub)
             .and_then(|x| x.get("remotes"))
@@ -355,7 +355,7 @@ fn remote_delta(before: &Value, after: &Value, sub: &str, rid: &str, k: &str) ->
     at(after) - at(before)
 }
 
-fn freezes_since(before: &Value, after: &Value, sub: &str) -> f64 {
+pub(crate) fn freezes_since(before: &Value, after: &Value, sub: &str) -> f64 {
     let Some(rep) = after.get(sub) else {
         return f64::MAX;
     };
@@ -374,7 +374,7 @@ fn frames_rising(before: &Value, after: &Value, sub: &str, window: Duration) -> 
     remotes(rep).all(|(rid, _)| remote_delta(before, after, sub, rid, "framesDecoded") >= need)
 }
 
-fn brief(r: &Value) -> String {
+pub(crate) fn brief(r: &Value) -> String {
     let mut out = Vec::new();
     if let Some(map) = r.as_object() {
         for (id, rep) in map {

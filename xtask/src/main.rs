@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod e2e;
 mod e2e_link;
+mod e2e_svc;
 mod exec;
 mod fuzz;
 
@@ -18,9 +19,10 @@ cargo xtask <task> [options]
 tasks:
   ci [--skip STEP]... [--only STEP]...   the whole CI suite (fmt, clippy, test, doc, deny, features, e2e)
   bench [CRATE]                          criterion benches for the workspace or one crate
-  e2e [--peers N] [--clean-only] [--link-only]
-                                         browser end-to-end tests (headless Chromium); the
-                                         constrained-link part needs root (network namespaces)
+  e2e [--peers N] [--clean-only] [--link-only] [--svc-only]
+                                         browser end-to-end tests (headless Chromium): the
+                                         room, a constrained link (needs root for network
+                                         namespaces), and SVC layer selection
   fuzz [--iterations N]                  stable-Rust fuzz loops over the codec parsers
   bwe-plot [--out DIR]                   SVG plots of the BWE scenarios
 ";

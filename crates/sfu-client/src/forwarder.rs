@@ -17,21 +17,24 @@
 //! - When the forwarded layer stalls while others flow, the best flowing layer replaces it
 //!   without waiting for any timeout.
 //! - A source that restarts (sequence or timestamp jump) is rebased at its next keyframe.
+//! - In a scalable (SVC) stream the [`SvcSelector`] picks the spatial and temporal layers
+//!   the budget carries; what it drops is closed over in the sequence numbers.
 
 use std::time::{Duration, Instant};
 
 use sfu_bwe::Bitrate;
-use sfu_ids::{FrameSize, SfuRid};
+use sfu_ids::{FrameSize, SfuRid, SfuSvcLayer};
 use str0m::rtp::{Vp8Descriptor, Vp8Patch};
 
 use crate::layer::LayerSelector;
 use crate::layer_tracker::{LayerPacket, LayerTracker, MAX_LAYERS, PACKET_OVERHEAD, RateMeter};
 use crate::rewrite::{RewriteError, SeqTsRewriter};
+use crate::svc::{SvcLayers, SvcSelector, SvcVerdict};
 use crate::vp8_rewrite::Vp8Rewriter;
 
 /// Before the first layer is chosen, wait this long for every declared layer to show up,
 /// so a subscriber does not start on whichever layer's packet happened to arrive first.
-const INITIAL_SETTLE: Duration = Duration::from_millis(300);
+pub(crate) const INITIAL_SETTLE: Duration = Duration::from_millis(300);
 
 /// Timing of the forwarding decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +51,12 @@ pub(crate) struct Packet<'a> {
     pub(crate) rid: Option<SfuRid>,
     pub(crate) seq_no: u64,
     pub(crate) rtp_time: u32,
+    pub(crate) marker: bool,
     pub(crate) keyframe: bool,
     pub(crate) frame_size: Option<FrameSize>,
     pub(crate) len: usize,
     pub(crate) vp8: Option<&'a Vp8Descriptor>,
+    pub(crate) svc: Option<SfuSvcLayer>,
 }
 
 /// Why a packet was not forwarded.
@@ -74,6 +79,7 @@ pub(crate) enum Verdict {
     Forward {
         seq_no: u64,
         rtp_time: u32,
+        marker: bool,
         vp8: Option<Vp8Patch>,
         /// It starts a new layer (or restarts the stream).
         switched: bool,
@@ -119,6 +125,9 @@ pub(crate) struct Forwarder {
     fell_over: bool,
     rewriter: SeqTsRewriter,
     vp8: Vp8Rewriter,
+    /// Layer selection inside the stream, once its packets show it is scalable (tracks
+    /// without simulcast only).
+    svc: Option<SvcSelector>,
 }
 
 impl Forwarder {
@@ -139,6 +148,7 @@ impl Forwarder {
             fell_over: false,
             rewriter: SeqTsRewriter::new(clock_rate),
             vp8: Vp8Rewriter::default(),
+            svc: None,
         }
     }
 
@@ -147,6 +157,14 @@ impl Forwarder {
         match self.current {
             Current::Layer(rid) => Some(rid),
             Current::Waiting { .. } => None,
+        }
+    }
+
+    /// The SVC layers being forwarded, for a scalable stream.
+    pub(crate) fn svc_layers(&self) -> Option<SvcLayers> {
+        match self.current {
+            Current::Layer(None) => self.svc.as_ref().map(SvcSelector::current),
+            _ => None,
         }
     }
 
@@ -189,6 +207,9 @@ impl Forwarder {
     /// The rates of the track's flowing layers, lowest quality first (for a track without
     /// simulcast: its one stream), into `out`; returns how many.
     pub(crate) fn rates(&self, now: Instant, out: &mut [Bitrate; MAX_LAYERS]) -> usize {
+        if let Some(svc) = &self.svc {
+            return svc.rates(now, out);
+        }
         match self.layers.flowing_ranked(now) {
             Some((layers, n)) => {
                 for (o, l) in out.iter_mut().zip(&layers[..n]) {
@@ -238,6 +259,22 @@ impl Forwarder {
             if !self.paused && self.evaluate(budget, selector, cfg, now) {
                 keyframe_request = self.request_keyframe(self.target, now);
             }
+        } else if let Some(l) = p.svc {
+            let svc = self.svc.get_or_insert_with(SvcSelector::default);
+            svc.record(&l, p.rtp_time, p.keyframe, p.len, now);
+            if !self.paused {
+                let due = self
+                    .last_evaluation
+                    .is_none_or(|at| now.saturating_duration_since(at) >= cfg.evaluation_interval);
+                if due {
+                    self.last_evaluation = Some(now);
+                    if svc.evaluate(budget, cfg.upswitch_hold, now) {
+                        keyframe_request = self.request_keyframe(None, now);
+                    }
+                } else if svc.wants_spatial_up() && self.current == Current::Layer(None) {
+                    self.rerequest_if_due(None, cfg, now, &mut keyframe_request);
+                }
+            }
         }
         if self.paused {
             return Outcome {
@@ -282,10 +319,18 @@ impl Forwarder {
             }
             return self.switch(p, now);
         }
+        let marker = match self.filter(p) {
+            SvcVerdict::Forward { marker } => marker,
+            SvcVerdict::Drop => {
+                self.rewriter.skip(p.seq_no);
+                return Verdict::Drop(DropReason::OtherLayer);
+            }
+        };
         match self.rewriter.rewrite(p.seq_no, p.rtp_time, now) {
             Ok(out) => Verdict::Forward {
                 seq_no: out.seq_no,
                 rtp_time: out.rtp_time,
+                marker,
                 vp8: p.vp8.and_then(|d| self.vp8.patch(d, out.newest)),
                 switched: false,
             },
@@ -301,8 +346,25 @@ impl Forwarder {
         }
     }
 
+    /// The SVC decision for a packet of the current stream (everything passes in a stream
+    /// that is not scalable).
+    fn filter(&mut self, p: &Packet<'_>) -> SvcVerdict {
+        match (&mut self.svc, p.svc) {
+            (Some(svc), Some(l)) if p.rid.is_none() => {
+                svc.filter(&l, p.rtp_time, p.marker, p.keyframe)
+            }
+            _ => SvcVerdict::Forward { marker: p.marker },
+        }
+    }
+
     /// Starts forwarding `p`'s layer at `p`.
     fn switch(&mut self, p: &Packet<'_>, now: Instant) -> Verdict {
+        if let Some(svc) = &mut self.svc {
+            svc.restart();
+        }
+        let SvcVerdict::Forward { marker } = self.filter(p) else {
+            return Verdict::Drop(DropReason::WaitingKeyframe);
+        };
         self.current = Current::Layer(p.rid);
         let out = self.rewriter.switch(p.seq_no, p.rtp_time, now);
         let vp8 = p.vp8.and_then(|d| {
@@ -312,6 +374,7 @@ impl Forwarder {
         Verdict::Forward {
             seq_no: out.seq_no,
             rtp_time: out.rtp_time,
+            marker,
             vp8,
             switched: true,
         }
@@ -421,10 +484,12 @@ mod tests {
             rid,
             seq_no,
             rtp_time,
+            marker: true,
             keyframe,
             frame_size: None,
             len: 1000,
             vp8: None,
+            svc: None,
         }
     }
 
@@ -494,6 +559,67 @@ mod tests {
             }
         }
         (forwarded, requests)
+    }
+
+    #[test]
+    fn an_svc_stream_drops_layers_over_budget_with_gapless_numbers_and_a_moved_marker() {
+        let mut f = Forwarder::new(true, &[], 90_000);
+        let t0 = Instant::now();
+        let mut sel = BestFitSelector;
+        let mut seq = 0;
+        // (outgoing seq, marker, spatial) of each forwarded packet.
+        let mut out = Vec::new();
+        // One L3T3 picture every 50 ms for 4 s: three spatial layers of two packets each,
+        // S0 100 bytes a packet, S1 400, S2 1600; a keyframe picture first and at 3 s.
+        let mut requests = 0;
+        for i in 0..80u64 {
+            let now = t0 + Duration::from_millis(i * 50);
+            // From 2 s on, the budget carries the base layer only.
+            let budget = (i >= 40).then(|| Bitrate::from_kbps(60));
+            for s in 0..3u8 {
+                for half in 0..2 {
+                    seq += 1;
+                    let key = (i == 0 || i == 60) && s == 0 && half == 0;
+                    let p = Packet {
+                        len: 100 << (2 * s),
+                        marker: s == 2 && half == 1,
+                        svc: Some(SfuSvcLayer {
+                            spatial: s,
+                            temporal: [0, 2, 1, 2][i as usize % 4],
+                            frame_start: half == 0,
+                            frame_end: half == 1,
+                            temporal_switch: true,
+                        }),
+                        ..packet(None, seq, (i * 4500) as u32, key)
+                    };
+                    let o = f.on_packet(&p, budget, &mut sel, &CFG, now);
+                    requests += usize::from(o.keyframe_request.is_some());
+                    if let Verdict::Forward { seq_no, marker, .. } = o.verdict {
+                        out.push((seq_no, marker, s, i));
+                    }
+                }
+            }
+        }
+        let numbers: Vec<u64> = out.iter().map(|o| o.0).collect();
+        assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+        let before: Vec<_> = out.iter().filter(|o| o.3 < 40).collect();
+        assert!(before.iter().any(|o| o.2 == 2));
+        assert!(
+            before.iter().filter(|o| o.1).all(|o| o.2 == 2),
+            "{:?}",
+            before
+                .iter()
+                .filter(|o| o.1 && o.2 != 2)
+                .collect::<Vec<_>>()
+        );
+        // Once down, only the base spatial layer, its layer frames ending pictures.
+        let after: Vec<_> = out.iter().filter(|o| o.3 >= 41).collect();
+        assert!(
+            !after.is_empty() && after.iter().all(|o| o.2 == 0),
+            "{after:?}"
+        );
+        assert!(after.iter().filter(|o| o.1).count() * 2 == after.len());
+        assert_eq!(requests, 0, "it started at a keyframe and never went up");
     }
 
     #[test]

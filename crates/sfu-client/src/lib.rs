@@ -60,6 +60,8 @@ mod propagate;
 mod rewrite;
 mod rtc;
 mod stats;
+mod svc;
+mod svc_layer;
 mod track;
 mod vp8_rewrite;
 
@@ -75,8 +77,10 @@ pub use propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated, Tr
 pub use rewrite::{RewriteError, Rewritten, SeqTsRewriter};
 pub use rtc::{RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, rtc_config};
 pub use stats::PeerRtcpStats;
+pub use svc::SvcLayers;
+pub use svc_layer::svc_layer;
 
 /// The bitrate unit of budgets and layer rates (from `sfu-bwe`).
 pub use sfu_bwe::Bitrate;
-/// The str0m codec enum, used by [`is_keyframe`] and [`keyframe_size`].
+/// The str0m codec enum, used by [`is_keyframe`], [`keyframe_size`] and [`svc_layer`].
 pub use str0m::format::Codec;

@@ -9,6 +9,8 @@ use sfu_ids::{
 };
 use str0m::format::PayloadParams;
 
+use crate::svc::SvcLayers;
+
 /// A track a client publishes, as announced to the other clients.
 #[derive(Debug, Clone)]
 pub struct TrackInfo {
@@ -98,6 +100,8 @@ pub struct LayerChange {
     pub mid: SfuMid,
     /// The layer now forwarded (`None` without simulcast, or while paused).
     pub layer: Option<SfuRid>,
+    /// The spatial and temporal layers now forwarded, for a scalable (SVC) stream.
+    pub svc: Option<SvcLayers>,
     /// `true` while the track is paused for this subscriber.
     pub paused: bool,
     /// Why.

@@ -8,6 +8,12 @@
 //! A publisher that restarts its stream (a new SSRC, an encoder restart) jumps in sequence
 //! number or timestamp; the rewriter reports that as a [`Discontinuity`] so the forwarder can
 //! treat it like a layer switch instead of dropping the stream forever.
+//!
+//! A forwarder that drops packets of the current stream on purpose (the SVC layers a
+//! subscriber does not receive) reports each with [`SeqTsRewriter::skip`]: later packets
+//! close the gap, so the subscriber never asks for a packet that was never meant for it.
+//! The offsets of the last [`REGIMES`] runs of skipped packets are kept, so a reordered or
+//! retransmitted packet from before a run still gets its own number.
 
 use std::time::Instant;
 
@@ -18,10 +24,27 @@ pub struct SeqTsRewriter {
     state: Option<Active>,
 }
 
+/// Runs of skipped packets whose offsets are remembered.
+const REGIMES: usize = 32;
+
+/// From incoming sequence number `from` on (up to the next regime), `out = in + offset`
+/// (wrapping in u64).
+#[derive(Debug, Clone, Copy, Default)]
+struct Regime {
+    from: u64,
+    offset: u64,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Active {
-    /// `out = in + seq_offset` (wrapping in u64).
+    /// The offset of the newest regime.
     seq_offset: u64,
+    /// Ring of regimes, `newest` the current one, `count` of them valid.
+    regimes: [Regime; REGIMES],
+    newest: usize,
+    count: usize,
+    /// Highest incoming sequence number seen, forwarded or skipped.
+    max_in: u64,
     /// `out = in + ts_offset` (wrapping in u32).
     ts_offset: u32,
     /// Smallest outgoing sequence number of the current layer: older packets of the
@@ -98,8 +121,18 @@ impl SeqTsRewriter {
                 (a.max_seq + 1, a.last_ts.wrapping_add(ticks))
             }
         };
+        let seq_offset = out_seq.wrapping_sub(seq_no);
+        let mut regimes = [Regime::default(); REGIMES];
+        regimes[0] = Regime {
+            from: seq_no,
+            offset: seq_offset,
+        };
         self.state = Some(Active {
-            seq_offset: out_seq.wrapping_sub(seq_no),
+            seq_offset,
+            regimes,
+            newest: 0,
+            count: 1,
+            max_in: seq_no,
             ts_offset: out_ts.wrapping_sub(rtp_time),
             floor: out_seq,
             max_seq: out_seq,
@@ -124,6 +157,20 @@ impl SeqTsRewriter {
         let max_ts_jump = self.clock_rate.saturating_mul(MAX_TS_JUMP_SECS);
         let a = self.state.as_mut().ok_or(RewriteError::NotStarted)?;
         let out = seq_no.wrapping_add(a.seq_offset);
+        // Seen through the newest offset; a packet from before the newest run of skips
+        // takes the offset it had then (if it was remembered).
+        let newest_from = a.regimes[a.newest].from;
+        let out = if a.count > 1
+            && seq_no < newest_from
+            && seq_no.saturating_add(MAX_SEQ_JUMP) >= newest_from
+        {
+            match a.offset_of(seq_no) {
+                Some(offset) => seq_no.wrapping_add(offset),
+                None => return Err(RewriteError::Stale),
+            }
+        } else {
+            out
+        };
         let ts_jump = rtp_time.wrapping_sub(a.last_in_ts);
         let ts_jumped = ts_jump > max_ts_jump && ts_jump.wrapping_neg() > max_ts_jump;
         // In u64, a source that restarted lower wraps around to a huge `out`.
@@ -138,6 +185,7 @@ impl SeqTsRewriter {
         }
         let ts = rtp_time.wrapping_add(a.ts_offset);
         let newest = out > a.max_seq;
+        a.max_in = a.max_in.max(seq_no);
         if newest {
             a.max_seq = out;
             a.last_ts = ts;
@@ -149,6 +197,45 @@ impl SeqTsRewriter {
             rtp_time: ts,
             newest,
         })
+    }
+
+    /// The packet `seq_no` of the current stream is dropped on purpose: the packets after
+    /// it move down by one. A packet older than the newest one seen cannot be closed over
+    /// (later packets already went out) and leaves its gap.
+    pub fn skip(&mut self, seq_no: u64) {
+        let Some(a) = self.state.as_mut() else {
+            return;
+        };
+        if seq_no <= a.max_in || seq_no > a.max_in.saturating_add(MAX_SEQ_JUMP) {
+            return;
+        }
+        a.max_in = seq_no;
+        a.seq_offset = a.seq_offset.wrapping_sub(1);
+        let current = &mut a.regimes[a.newest];
+        if current.from == seq_no {
+            // Another packet of the same run.
+            *current = Regime {
+                from: seq_no + 1,
+                offset: a.seq_offset,
+            };
+            return;
+        }
+        a.newest = (a.newest + 1) % REGIMES;
+        a.count = (a.count + 1).min(REGIMES);
+        a.regimes[a.newest] = Regime {
+            from: seq_no + 1,
+            offset: a.seq_offset,
+        };
+    }
+}
+
+impl Active {
+    /// The offset in force for incoming `seq_no`, newest regime first.
+    fn offset_of(&self, seq_no: u64) -> Option<u64> {
+        (0..self.count)
+            .map(|k| self.regimes[(self.newest + REGIMES - k) % REGIMES])
+            .find(|r| r.from <= seq_no)
+            .map(|r| r.offset)
     }
 }
 
@@ -225,6 +312,76 @@ mod tests {
         assert!(r.rewrite(60_003, 7000, t).is_ok());
         assert!(r.rewrite(60_900, 97_000, t).is_ok());
         assert!(r.rewrite(60_002, 4000, t).is_ok_and(|w| !w.newest));
+    }
+
+    #[test]
+    fn skipped_packets_leave_no_gap_and_late_packets_keep_their_number() {
+        let mut r = SeqTsRewriter::new(90_000);
+        let t = Instant::now();
+        r.switch(100, 0, t);
+        // 101 goes; 102 and 103 are skipped; 105 arrives before 104; 106 skipped.
+        assert_eq!(r.rewrite(101, 0, t).unwrap().seq_no, 2);
+        r.skip(102);
+        r.skip(103);
+        assert_eq!(r.rewrite(105, 0, t).unwrap().seq_no, 4);
+        assert_eq!(r.rewrite(104, 0, t).unwrap().seq_no, 3);
+        r.skip(106);
+        assert_eq!(r.rewrite(107, 0, t).unwrap().seq_no, 5);
+        // A retransmission of 101 still maps to 2, of 105 to 4.
+        assert_eq!(r.rewrite(101, 0, t).unwrap().seq_no, 2);
+        assert_eq!(r.rewrite(105, 0, t).unwrap().seq_no, 4);
+        // A late skip cannot renumber what went out: ignored.
+        r.skip(104);
+        assert_eq!(r.rewrite(108, 0, t).unwrap().seq_no, 6);
+    }
+
+    #[test]
+    fn packets_older_than_the_remembered_skips_are_stale() {
+        let mut r = SeqTsRewriter::new(90_000);
+        let t = Instant::now();
+        r.switch(1000, 0, t);
+        let mut seq = 1000;
+        for _ in 0..REGIMES + 2 {
+            seq += 1;
+            r.rewrite(seq, 0, t).unwrap();
+            seq += 1;
+            r.skip(seq);
+        }
+        assert_eq!(r.rewrite(1001, 0, t), Err(RewriteError::Stale));
+        assert!(r.rewrite(seq - 1, 0, t).is_ok());
+    }
+
+    proptest! {
+        /// Forwarding some packets of a stream and skipping the rest, in order, yields
+        /// gapless outgoing numbers; any forwarded packet repeated later gets its number
+        /// again.
+        #[test]
+        fn skips_are_closed_over(
+            keep in proptest::collection::vec(any::<bool>(), 1..200),
+            base in any::<u32>(),
+        ) {
+            let mut r = SeqTsRewriter::new(90_000);
+            let t = Instant::now();
+            let base = u64::from(base);
+            r.switch(base, 0, t);
+            let mut expected = 2u64;
+            let mut sent = Vec::new();
+            for (i, k) in keep.iter().enumerate() {
+                let seq = base + 1 + i as u64;
+                if *k {
+                    let out = r.rewrite(seq, 0, t).unwrap();
+                    prop_assert_eq!(out.seq_no, expected);
+                    sent.push((seq, expected));
+                    expected += 1;
+                } else {
+                    r.skip(seq);
+                }
+            }
+            // Repeats within the remembered runs keep their numbers.
+            for &(seq, out) in sent.iter().rev().take(REGIMES / 2) {
+                prop_assert_eq!(r.rewrite(seq, 0, t).unwrap().seq_no, out);
+            }
+        }
     }
 
     proptest! {

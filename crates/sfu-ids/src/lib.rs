@@ -40,7 +40,7 @@ mod sframe;
 
 pub use id::{ClientId, InvalidPt, InvalidRid, SfuMid, SfuPt, SfuRid};
 pub use keyframe::{SfuKeyframeKind, SfuKeyframeRequest};
-pub use media::{FrameSize, SfuHeaderExtensions, SfuMediaKind, SfuMediaPayload};
+pub use media::{FrameSize, SfuHeaderExtensions, SfuMediaKind, SfuMediaPayload, SfuSvcLayer};
 pub use net::{DatagramError, IncomingDatagram, OutgoingDatagram, SfuProtocol};
 pub use origin::{ClientOrigin, SfuNodeId};
 pub use sframe::KeyEpoch;

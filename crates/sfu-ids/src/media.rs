@@ -70,12 +70,32 @@ pub struct SfuMediaPayload {
     /// The VP8 payload descriptor, parsed once by the publisher's client so each
     /// subscriber can rewrite picture ids without parsing again.
     pub vp8: Option<Vp8Descriptor>,
+    /// Where the packet sits in a scalable (SVC) stream, for codecs and streams that say
+    /// (VP9 with layer indices); `None` for a stream with one layer.
+    pub svc: Option<SfuSvcLayer>,
     /// The RTP payload, without header.
     pub payload: Arc<[u8]>,
     /// When the SFU received the packet.
     pub received_at: Instant,
     /// Header extensions that travel with the packet to every subscriber.
     pub extensions: SfuHeaderExtensions,
+}
+
+/// Where one packet sits in a scalable video stream: its spatial and temporal layer, and
+/// what a forwarder that drops layers needs to know to do it safely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SfuSvcLayer {
+    /// Spatial layer id, 0 the base (lowest resolution).
+    pub spatial: u8,
+    /// Temporal layer id, 0 the base (lowest frame rate).
+    pub temporal: u8,
+    /// The packet starts a layer frame (one spatial layer of one picture).
+    pub frame_start: bool,
+    /// The packet ends a layer frame.
+    pub frame_end: bool,
+    /// A subscriber receiving the lower temporal layers may start receiving this temporal
+    /// layer here.
+    pub temporal_switch: bool,
 }
 
 /// Width and height of a video picture in pixels.

@@ -108,6 +108,7 @@ impl Client {
                     publisher: t.info.origin,
                     mid: t.info.mid,
                     layer: None,
+                    svc: None,
                     paused,
                     reason: if paused {
                         LayerChangeReason::Paused

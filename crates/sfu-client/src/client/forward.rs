@@ -17,6 +17,7 @@ use crate::forwarder::{DropReason, Packet, Verdict};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated};
+use crate::svc_layer::svc_layer;
 use crate::track::{NO_PT, OutState};
 
 impl Client {
@@ -50,6 +51,7 @@ impl Client {
         let vp8 = (codec == Codec::Vp8)
             .then(|| Vp8Descriptor::parse(&packet.payload).ok())
             .flatten();
+        let svc = svc_layer(codec, &packet.payload);
         self.stats.packets_in += 1;
         let media = SfuMediaPayload {
             mid,
@@ -61,6 +63,7 @@ impl Client {
             keyframe,
             frame_size,
             vp8,
+            svc,
             payload: packet.payload,
             received_at: packet.timestamp,
             extensions: SfuHeaderExtensions::from_str0m(&packet.header.ext_vals),
@@ -85,13 +88,16 @@ impl Client {
             rid: media.rid,
             seq_no: media.seq_no,
             rtp_time: media.rtp_time,
+            marker: media.marker,
             keyframe: media.keyframe,
             frame_size: media.frame_size,
             len: media.payload.len(),
             vp8: media.vp8.as_ref(),
+            svc: media.svc,
         };
         let t = &mut self.tracks_out[i];
         let before = t.forwarder.current_layer();
+        let svc_before = t.forwarder.svc_layers();
         let outcome = t.forwarder.on_packet(
             &packet,
             t.budget,
@@ -108,13 +114,28 @@ impl Client {
         if let Some(rid) = outcome.keyframe_request {
             self.request_keyframe_for(i, rid, SfuKeyframeKind::Pli);
         }
-        let (seq_no, rtp_time, vp8, switched) = match outcome.verdict {
+        let svc_after = self.tracks_out[i].forwarder.svc_layers();
+        if is_video && svc_before.is_some() && svc_after.is_some() && svc_before != svc_after {
+            self.stats.layer_switches += 1;
+            self.queue
+                .push_back(ClientOutput::LayerChanged(LayerChange {
+                    publisher: origin,
+                    mid: media.mid,
+                    layer: None,
+                    svc: svc_after,
+                    paused: false,
+                    reason: self.budget_reason,
+                    budget: self.budget,
+                }));
+        }
+        let (seq_no, rtp_time, marker, vp8, switched) = match outcome.verdict {
             Verdict::Forward {
                 seq_no,
                 rtp_time,
+                marker,
                 vp8,
                 switched,
-            } => (seq_no, rtp_time, vp8, switched),
+            } => (seq_no, rtp_time, marker, vp8, switched),
             Verdict::Drop(DropReason::OtherLayer | DropReason::Stale) => {
                 self.stats.dropped_other_layer += 1;
                 return;
@@ -142,6 +163,7 @@ impl Client {
                     publisher: origin,
                     mid: media.mid,
                     layer: media.rid,
+                    svc: self.tracks_out[i].forwarder.svc_layers(),
                     paused: false,
                     reason,
                     budget: self.budget,
@@ -165,7 +187,7 @@ impl Client {
             media.received_at,
             Arc::clone(&media.payload),
         )
-        .marker(media.marker)
+        .marker(marker)
         .ext_vals(exts)
         .nackable(is_video);
         if let Some(patch) = vp8 {
