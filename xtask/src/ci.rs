@@ -7,6 +7,7 @@ use anyhow::bail;
 use crate::exec::{cargo, has, root, run as exec};
 
 /// How a step ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Passed,
     /// It could not run here and said why; not a pass.

@@ -68,8 +68,12 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "--clean-only" => opts.clean_only = true,
             "--link-only" => return crate::e2e_link::run_all().map(|_| ()),
             "--svc-only" => return crate::e2e_svc::run_all().map(|_| ()),
+            "--svc" => {
+                let codec = it.next().context("--svc needs a codec (vp9, av1)")?;
+                return crate::e2e_svc::run(codec).map(|_| ());
+            }
             other => bail!(
-                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only)"
+                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only, --svc CODEC)"
             ),
         }
     }

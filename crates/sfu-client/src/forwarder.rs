@@ -23,7 +23,7 @@
 use std::time::{Duration, Instant};
 
 use sfu_bwe::Bitrate;
-use sfu_ids::{FrameSize, SfuRid, SfuSvcLayer};
+use sfu_ids::{FrameSize, SfuDependencyDescriptor, SfuRid, SfuSvcLayer};
 use str0m::rtp::{Vp8Descriptor, Vp8Patch};
 
 use crate::layer::LayerSelector;
@@ -57,6 +57,7 @@ pub(crate) struct Packet<'a> {
     pub(crate) len: usize,
     pub(crate) vp8: Option<&'a Vp8Descriptor>,
     pub(crate) svc: Option<SfuSvcLayer>,
+    pub(crate) dd: Option<&'a SfuDependencyDescriptor>,
 }
 
 /// Why a packet was not forwarded.
@@ -325,6 +326,11 @@ impl Forwarder {
                 self.rewriter.skip(p.seq_no);
                 return Verdict::Drop(DropReason::OtherLayer);
             }
+            SvcVerdict::DropAndRequestKeyframe => {
+                self.rewriter.skip(p.seq_no);
+                self.rerequest_if_due(None, cfg, now, keyframe_request);
+                return Verdict::Drop(DropReason::WaitingKeyframe);
+            }
         };
         match self.rewriter.rewrite(p.seq_no, p.rtp_time, now) {
             Ok(out) => Verdict::Forward {
@@ -351,7 +357,7 @@ impl Forwarder {
     fn filter(&mut self, p: &Packet<'_>) -> SvcVerdict {
         match (&mut self.svc, p.svc) {
             (Some(svc), Some(l)) if p.rid.is_none() => {
-                svc.filter(&l, p.rtp_time, p.marker, p.keyframe)
+                svc.filter(&l, p.dd, p.rtp_time, p.marker, p.keyframe)
             }
             _ => SvcVerdict::Forward { marker: p.marker },
         }
@@ -490,6 +496,7 @@ mod tests {
             len: 1000,
             vp8: None,
             svc: None,
+            dd: None,
         }
     }
 

@@ -48,6 +48,7 @@
 mod allocation;
 mod client;
 mod config;
+mod dependency_descriptor;
 mod error;
 mod estimator;
 mod forwarder;

@@ -6,6 +6,7 @@ use std::time::Instant;
 use str0m::rtp::Extension;
 use str0m::{Candidate, Rtc, RtcConfig};
 
+use crate::dependency_descriptor::{DD_URI, DdSerializer};
 use crate::estimator::{EstimatorKind, INITIAL_ESTIMATE};
 
 /// The underlying str0m `Rtc`. **Semver-exempt**: it follows str0m's versioning, not ours.
@@ -18,7 +19,8 @@ pub type RawRtcConfig = RtcConfig;
 /// connectivity checks), stats once a second (for [`PeerRtcpStats`](crate::PeerRtcpStats)),
 /// and, beside str0m's standard header extensions (audio level, video orientation, MID,
 /// RID, transport-wide sequence numbers), the ones a receiver wants from the publisher:
-/// playout delay and absolute capture time. Every video codec str0m offers by default has
+/// playout delay, absolute capture time, and the AV1 Dependency Descriptor (which SVC
+/// forwarding reads and the receiver needs). Every video codec str0m offers by default has
 /// keyframe detection in [`is_keyframe`](crate::is_keyframe).
 /// Start from this when customising through [`SfuRtcBuilder::raw_config`].
 pub fn rtc_config() -> RawRtcConfig {
@@ -28,12 +30,17 @@ pub fn rtc_config() -> RawRtcConfig {
         .set_stats_interval(Some(std::time::Duration::from_secs(1)))
         .set_extension(PLAYOUT_DELAY_ID, Extension::PlayoutDelay)
         .set_extension(ABS_CAPTURE_TIME_ID, Extension::AbsoluteCaptureTime)
+        .set_extension(
+            DEPENDENCY_DESCRIPTOR_ID,
+            Extension::with_serializer(DD_URI, DdSerializer),
+        )
 }
 
 /// Extension ids the standard map leaves free (it uses 1–4, 10, 11 and 13). A peer's offer
 /// may number them differently; str0m follows the offer.
 const PLAYOUT_DELAY_ID: u8 = 6;
 const ABS_CAPTURE_TIME_ID: u8 = 7;
+const DEPENDENCY_DESCRIPTOR_ID: u8 = 8;
 
 /// An SFU-configured str0m `Rtc`, ready to be wrapped in a [`Client`](crate::Client).
 #[derive(Debug)]

@@ -14,12 +14,19 @@
 //! - Going up in frame rate, at a switching-up point of the base spatial layer.
 //!
 //! The RTP marker bit ends a picture; when the top spatial layers are dropped it moves to
-//! the end of the highest layer forwarded. Pure: no str0m, no clock.
+//! the end of the highest layer forwarded.
+//!
+//! A stream that carries the AV1 Dependency Descriptor says more than layer ids: which
+//! frames each decode target needs, where a target may start, and whether the chains that
+//! protect it are intact. For such a stream the budget still chooses the operating point
+//! here, and [`Av1LayerSelector`] decides each packet against the decode target that
+//! matches it. Pure: no str0m, no clock.
 
 use std::time::{Duration, Instant};
 
+use sfu_av1_dd::{Av1Action, Av1LayerSelector, SpatialId, TemporalId};
 use sfu_bwe::Bitrate;
-use sfu_ids::SfuSvcLayer;
+use sfu_ids::{SfuDependencyDescriptor, SfuSvcLayer};
 
 use crate::forwarder::INITIAL_SETTLE;
 use crate::layer_tracker::{MAX_LAYERS, PACKET_OVERHEAD, RateMeter};
@@ -96,6 +103,8 @@ pub(crate) enum SvcVerdict {
     Forward { marker: bool },
     /// Drop it: a layer this subscriber does not receive.
     Drop,
+    /// Drop it, and the stream cannot go on without a keyframe.
+    DropAndRequestKeyframe,
 }
 
 /// Layer selection in one SVC stream towards one subscriber. Fixed size, no allocation.
@@ -115,6 +124,8 @@ pub(crate) struct SvcSelector {
     /// Since when a higher point than the target would fit.
     up_since: Option<Instant>,
     first_seen: Option<Instant>,
+    /// The per-packet decisions, for a stream with Dependency Descriptors.
+    av1: Option<Av1LayerSelector>,
 }
 
 impl Default for SvcSelector {
@@ -132,6 +143,7 @@ impl Default for SvcSelector {
             picture_ts: None,
             up_since: None,
             first_seen: None,
+            av1: None,
         }
     }
 }
@@ -172,6 +184,7 @@ impl SvcSelector {
             temporal: 0,
         };
         self.picture_ts = None;
+        self.av1 = None;
     }
 
     /// What is forwarded now.
@@ -263,14 +276,18 @@ impl SvcSelector {
     }
 
     /// Decides packet `l` (RTP time `rtp_time`, marker `marker`, `keyframe` when it starts
-    /// a keyframe picture).
+    /// a keyframe picture, `dd` its Dependency Descriptor if it has one).
     pub(crate) fn filter(
         &mut self,
         l: &SfuSvcLayer,
+        dd: Option<&SfuDependencyDescriptor>,
         rtp_time: u32,
         marker: bool,
         keyframe: bool,
     ) -> SvcVerdict {
+        if let Some(dd) = dd {
+            return self.filter_described(dd, marker);
+        }
         let Some(target) = self.target else {
             // Everything passes until the first decision, which then starts from here.
             self.current.spatial = self.current.spatial.max(l.spatial);
@@ -301,6 +318,35 @@ impl SvcSelector {
         }
         SvcVerdict::Forward {
             marker: marker || (l.frame_end && l.spatial == self.current.spatial),
+        }
+    }
+
+    fn filter_described(&mut self, dd: &SfuDependencyDescriptor, marker: bool) -> SvcVerdict {
+        let (s, t) = self
+            .target
+            .map_or((u8::MAX, u8::MAX), |t| (t.spatial, t.temporal));
+        let want = dd
+            .structure
+            .decode_target_for(SpatialId(s), TemporalId(t), dd.active);
+        let av1 = self.av1.get_or_insert_with(|| Av1LayerSelector::new(None));
+        av1.set_target(want);
+        let action = av1.handle_packet(&dd.info, &dd.structure, dd.active);
+        if let Some((s, t)) = av1
+            .current()
+            .and_then(|dt| dd.structure.decode_target_layer(dt))
+        {
+            self.current = SvcLayers {
+                spatial: s.0,
+                temporal: t.0,
+            };
+        }
+        match action {
+            Av1Action::Forward => SvcVerdict::Forward {
+                marker: marker
+                    || (dd.info.end_of_frame && dd.info.spatial_id.0 == self.current.spatial),
+            },
+            Av1Action::DropAndRequestKeyframe => SvcVerdict::DropAndRequestKeyframe,
+            _ => SvcVerdict::Drop,
         }
     }
 }
@@ -357,7 +403,7 @@ mod tests {
             let mut markers = Vec::new();
             for (k, (l, marker)) in picture(t).into_iter().enumerate() {
                 let kf = key && i == 0 && k == 0;
-                if let SvcVerdict::Forward { marker } = sel.filter(&l, *ts, marker, kf) {
+                if let SvcVerdict::Forward { marker } = sel.filter(&l, None, *ts, marker, kf) {
                     top = top.max(l.spatial);
                     markers.push(marker);
                 }

@@ -3,9 +3,10 @@
 use std::time::Instant;
 
 use sfu_bwe::Bitrate;
-use sfu_ids::{ClientId, SfuMediaKind, SfuMid};
+use sfu_ids::{ClientId, SfuMediaKind, SfuMid, SfuRid};
 
 use crate::allocation::TrackPriority;
+use crate::dependency_descriptor::DdIngest;
 use crate::forwarder::Forwarder;
 use crate::keyframe_throttle::KeyframeThrottle;
 use crate::propagate::TrackInfo;
@@ -16,6 +17,8 @@ pub(crate) struct TrackIn {
     pub(crate) info: TrackInfo,
     /// Keyframe request throttling per layer.
     pub(crate) requests: Vec<KeyframeThrottle>,
+    /// Dependency Descriptor parsing per layer, for layers that carry one.
+    pub(crate) descriptors: Vec<(Option<SfuRid>, DdIngest)>,
 }
 
 /// Negotiation state of a track this client receives from another.

@@ -40,7 +40,10 @@ mod sframe;
 
 pub use id::{ClientId, InvalidPt, InvalidRid, SfuMid, SfuPt, SfuRid};
 pub use keyframe::{SfuKeyframeKind, SfuKeyframeRequest};
-pub use media::{FrameSize, SfuHeaderExtensions, SfuMediaKind, SfuMediaPayload, SfuSvcLayer};
+pub use media::{
+    FrameSize, SfuDependencyDescriptor, SfuHeaderExtensions, SfuMediaKind, SfuMediaPayload,
+    SfuSvcLayer,
+};
 pub use net::{DatagramError, IncomingDatagram, OutgoingDatagram, SfuProtocol};
 pub use origin::{ClientOrigin, SfuNodeId};
 pub use sframe::KeyEpoch;

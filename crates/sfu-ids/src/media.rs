@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use sfu_av1_dd::{Av1DdInfo, DecodeTargetMask, TemplateStructure};
 use str0m::media::{MediaKind, MediaTime};
 use str0m::rtp::{AbsCaptureTime, ExtensionValues, VideoOrientation, Vp8Descriptor};
 
@@ -73,12 +74,29 @@ pub struct SfuMediaPayload {
     /// Where the packet sits in a scalable (SVC) stream, for codecs and streams that say
     /// (VP9 with layer indices); `None` for a stream with one layer.
     pub svc: Option<SfuSvcLayer>,
+    /// The AV1 Dependency Descriptor the packet carried, parsed once by the publisher's
+    /// client (any codec may carry one; WebRTC sends it with AV1 SVC). Shared: the parsed
+    /// form is large and every subscriber reads the same one.
+    pub dependency_descriptor: Option<Arc<SfuDependencyDescriptor>>,
     /// The RTP payload, without header.
     pub payload: Arc<[u8]>,
     /// When the SFU received the packet.
     pub received_at: Instant,
     /// Header extensions that travel with the packet to every subscriber.
     pub extensions: SfuHeaderExtensions,
+}
+
+/// A packet's AV1 Dependency Descriptor: the bytes to forward and what they say.
+#[derive(Debug, Clone)]
+pub struct SfuDependencyDescriptor {
+    /// The extension's value as received.
+    pub raw: Arc<[u8]>,
+    /// The parsed descriptor.
+    pub info: Av1DdInfo,
+    /// The template structure in effect for it (shared until the publisher sends another).
+    pub structure: Arc<TemplateStructure>,
+    /// The decode targets the publisher currently sends.
+    pub active: DecodeTargetMask,
 }
 
 /// Where one packet sits in a scalable video stream: its spatial and temporal layer, and

@@ -13,6 +13,7 @@ use str0m::format::Codec;
 use str0m::rtp::{RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::Client;
+use crate::dependency_descriptor::{DdBytes, DdIngest, svc_layer_of};
 use crate::forwarder::{DropReason, Packet, Verdict};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
@@ -39,11 +40,16 @@ impl Client {
             return;
         };
         let keyframe = is_keyframe(codec, &packet.payload);
-        if keyframe
-            && let Some(t) = self.tracks_in.iter_mut().find(|t| t.info.mid == mid)
-            && let Some(r) = t.requests.iter_mut().find(|r| r.rid == rid)
-        {
-            r.keyframe_seen();
+        let track = self.tracks_in.iter_mut().find(|t| t.info.mid == mid);
+        let mut dependency_descriptor = None;
+        if let Some(t) = track {
+            if keyframe && let Some(r) = t.requests.iter_mut().find(|r| r.rid == rid) {
+                r.keyframe_seen();
+            }
+            if let Some(DdBytes(raw)) = packet.header.ext_vals.user_values.get::<DdBytes>() {
+                dependency_descriptor = descriptor_ingest(&mut t.descriptors, rid)
+                    .and_then(|ingest| ingest.parse(Arc::clone(raw)));
+            }
         }
         let frame_size = keyframe
             .then(|| keyframe_size(codec, &packet.payload))
@@ -51,7 +57,10 @@ impl Client {
         let vp8 = (codec == Codec::Vp8)
             .then(|| Vp8Descriptor::parse(&packet.payload).ok())
             .flatten();
-        let svc = svc_layer(codec, &packet.payload);
+        let svc = match &dependency_descriptor {
+            Some(dd) => Some(svc_layer_of(dd)),
+            None => svc_layer(codec, &packet.payload),
+        };
         self.stats.packets_in += 1;
         let media = SfuMediaPayload {
             mid,
@@ -64,6 +73,7 @@ impl Client {
             frame_size,
             vp8,
             svc,
+            dependency_descriptor,
             payload: packet.payload,
             received_at: packet.timestamp,
             extensions: SfuHeaderExtensions::from_str0m(&packet.header.ext_vals),
@@ -74,7 +84,28 @@ impl Client {
                 media,
             }));
     }
+}
 
+/// Layers of one track that carry a descriptor: never more than simulcast has.
+const MAX_DESCRIBED_LAYERS: usize = 4;
+
+/// The descriptor parser of layer `rid`, made on its first packet.
+fn descriptor_ingest(
+    descriptors: &mut Vec<(Option<SfuRid>, DdIngest)>,
+    rid: Option<SfuRid>,
+) -> Option<&mut DdIngest> {
+    let i = match descriptors.iter().position(|(r, _)| *r == rid) {
+        Some(i) => i,
+        None if descriptors.len() < MAX_DESCRIBED_LAYERS => {
+            descriptors.push((rid, DdIngest::default()));
+            descriptors.len() - 1
+        }
+        None => return None,
+    };
+    Some(&mut descriptors[i].1)
+}
+
+impl Client {
     /// Forwards a publisher's packet to this peer, if it receives that track and layer.
     pub(super) fn forward(&mut self, origin: ClientId, media: &SfuMediaPayload, now: Instant) {
         let Some(&i) = self.out_index.get(&(origin, media.mid)) else {
@@ -94,6 +125,7 @@ impl Client {
             len: media.payload.len(),
             vp8: media.vp8.as_ref(),
             svc: media.svc,
+            dd: media.dependency_descriptor.as_deref(),
         };
         let t = &mut self.tracks_out[i];
         let before = t.forwarder.current_layer();
@@ -180,6 +212,9 @@ impl Client {
         };
         let mut exts = media.extensions.to_str0m();
         exts.mid = Some(out_mid.into());
+        if let Some(dd) = &media.dependency_descriptor {
+            exts.user_values.set(DdBytes(Arc::clone(&dd.raw)));
+        }
         let mut write = RtpWrite::new(
             out_pt.into(),
             seq_no.into(),

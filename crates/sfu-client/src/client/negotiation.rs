@@ -171,6 +171,7 @@ impl Client {
         self.tracks_in.push(TrackIn {
             info: info.clone(),
             requests: Vec::new(),
+            descriptors: Vec::new(),
         });
         self.queue
             .push_back(ClientOutput::Propagate(Propagated::TrackOpen(info)));
