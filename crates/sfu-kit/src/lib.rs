@@ -70,13 +70,14 @@
 pub use sfu_client::{
     BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
     EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, PeerRtcpStats,
-    Propagated, RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, TrackInfo, TrackPriority,
+    Propagated, RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, SvcLayers, TrackInfo, TrackPriority,
     UnknownEstimator, rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,
-    KeyEpoch, OutgoingDatagram, SfuHeaderExtensions, SfuKeyframeKind, SfuKeyframeRequest,
-    SfuMediaKind, SfuMediaPayload, SfuMid, SfuNodeId, SfuProtocol, SfuPt, SfuRid,
+    KeyEpoch, OutgoingDatagram, SfuDependencyDescriptor, SfuHeaderExtensions, SfuKeyframeKind,
+    SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid, SfuNodeId, SfuProtocol, SfuPt,
+    SfuRid, SfuSvcLayer,
 };
 pub use sfu_registry::{Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
 pub use sfu_udp::{
