@@ -107,8 +107,11 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     procs.add(sfu);
     println!("e2e: basic-sfu at {base}");
 
+    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
     for i in 0..peers {
-        let url = format!("{base}/?room={ROOM}&name=peer{i}");
+        let name = format!("peer{i}");
+        let token = token(&sfu_bin, ROOM, &name, false)?;
+        let url = format!("{base}/?room={ROOM}&name={name}&token={token}");
         procs.add(start_browser(&chromium, &url, &artifacts, i, None, &[])?);
     }
     let browsers: Vec<u32> = procs.children.iter().skip(1).map(Child::id).collect();
@@ -118,7 +121,7 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         "all browsers decode video and audio from both others",
         90,
         || {
-            let r = reports(&base, ROOM)?;
+            let r = reports(&base, ROOM, &admin)?;
             Ok(if all_receive(&r, peers) {
                 Ok(r)
             } else {
@@ -127,15 +130,15 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         },
     )?;
     std::thread::sleep(Duration::from_secs(4));
-    let later = reports(&base, ROOM)?;
+    let later = reports(&base, ROOM, &admin)?;
     check_rising(&first, &later)?;
     println!("e2e: phase 1 ok: {}", summary(&later));
 
     // Phase 2: clean forwarding on a clean link, judged as a viewer would.
     std::thread::sleep(SETTLE.saturating_sub(Duration::from_secs(4)));
-    let start = reports(&base, ROOM)?;
+    let start = reports(&base, ROOM, &admin)?;
     std::thread::sleep(CLEAN_WINDOW);
-    let end = reports(&base, ROOM)?;
+    let end = reports(&base, ROOM, &admin)?;
     let streams = clean_streams(&start, &end);
     for s in &streams {
         println!("e2e: clean {s}");
@@ -186,9 +189,9 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         .context("no report")?;
     let low_cap = low_cap_kbps(&start, &end, &capped, CLEAN_WINDOW)?;
     println!("e2e: phase 3: capping {capped} to {low_cap} kbit/s");
-    set_cap(&base, ROOM, &capped, low_cap)?;
+    set_cap(&base, ROOM, &admin, &capped, low_cap)?;
     let low = wait_for("the capped browser decodes the low layer", 30, || {
-        let r = reports(&base, ROOM)?;
+        let r = reports(&base, ROOM, &admin)?;
         Ok(if widths(&r, &capped).iter().all(|&w| w > 0 && w <= 160) {
             Ok(r)
         } else {
@@ -196,19 +199,19 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         })
     })?;
     std::thread::sleep(Duration::from_secs(3));
-    let low_later = reports(&base, ROOM)?;
+    let low_later = reports(&base, ROOM, &admin)?;
     check_rising(&low, &low_later)?;
     println!("e2e: phase 3 ok (capped {capped}): {}", summary(&low_later));
-    set_cap(&base, ROOM, &capped, AUDIO_ONLY_CAP_KBPS)?;
+    set_cap(&base, ROOM, &admin, &capped, AUDIO_ONLY_CAP_KBPS)?;
     std::thread::sleep(Duration::from_secs(3));
-    let paused = reports(&base, ROOM)?;
+    let paused = reports(&base, ROOM, &admin)?;
     std::thread::sleep(Duration::from_secs(4));
-    let paused_later = reports(&base, ROOM)?;
+    let paused_later = reports(&base, ROOM, &admin)?;
     check_audio_only(&paused, &paused_later, &capped)?;
     println!("e2e: phase 3b ok: below the lowest layer {capped} keeps audio, video paused");
-    set_cap(&base, ROOM, &capped, 0)?;
+    set_cap(&base, ROOM, &admin, &capped, 0)?;
     wait_for("the uncapped browser is back on a higher layer", 30, || {
-        let r = reports(&base, ROOM)?;
+        let r = reports(&base, ROOM, &admin)?;
         Ok(if widths(&r, &capped).iter().all(|&w| w > 160) {
             Ok(r)
         } else {
@@ -221,7 +224,7 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let leaving = browsers[peers - 1];
     procs.kill(leaving);
     let after = wait_for("the remaining ones drop the leaver's tile", 60, || {
-        let r = reports(&base, ROOM)?;
+        let r = reports(&base, ROOM, &admin)?;
         Ok(if left_one_fewer(&r, peers - 1) {
             Ok(r)
         } else {
@@ -229,7 +232,7 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         })
     })?;
     std::thread::sleep(Duration::from_secs(4));
-    let end = reports(&base, ROOM)?;
+    let end = reports(&base, ROOM, &admin)?;
     check_rising(&after, &end)?;
     println!("e2e: phase 5 ok: {}", summary(&end));
     println!("e2e: 5 passed, 0 failed");
@@ -324,8 +327,46 @@ fn command_in(ns: Option<&str>, program: &std::ffi::OsStr) -> Command {
     }
 }
 
+/// The API secret of every basic-sfu these tests start: random per run.
+fn api_secret() -> &'static str {
+    static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SECRET.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let half = || {
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        format!("{:016x}{:016x}", half(), half())
+    })
+}
+
+/// An access token for `name` in `room` (with the admin grant when `admin`), minted by
+/// `basic-sfu token` as an application would.
+pub(crate) fn token(
+    bin: &std::path::Path,
+    room: &str,
+    name: &str,
+    admin: bool,
+) -> anyhow::Result<String> {
+    let mut c = Command::new(bin);
+    c.args(["--api-secret", api_secret(), "token", "--token-only"])
+        .args(["--room", room, "--name", name]);
+    if admin {
+        c.arg("--admin");
+    }
+    let out = c.output().context("running basic-sfu token")?;
+    if !out.status.success() {
+        bail!(
+            "basic-sfu token failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_string())
+}
+
 /// Starts basic-sfu (inside `ns` when given) with `args`; returns the base URL it prints
-/// and the process.
+/// and the process. It runs with an API secret: every page needs a token from [`token`].
 pub(crate) fn start_sfu(
     bin: &std::path::Path,
     artifacts: &std::path::Path,
@@ -338,7 +379,7 @@ pub(crate) fn start_sfu(
         "sfu.log"
     };
     let mut child = command_in(ns, bin.as_os_str())
-        .args(["--http-port", "0"])
+        .args(["--http-port", "0", "--api-secret", api_secret()])
         .args(args)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -414,19 +455,26 @@ pub(crate) fn start_browser(
         .context("starting chromium")
 }
 
-/// What every page in `room` last reported.
-pub(crate) fn reports(base: &str, room: &str) -> anyhow::Result<Value> {
-    let body = ureq::get(&format!("{base}/api/reports?room={room}"))
+/// What every page in `room` last reported (`admin`: an admin token for the room).
+pub(crate) fn reports(base: &str, room: &str, admin: &str) -> anyhow::Result<Value> {
+    let body = ureq::get(&format!("{base}/api/reports?room={room}&token={admin}"))
         .call()?
         .body_mut()
         .read_to_string()?;
     Ok(serde_json::from_str(&body)?)
 }
 
-/// Caps (kbps > 0) or uncaps (0) the bandwidth towards one client.
-pub(crate) fn set_cap(base: &str, room: &str, client: &str, kbps: u64) -> anyhow::Result<()> {
+/// Caps (kbps > 0) or uncaps (0) the bandwidth towards one client (`admin`: an admin token
+/// for the room).
+pub(crate) fn set_cap(
+    base: &str,
+    room: &str,
+    admin: &str,
+    client: &str,
+    kbps: u64,
+) -> anyhow::Result<()> {
     ureq::post(&format!(
-        "{base}/api/bitrate?room={room}&client={client}&kbps={kbps}"
+        "{base}/api/bitrate?room={room}&client={client}&kbps={kbps}&token={admin}"
     ))
     .send_empty()?;
     Ok(())

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, num_f, remotes, skipped, start_browser, start_sfu,
+    Procs, build_sfu, find_chromium, num, num_f, remotes, skipped, start_browser, start_sfu, token,
     wait_for,
 };
 use crate::exec::root;
@@ -156,15 +156,22 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     let local = format!("http://127.0.0.1:{port}");
     let remote = format!("http://{SFU_IP}:{port}");
     println!("e2e-link: basic-sfu in {} at {remote}", ns.sfu);
+    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
     let reports = || -> anyhow::Result<Value> {
         Ok(serde_json::from_str(&get_in(
             &ns.sfu,
-            &format!("{local}/api/reports?room={ROOM}"),
+            &format!("{local}/api/reports?room={ROOM}&token={admin}"),
         )?)?)
     };
 
     for (i, query) in ["name=pub", "name=watcher&publish=none"].iter().enumerate() {
-        let page = format!("{local}/?room={ROOM}&{query}");
+        let name = query
+            .split('&')
+            .next()
+            .and_then(|n| n.strip_prefix("name="))
+            .unwrap_or("?");
+        let token = token(&sfu_bin, ROOM, name, false)?;
+        let page = format!("{local}/?room={ROOM}&{query}&token={token}");
         procs.add(start_browser(
             &chromium,
             &page,
@@ -174,7 +181,8 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
             &[],
         )?);
     }
-    let page = format!("{remote}/?room={ROOM}&name=sub&publish=none");
+    let token = token(&sfu_bin, ROOM, "sub", false)?;
+    let page = format!("{remote}/?room={ROOM}&name=sub&publish=none&token={token}");
     let secure = format!("--unsafely-treat-insecure-origin-as-secure={remote}");
     procs.add(start_browser(
         &chromium,

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::ci::Outcome;
 use crate::e2e::{
     Procs, build_sfu, find_chromium, num, remotes, reports, set_cap, skipped, start_browser,
-    start_sfu, wait_for,
+    start_sfu, token, wait_for,
 };
 use crate::e2e_link::{brief, client_named, freezes_since, remote_delta};
 use crate::exec::root;
@@ -70,7 +70,13 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
         "name=capped&publish=none".to_string(),
     ];
     for (i, query) in pages.iter().enumerate() {
-        let page = format!("{base}/?room={ROOM}&{query}");
+        let name = query
+            .split('&')
+            .next()
+            .and_then(|n| n.strip_prefix("name="))
+            .unwrap_or("?");
+        let token = token(&sfu_bin, ROOM, name, false)?;
+        let page = format!("{base}/?room={ROOM}&{query}&token={token}");
         procs.add(start_browser(
             &chromium,
             &page,
@@ -80,7 +86,8 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
             &[],
         )?);
     }
-    let reports = || reports(&base, ROOM);
+    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
+    let reports = || reports(&base, ROOM, &admin);
     let started = Instant::now();
 
     // The publisher's encoder ramps up over the first seconds: start from a room that has
@@ -128,7 +135,7 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
         brief(&first)
     );
 
-    set_cap(&base, ROOM, &capped, CAP_KBPS)?;
+    set_cap(&base, ROOM, &admin, &capped, CAP_KBPS)?;
     let capped_at = Instant::now();
     let down = wait_for(
         "the capped watcher decodes a lower spatial layer",
@@ -178,7 +185,7 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
         );
     }
 
-    set_cap(&base, ROOM, &capped, 0)?;
+    set_cap(&base, ROOM, &admin, &capped, 0)?;
     let lifted_at = Instant::now();
     let back = wait_for(
         "the capped watcher is back on the top layer",

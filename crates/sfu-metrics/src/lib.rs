@@ -18,7 +18,9 @@
 //! assert!(text.contains("sfu_datagrams_received_total 120"));
 //! ```
 
-use prometheus::{Encoder, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The metrics of an SFU process.
 #[derive(Debug, Clone)]
@@ -45,6 +47,9 @@ pub struct SfuMetrics {
     pub layer_changes: IntCounter,
     /// The send-side bandwidth estimate towards each client, labelled `room` and `client`.
     pub subscriber_estimate_bps: IntGaugeVec,
+    /// Signaling requests refused, labelled `status` (the HTTP status: 401 unauthenticated,
+    /// 403 forbidden, 413 too large, 429 a limit reached).
+    pub signaling_refused: IntCounterVec,
 }
 
 impl SfuMetrics {
@@ -93,6 +98,17 @@ impl SfuMetrics {
                 )?;
                 registry.register(Box::new(g.clone()))?;
                 g
+            },
+            signaling_refused: {
+                let c = IntCounterVec::new(
+                    Opts::new(
+                        "sfu_signaling_refused_total",
+                        "Signaling requests refused, by HTTP status",
+                    ),
+                    &["status"],
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
             },
             registry,
         })

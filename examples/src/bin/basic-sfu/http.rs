@@ -1,4 +1,10 @@
 //! HTTP signaling and the page.
+//!
+//! Every call is authorised ([`crate::auth`]): a join by an access token for its room, every
+//! later call for a participant by that participant's secret, calls about other
+//! participants (bandwidth caps, the room's reports) by a token with the admin grant. A
+//! browser request from another origin is refused whatever it carries. Bodies are bounded
+//! per route; a larger one is answered 413.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -6,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,12 +23,21 @@ use serde::Deserialize;
 use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::rooms::Rooms;
+use crate::auth::{
+    Auth, AuthError, Claims, DEFAULT_TOKEN_TTL, Grants, random_secret, secret_matches,
+};
+use crate::rooms::{Rooms, RoomsError};
 
 const PAGE: &str = include_str!("index.html");
 
 /// How long a joined page has to open its event stream.
 const EVENT_STREAM_DEADLINE: Duration = Duration::from_secs(20);
+/// The largest offer a join takes: a browser's offer with a few tracks is under 10 KiB.
+const MAX_OFFER_BYTES: usize = 64 * 1024;
+/// The largest answer: one m-line per track the participant receives.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+/// The largest stats report a page may post.
+const MAX_REPORT_BYTES: usize = 32 * 1024;
 
 /// Signal streams of joined clients, by (room, client), until their event stream connects.
 type Waiting = Arc<Mutex<HashMap<(String, u64), mpsc::Receiver<ClientSignal>>>>;
@@ -29,33 +45,145 @@ type Waiting = Arc<Mutex<HashMap<(String, u64), mpsc::Receiver<ClientSignal>>>>;
 #[derive(Clone)]
 struct AppState {
     rooms: Rooms,
+    auth: Arc<Auth>,
+    /// Most m-lines (tracks) a join's offer may carry.
+    max_tracks: usize,
     /// Signal streams of joined clients whose event stream has not connected yet.
     waiting: Waiting,
     /// Turns true on shutdown; event streams end then.
     stop: watch::Receiver<bool>,
 }
 
-pub(crate) fn router(rooms: Rooms, stop: watch::Receiver<bool>) -> Router {
+pub(crate) fn router(
+    rooms: Rooms,
+    auth: Auth,
+    max_tracks: usize,
+    stop: watch::Receiver<bool>,
+) -> Router {
     let state = AppState {
         rooms,
+        auth: Arc::new(auth),
+        max_tracks,
         waiting: Arc::default(),
         stop,
     };
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/api/join", post(join))
-        .route("/api/answer", post(answer))
+        .route(
+            "/api/join",
+            post(join).layer(DefaultBodyLimit::max(MAX_OFFER_BYTES)),
+        )
+        .route(
+            "/api/answer",
+            post(answer).layer(DefaultBodyLimit::max(MAX_ANSWER_BYTES)),
+        )
         .route("/api/events", get(events))
         .route("/api/leave", post(leave))
         .route("/api/bitrate", post(bitrate))
-        .route("/api/report", post(report))
+        .route(
+            "/api/report",
+            post(report).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
+        )
         .route("/api/reports", get(reports))
+        .route("/api/dev-token", get(dev_token))
         .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
 fn bad(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, msg.into()).into_response()
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            AuthError::MissingToken | AuthError::BadToken(_) | AuthError::MissingSecret => {
+                StatusCode::UNAUTHORIZED
+            }
+            AuthError::WrongRoom { .. } | AuthError::NotGranted(_) | AuthError::WrongSecret => {
+                StatusCode::FORBIDDEN
+            }
+            AuthError::UnknownParticipant => StatusCode::NOT_FOUND,
+        };
+        bad(status, self.to_string())
+    }
+}
+
+/// Refuses a browser request made by a page of another origin: a site the user visits must
+/// not be able to act in the SFU with the user's network position. Requests without an
+/// `Origin` (not from a browser page) pass; they need a token or secret like any other.
+/// Counts every refusal in `/metrics`.
+async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let response = same_origin(req, next).await;
+    let status = response.status();
+    if matches!(status.as_u16(), 401 | 403 | 413 | 429) {
+        s.rooms
+            .metrics
+            .signaling_refused
+            .with_label_values(&[status.as_str()])
+            .inc();
+    }
+    response
+}
+
+async fn same_origin(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin = origin.to_str().unwrap_or("");
+        let same = host.is_some_and(|h| {
+            origin.strip_prefix("http://") == Some(h) || origin.strip_prefix("https://") == Some(h)
+        });
+        if !same {
+            return bad(StatusCode::FORBIDDEN, "cross-origin request refused");
+        }
+    }
+    next.run(req).await
+}
+
+/// The credential a request carries: its `Authorization: Bearer` value, else the query's.
+fn credential<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or(query)
+}
+
+/// Checks that the request speaks for participant `client` of `room`.
+fn authorize_participant(
+    s: &AppState,
+    headers: &HeaderMap,
+    room: &str,
+    client: u64,
+    secret: Option<&str>,
+) -> Result<(), AuthError> {
+    let expected = s
+        .rooms
+        .secret(room, client)
+        .ok_or(AuthError::UnknownParticipant)?;
+    secret_matches(credential(headers, secret), &expected)
+}
+
+/// Checks that the request carries a token for `room` with the admin grant.
+fn authorize_admin(
+    s: &AppState,
+    headers: &HeaderMap,
+    room: &str,
+    token: Option<&str>,
+) -> Result<Claims, AuthError> {
+    let claims = s.auth.verify(credential(headers, token), room)?;
+    if !claims.grants.admin {
+        return Err(AuthError::NotGranted("admin"));
+    }
+    Ok(claims)
+}
+
+/// `true` when `sdp` offers to send media on any m-line.
+fn offers_to_send(sdp: &str) -> bool {
+    sdp.lines()
+        .any(|l| matches!(l.trim_end(), "a=sendrecv" | "a=sendonly"))
 }
 
 fn valid_room(name: &str) -> bool {
@@ -69,31 +197,53 @@ fn valid_room(name: &str) -> bool {
 #[derive(Deserialize)]
 struct JoinQuery {
     room: String,
-    name: Option<String>,
+    token: Option<String>,
 }
 
-async fn join(State(s): State<AppState>, Query(q): Query<JoinQuery>, offer: String) -> Response {
+async fn join(
+    State(s): State<AppState>,
+    Query(q): Query<JoinQuery>,
+    headers: HeaderMap,
+    offer: String,
+) -> Response {
     if !valid_room(&q.room) {
         return bad(
             StatusCode::BAD_REQUEST,
             "room names are 1-64 letters, digits, '-' or '_'",
         );
     }
-    let name: String = q
-        .name
-        .unwrap_or_else(|| "guest".into())
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(32)
-        .collect();
+    let claims = match s
+        .auth
+        .verify(credential(&headers, q.token.as_deref()), &q.room)
+    {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if !claims.grants.publish && offers_to_send(&offer) {
+        return AuthError::NotGranted("publish").into_response();
+    }
+    let tracks = offer.lines().filter(|l| l.starts_with("m=")).count();
+    if tracks > s.max_tracks {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "offer refused: {tracks} m-lines, at most {} allowed",
+                s.max_tracks
+            ),
+        );
+    }
+    let shown = if claims.name.is_empty() {
+        &claims.sub
+    } else {
+        &claims.name
+    };
+    let name: String = shown.chars().filter(|c| !c.is_control()).take(32).collect();
     let (handle, _) = match s.rooms.get_or_start(&q.room).await {
         Ok(r) => r,
-        Err(e) => {
-            return bad(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot start room: {e}"),
-            );
+        Err(e @ (RoomsError::TooManyRooms(_) | RoomsError::RoomFull(_))) => {
+            return bad(StatusCode::TOO_MANY_REQUESTS, e.to_string());
         }
+        Err(e) => return bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
     match handle.join(offer).await {
         Ok(joined) => {
@@ -102,7 +252,8 @@ async fn join(State(s): State<AppState>, Query(q): Query<JoinQuery>, offer: Stri
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert((q.room.clone(), id.get()), joined.signals);
-            s.rooms.add_participant(&q.room, id, name);
+            let secret = random_secret();
+            s.rooms.add_participant(&q.room, id, name, secret.clone());
             // A page that joined but never opened its event stream (it crashed, or was not
             // a browser) is removed, so its signal queue and roster entry do not linger.
             let (state, room) = (s.clone(), q.room.clone());
@@ -121,8 +272,12 @@ async fn join(State(s): State<AppState>, Query(q): Query<JoinQuery>, offer: Stri
                     state.rooms.remove_participant(&room, id);
                 }
             });
-            axum::Json(serde_json::json!({ "client": id.get(), "answer": joined.answer }))
-                .into_response()
+            axum::Json(serde_json::json!({
+                "client": id.get(),
+                "secret": secret,
+                "answer": joined.answer,
+            }))
+            .into_response()
         }
         Err(e) => {
             s.rooms.join_failed(&q.room);
@@ -138,9 +293,18 @@ async fn join(State(s): State<AppState>, Query(q): Query<JoinQuery>, offer: Stri
 struct ClientQuery {
     room: String,
     client: u64,
+    secret: Option<String>,
 }
 
-async fn answer(State(s): State<AppState>, Query(q): Query<ClientQuery>, sdp: String) -> Response {
+async fn answer(
+    State(s): State<AppState>,
+    Query(q): Query<ClientQuery>,
+    headers: HeaderMap,
+    sdp: String,
+) -> Response {
+    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
+        return r.into_response();
+    }
     let Some(handle) = s.rooms.handle(&q.room) else {
         return bad(StatusCode::NOT_FOUND, "no such room");
     };
@@ -154,7 +318,14 @@ async fn answer(State(s): State<AppState>, Query(q): Query<ClientQuery>, sdp: St
     }
 }
 
-async fn leave(State(s): State<AppState>, Query(q): Query<ClientQuery>) -> Response {
+async fn leave(
+    State(s): State<AppState>,
+    Query(q): Query<ClientQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
+        return r.into_response();
+    }
     let Some(handle) = s.rooms.handle(&q.room) else {
         return bad(StatusCode::NOT_FOUND, "no such room");
     };
@@ -169,11 +340,26 @@ struct BitrateQuery {
     client: u64,
     /// The cap in kbit/s; absent or 0 removes it.
     kbps: Option<u64>,
+    /// The participant's own secret, to cap itself.
+    secret: Option<String>,
+    /// An admin token for the room, to cap anyone in it.
+    token: Option<String>,
 }
 
-/// A subscriber's own limit (e.g. a "low bandwidth" switch in a page): the room forwards
-/// the simulcast layers that fit.
-async fn bitrate(State(s): State<AppState>, Query(q): Query<BitrateQuery>) -> Response {
+/// A subscriber's limit: its own (e.g. a "low bandwidth" switch in a page, with its
+/// secret) or one an admin sets; the room forwards the layers that fit.
+async fn bitrate(
+    State(s): State<AppState>,
+    Query(q): Query<BitrateQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let allowed = match (&q.token, &q.secret) {
+        (Some(_), _) => authorize_admin(&s, &headers, &q.room, q.token.as_deref()).map(|_| ()),
+        (None, _) => authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()),
+    };
+    if let Err(r) = allowed {
+        return r.into_response();
+    }
     let Some(handle) = s.rooms.handle(&q.room) else {
         return bad(StatusCode::NOT_FOUND, "no such room");
     };
@@ -216,7 +402,14 @@ enum Item {
     Roster(Result<String, broadcast::error::RecvError>),
 }
 
-async fn events(State(s): State<AppState>, Query(q): Query<ClientQuery>) -> Response {
+async fn events(
+    State(s): State<AppState>,
+    Query(q): Query<ClientQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
+        return r.into_response();
+    }
     let Some(signals) = s
         .waiting
         .lock()
@@ -288,7 +481,15 @@ fn event_stream(
     initial.chain(rest)
 }
 
-async fn report(State(s): State<AppState>, Query(q): Query<ClientQuery>, body: String) -> Response {
+async fn report(
+    State(s): State<AppState>,
+    Query(q): Query<ClientQuery>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
+        return r.into_response();
+    }
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
         return bad(StatusCode::BAD_REQUEST, "report must be JSON");
     };
@@ -306,11 +507,19 @@ async fn report(State(s): State<AppState>, Query(q): Query<ClientQuery>, body: S
 #[derive(Deserialize)]
 struct RoomQuery {
     room: String,
+    token: Option<String>,
 }
 
 /// The latest `getStats()` summary of every page in a room (used by the e2e test and
-/// handy for debugging).
-async fn reports(State(s): State<AppState>, Query(q): Query<RoomQuery>) -> Response {
+/// handy for debugging); needs an admin token for the room.
+async fn reports(
+    State(s): State<AppState>,
+    Query(q): Query<RoomQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize_admin(&s, &headers, &q.room, q.token.as_deref()) {
+        return r.into_response();
+    }
     let rooms = s.rooms.lock();
     let Some(room) = rooms.get(&q.room) else {
         return bad(StatusCode::NOT_FOUND, "no such room");
@@ -321,6 +530,40 @@ async fn reports(State(s): State<AppState>, Query(q): Query<RoomQuery>) -> Respo
         .map(|(id, r)| (id.to_string(), r.clone()))
         .collect();
     axum::Json(serde_json::Value::Object(map)).into_response()
+}
+
+#[derive(Deserialize)]
+struct DevTokenQuery {
+    room: String,
+    name: Option<String>,
+    #[serde(default)]
+    admin: bool,
+}
+
+/// Dev mode only: a token for whoever asks, so the page works with no set-up.
+async fn dev_token(State(s): State<AppState>, Query(q): Query<DevTokenQuery>) -> Response {
+    if !s.auth.is_dev() {
+        return bad(
+            StatusCode::NOT_FOUND,
+            "this server gives no tokens: ask for a join link (basic-sfu token)",
+        );
+    }
+    if !valid_room(&q.room) {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "room names are 1-64 letters, digits, '-' or '_'",
+        );
+    }
+    let name = q.name.unwrap_or_else(|| "guest".into());
+    let grants = Grants {
+        publish: true,
+        admin: q.admin,
+    };
+    let claims = crate::auth::claims(&q.room, &name, &name, grants, DEFAULT_TOKEN_TTL);
+    match s.auth.mint(&claims) {
+        Ok(token) => axum::Json(serde_json::json!({ "token": token })).into_response(),
+        Err(e) => bad(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {

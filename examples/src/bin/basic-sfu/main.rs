@@ -5,19 +5,41 @@
 //! HTTP: the page posts its offer to `/api/join`, listens for the room's renegotiation
 //! offers on a server-sent-event stream (`/api/events`) and posts answers to `/api/answer`.
 //! Only the server offers after the join, so the exchange is glare-free.
+//!
+//! Joining takes an access token (`basic-sfu token` prints a join link); without
+//! `--api-secret` the server runs in dev mode and gives tokens to anyone who asks.
 
+mod auth;
 mod http;
 mod rooms;
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use sfu_kit::EstimatorKind;
+
+use crate::auth::{Auth, Grants};
 
 /// A complete WebRTC SFU with its own web page.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Secret that signs access tokens (at least 16 bytes). Without it the server runs in
+    /// dev mode: anyone can get a token from `/api/dev-token`.
+    #[arg(long, env = "SFU_API_SECRET", hide_env_values = true, global = true)]
+    api_secret: Option<String>,
+    /// Most rooms open at once.
+    #[arg(long, env = "SFU_MAX_ROOMS", default_value_t = 100)]
+    max_rooms: usize,
+    /// Most participants per room.
+    #[arg(long, env = "SFU_MAX_PARTICIPANTS", default_value_t = 50)]
+    max_participants: usize,
+    /// Most m-lines (tracks) a participant's offer may carry.
+    #[arg(long, env = "SFU_MAX_TRACKS", default_value_t = 16)]
+    max_tracks: usize,
     /// HTTP port for the page and signaling (0 picks a free one).
     #[arg(long, env = "SFU_HTTP_PORT", default_value_t = 8080)]
     http_port: u16,
@@ -37,6 +59,69 @@ struct Args {
     estimator: EstimatorKind,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prints a join link carrying an access token for one participant (needs
+    /// --api-secret, the server's).
+    Token {
+        /// The room.
+        #[arg(long)]
+        room: String,
+        /// The display name.
+        #[arg(long)]
+        name: String,
+        /// The identity in your application (default: the name).
+        #[arg(long)]
+        identity: Option<String>,
+        /// Grant admin: cap anyone's bandwidth, read the room's reports.
+        #[arg(long)]
+        admin: bool,
+        /// Watch only: refuse offers that send media.
+        #[arg(long)]
+        no_publish: bool,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 6 * 3600)]
+        ttl: u64,
+        /// The server's address, for the link.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Print the token alone instead of a link.
+        #[arg(long)]
+        token_only: bool,
+    },
+}
+
+/// Prints what `basic-sfu token` asks for.
+fn print_token(secret: Option<&str>, command: Command) -> anyhow::Result<()> {
+    let Command::Token {
+        room,
+        name,
+        identity,
+        admin,
+        no_publish,
+        ttl,
+        url,
+        token_only,
+    } = command;
+    let Some(secret) = secret else {
+        anyhow::bail!("a token needs the server's secret: --api-secret or SFU_API_SECRET");
+    };
+    let auth = Auth::new(Some(secret))?;
+    let grants = Grants {
+        publish: !no_publish,
+        admin,
+    };
+    let identity = identity.unwrap_or_else(|| name.clone());
+    let claims = auth::claims(&room, &identity, &name, grants, Duration::from_secs(ttl));
+    let token = auth.mint(&claims)?;
+    if token_only {
+        println!("{token}");
+    } else {
+        println!("{}/?room={room}&token={token}", url.trim_end_matches('/'));
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Logs go to stderr; stdout carries only the line with the URL.
@@ -48,10 +133,29 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let rooms = rooms::Rooms::new(args.bind, args.public_ip, args.udp_port, args.estimator)?;
+    if let Some(command) = args.command {
+        return print_token(args.api_secret.as_deref(), command);
+    }
+    let auth = Auth::new(args.api_secret.as_deref())?;
+    if auth.is_dev() {
+        tracing::warn!(
+            "dev mode: no --api-secret, anyone can get an access token; do not expose this server"
+        );
+    }
+    let limits = rooms::Limits {
+        max_rooms: args.max_rooms,
+        max_participants: args.max_participants,
+    };
+    let rooms = rooms::Rooms::new(
+        args.bind,
+        args.public_ip,
+        args.udp_port,
+        args.estimator,
+        limits,
+    )?;
     // Event streams never end by themselves; they watch this to let graceful shutdown finish.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = http::router(rooms, stop_rx);
+    let app = http::router(rooms, auth, args.max_tracks, stop_rx);
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.http_port)).await?;
     let addr = listener.local_addr()?;

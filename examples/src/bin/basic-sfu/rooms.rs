@@ -13,6 +13,29 @@ use tokio::sync::broadcast;
 pub(crate) struct Participant {
     pub(crate) id: u64,
     pub(crate) name: String,
+    /// What every later call for this participant must carry.
+    #[serde(skip)]
+    pub(crate) secret: String,
+}
+
+/// How much the server takes on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Rooms open at once.
+    pub(crate) max_rooms: usize,
+    /// Participants (joined or joining) per room.
+    pub(crate) max_participants: usize,
+}
+
+/// Why a join cannot get a room.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RoomsError {
+    #[error("the server has its maximum of {0} rooms open")]
+    TooManyRooms(usize),
+    #[error("the room is full ({0} participants)")]
+    RoomFull(usize),
+    #[error("cannot start room: {0}")]
+    Start(#[from] anyhow::Error),
 }
 
 /// What a page last reported of its browser's `getStats()`.
@@ -36,6 +59,7 @@ pub(crate) struct Rooms {
     public_ip: Option<IpAddr>,
     next_udp_port: Arc<Mutex<u16>>,
     estimator: EstimatorKind,
+    limits: Limits,
     pub(crate) metrics: SfuMetrics,
 }
 
@@ -45,6 +69,7 @@ impl Rooms {
         public_ip: Option<IpAddr>,
         udp_port: u16,
         estimator: EstimatorKind,
+        limits: Limits,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             inner: Arc::default(),
@@ -52,6 +77,7 @@ impl Rooms {
             public_ip,
             next_udp_port: Arc::new(Mutex::new(udp_port)),
             estimator,
+            limits,
             metrics: SfuMetrics::new()?,
         })
     }
@@ -66,10 +92,19 @@ impl Rooms {
     pub(crate) async fn get_or_start(
         &self,
         name: &str,
-    ) -> anyhow::Result<(RoomHandle, broadcast::Sender<String>)> {
-        if let Some(r) = self.lock().get_mut(name) {
-            r.joining += 1;
-            return Ok((r.handle.clone(), r.roster.clone()));
+    ) -> Result<(RoomHandle, broadcast::Sender<String>), RoomsError> {
+        {
+            let mut rooms = self.lock();
+            if let Some(r) = rooms.get_mut(name) {
+                if r.participants.len() + r.joining >= self.limits.max_participants {
+                    return Err(RoomsError::RoomFull(self.limits.max_participants));
+                }
+                r.joining += 1;
+                return Ok((r.handle.clone(), r.roster.clone()));
+            }
+            if rooms.len() >= self.limits.max_rooms {
+                return Err(RoomsError::TooManyRooms(self.limits.max_rooms));
+            }
         }
         let port = {
             let mut p = self.next_udp_port.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,9 +119,13 @@ impl Rooms {
             .with_public_ip(self.public_ip)
             .with_udp_port(port)
             .with_estimator(self.estimator);
-        let (handle, addr) = sfu_kit::serve(config).await?;
+        let (handle, addr) = sfu_kit::serve(config).await.map_err(anyhow::Error::from)?;
         tracing::info!(room = name, %addr, "room started");
         let mut rooms = self.lock();
+        if !rooms.contains_key(name) && rooms.len() >= self.limits.max_rooms {
+            // Other joins took the last places while this room started.
+            return Err(RoomsError::TooManyRooms(self.limits.max_rooms));
+        }
         // Another request may have started the room meanwhile; keep the first.
         let room = rooms.entry(name.to_string()).or_insert_with(|| Room {
             handle,
@@ -101,11 +140,15 @@ impl Rooms {
         Ok(out)
     }
 
-    pub(crate) fn add_participant(&self, room: &str, id: ClientId, name: String) {
+    pub(crate) fn add_participant(&self, room: &str, id: ClientId, name: String, secret: String) {
         let mut rooms = self.lock();
         if let Some(r) = rooms.get_mut(room) {
             r.joining = r.joining.saturating_sub(1);
-            r.participants.push(Participant { id: id.get(), name });
+            r.participants.push(Participant {
+                id: id.get(),
+                name,
+                secret,
+            });
             let _ = r.roster.send(roster_json(&r.participants));
         }
     }
@@ -151,6 +194,16 @@ impl Rooms {
 
     pub(crate) fn handle(&self, room: &str) -> Option<RoomHandle> {
         self.lock().get(room).map(|r| r.handle.clone())
+    }
+
+    /// The secret of participant `client` of `room`, if there is one.
+    pub(crate) fn secret(&self, room: &str, client: u64) -> Option<String> {
+        self.lock()
+            .get(room)?
+            .participants
+            .iter()
+            .find(|p| p.id == client)
+            .map(|p| p.secret.clone())
     }
 }
 

@@ -1,0 +1,278 @@
+//! Attacks on basic-sfu's signaling, against the real binary: impersonation, cross-origin
+//! requests, oversized bodies and resource exhaustion must each be refused with a clear
+//! status, and the victim must keep its place.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use str0m::media::{Direction, MediaKind};
+use str0m::{Rtc, RtcConfig};
+
+const SECRET: &str = "attack-suite-secret-0123456789";
+
+/// A running basic-sfu, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_basic-sfu"))
+            .args(["--http-port", "0", "--api-secret", SECRET])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("basic-sfu starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        let base = line
+            .trim()
+            .strip_prefix("open ")
+            .and_then(|u| u.split("/?").next())
+            .expect("the URL line")
+            .to_string();
+        Self { child, base }
+    }
+
+    fn token(&self, room: &str, name: &str, flags: &[&str]) -> String {
+        token_with(SECRET, room, name, flags)
+    }
+
+    /// POST `path` with `body`, optional extra header; returns (status, body).
+    fn post(&self, path: &str, body: &str, header: Option<(&str, &str)>) -> (u16, String) {
+        let mut req = ureq::post(&format!("{}{path}", self.base));
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        reply(req.config().http_status_as_error(false).build().send(body))
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        reply(
+            ureq::get(&format!("{}{path}", self.base))
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .call(),
+        )
+    }
+
+    /// Joins `room` with `offer`; returns (client, secret) on success, else the status.
+    fn join(&self, room: &str, token: &str, offer: &str) -> Result<(u64, String), (u16, String)> {
+        let (status, body) =
+            self.post(&format!("/api/join?room={room}&token={token}"), offer, None);
+        if status != 200 {
+            return Err((status, body));
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).expect("join answers JSON");
+        Ok((
+            v["client"].as_u64().expect("client id"),
+            v["secret"].as_str().expect("secret").to_string(),
+        ))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token_with(secret: &str, room: &str, name: &str, flags: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_basic-sfu"))
+        .args(["--api-secret", secret, "token", "--token-only"])
+        .args(["--room", room, "--name", name])
+        .args(flags)
+        .output()
+        .expect("basic-sfu token runs");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String) {
+    let mut r = r.expect("the server answers");
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// A browser-like offer with `m` m-lines in direction `dir`.
+fn offer(m: usize, dir: Direction) -> String {
+    let mut rtc: Rtc = RtcConfig::new().build(Instant::now());
+    let mut change = rtc.sdp_api();
+    for i in 0..m {
+        let kind = if i % 2 == 0 {
+            MediaKind::Audio
+        } else {
+            MediaKind::Video
+        };
+        change.add_media(kind, dir, None, None, None);
+    }
+    let (offer, _) = change.apply().expect("an offer");
+    offer.to_sdp_string()
+}
+
+#[test]
+fn nobody_can_act_for_someone_else() {
+    let sfu = Server::start(&[]);
+    let send = offer(2, Direction::SendRecv);
+
+    // Joining needs a valid token for that very room, with the grants the offer uses.
+    assert_eq!(sfu.join("a", "", &send).unwrap_err().0, 401);
+    assert_eq!(sfu.join("a", "not.a.jwt", &send).unwrap_err().0, 401);
+    let forged = token_with("some-other-secret-0123", "a", "mallory", &[]);
+    assert_eq!(sfu.join("a", &forged, &send).unwrap_err().0, 401);
+    let other_room = sfu.token("b", "mallory", &[]);
+    assert_eq!(sfu.join("a", &other_room, &send).unwrap_err().0, 403);
+    let watch_only = sfu.token("a", "mallory", &["--no-publish"]);
+    let (status, msg) = sfu.join("a", &watch_only, &send).unwrap_err();
+    assert_eq!(status, 403, "{msg}");
+    assert!(msg.contains("publish"), "{msg}");
+
+    let (victim, victim_secret) = sfu
+        .join("a", &sfu.token("a", "victim", &[]), &send)
+        .expect("the victim joins");
+    let (_attacker, attacker_secret) = sfu
+        .join("a", &watch_only, &offer(1, Direction::RecvOnly))
+        .expect("a watch-only join");
+
+    // Every call about the victim, without its secret or with another one.
+    for secret in [None, Some(attacker_secret.as_str()), Some("00")] {
+        let q = |path: &str| match secret {
+            Some(s) => format!("{path}?room=a&client={victim}&secret={s}"),
+            None => format!("{path}?room=a&client={victim}"),
+        };
+        let expect = if secret.is_none() { 401 } else { 403 };
+        assert_eq!(sfu.post(&q("/api/answer"), "v=0", None).0, expect);
+        assert_eq!(sfu.post(&q("/api/leave"), "", None).0, expect);
+        assert_eq!(
+            sfu.post(&(q("/api/bitrate") + "&kbps=1"), "", None).0,
+            expect
+        );
+        assert_eq!(sfu.post(&q("/api/report"), "{}", None).0, expect);
+        assert_eq!(sfu.get(&q("/api/events")).0, expect);
+    }
+    // A participant's own token is no admin token.
+    let own = sfu.token("a", "mallory", &[]);
+    assert_eq!(sfu.get(&format!("/api/reports?room=a&token={own}")).0, 403);
+    assert_eq!(sfu.get("/api/reports?room=a").0, 401);
+    assert_eq!(
+        sfu.post(
+            &format!("/api/bitrate?room=a&client={victim}&kbps=1&token={own}"),
+            "",
+            None
+        )
+        .0,
+        403
+    );
+    // No dev tokens on a server with a secret.
+    assert_eq!(sfu.get("/api/dev-token?room=a").0, 404);
+    // A page of another site cannot make the user's browser act, whatever it carries.
+    let token = sfu.token("a", "alice", &[]);
+    let (status, _) = sfu.post(
+        &format!("/api/join?room=a&token={token}"),
+        &send,
+        Some(("Origin", "http://evil.example")),
+    );
+    assert_eq!(status, 403);
+
+    // The victim is untouched: its own secret still opens its event stream, an admin can
+    // still cap it.
+    let admin = sfu.token("a", "ops", &["--admin"]);
+    assert_eq!(
+        sfu.post(
+            &format!("/api/bitrate?room=a&client={victim}&kbps=300&token={admin}"),
+            "",
+            None
+        )
+        .0,
+        204
+    );
+    let mut events = ureq::get(&format!(
+        "{}/api/events?room=a&client={victim}&secret={victim_secret}",
+        sfu.base
+    ))
+    .call()
+    .expect("the victim's event stream opens");
+    assert_eq!(events.status().as_u16(), 200);
+    let mut first = String::new();
+    BufReader::new(events.body_mut().as_reader())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("event: peers"), "{first}");
+
+    let metrics = sfu.get("/metrics").1;
+    assert!(
+        metrics.contains("sfu_signaling_refused_total{status=\"401\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn limits_answer_with_a_status_and_a_message() {
+    let sfu = Server::start(&[
+        "--max-rooms",
+        "2",
+        "--max-participants",
+        "2",
+        "--max-tracks",
+        "4",
+    ]);
+    let send = offer(2, Direction::SendRecv);
+    for room in ["r1", "r2"] {
+        sfu.join(room, &sfu.token(room, "x", &[]), &send)
+            .expect("within the limits");
+    }
+    let (status, msg) = sfu
+        .join("r3", &sfu.token("r3", "x", &[]), &send)
+        .unwrap_err();
+    assert_eq!(status, 429, "{msg}");
+    assert!(msg.contains("rooms"), "{msg}");
+
+    sfu.join("r1", &sfu.token("r1", "y", &[]), &send)
+        .expect("the second participant");
+    let (status, msg) = sfu
+        .join("r1", &sfu.token("r1", "z", &[]), &send)
+        .unwrap_err();
+    assert_eq!((status, msg.contains("full")), (429, true), "{msg}");
+
+    let (status, msg) = sfu
+        .join(
+            "r2",
+            &sfu.token("r2", "w", &[]),
+            &offer(5, Direction::SendRecv),
+        )
+        .unwrap_err();
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("m-lines"), "{msg}");
+
+    let huge = "a".repeat(200 * 1024);
+    assert_eq!(
+        sfu.join("r2", &sfu.token("r2", "w", &[]), &huge)
+            .unwrap_err()
+            .0,
+        413
+    );
+    let (client, secret) = sfu
+        .join("r2", &sfu.token("r2", "v", &[]), &send)
+        .expect("the second participant of r2");
+    let report = format!("{{\"x\":\"{}\"}}", "a".repeat(64 * 1024));
+    let path = format!("/api/report?room=r2&client={client}&secret={secret}");
+    assert_eq!(sfu.post(&path, &report, None).0, 413);
+    assert_eq!(sfu.post(&path, "{\"ok\":1}", None).0, 204);
+
+    let metrics = sfu.get("/metrics").1;
+    for status in ["413", "429"] {
+        assert!(
+            metrics.contains(&format!(
+                "sfu_signaling_refused_total{{status=\"{status}\"}}"
+            )),
+            "{status} not counted: {metrics}"
+        );
+    }
+}
