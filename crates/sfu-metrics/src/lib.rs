@@ -39,6 +39,8 @@ pub struct SfuMetrics {
     pub dropped_unknown_source: IntCounter,
     /// Datagrams dropped: malformed or rejected by the peer's state machine.
     pub dropped_malformed: IntCounter,
+    /// Datagrams dropped: STUN naming a client that failed authentication.
+    pub dropped_unauthenticated: IntCounter,
     /// Media packets fanned out to subscribers.
     pub media_fanned_out: IntCounter,
     /// Clients removed (left, timed out, failed).
@@ -78,6 +80,10 @@ impl SfuMetrics {
             dropped_malformed: counter(
                 "sfu_dropped_malformed_total",
                 "Datagrams dropped as malformed or rejected by the peer",
+            )?,
+            dropped_unauthenticated: counter(
+                "sfu_dropped_unauthenticated_total",
+                "STUN from new addresses dropped: bad MESSAGE-INTEGRITY or too many addresses",
             )?,
             media_fanned_out: counter(
                 "sfu_media_fanned_out_total",
@@ -144,6 +150,7 @@ mod tests {
             "sfu_datagrams_sent_total",
             "sfu_dropped_unknown_source_total",
             "sfu_dropped_malformed_total",
+            "sfu_dropped_unauthenticated_total",
             "sfu_media_fanned_out_total",
             "sfu_clients_removed_total",
             "sfu_layer_changes_total",

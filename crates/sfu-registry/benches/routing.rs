@@ -21,7 +21,7 @@ fn addr(i: u64) -> SocketAddr {
 fn router_with(n: u64) -> Router {
     let mut r = Router::default();
     for i in 0..n {
-        r.add_ufrag(format!("uf{i:05}"), ClientId::new(i));
+        r.add_credentials(format!("uf{i:05}"), format!("pw{i:05}"), ClientId::new(i));
         r.learn(addr(i), ClientId::new(i));
     }
     r

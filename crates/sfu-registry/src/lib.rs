@@ -37,4 +37,4 @@ mod route;
 pub mod testing;
 
 pub use registry::{Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
-pub use route::{RouteMiss, Routed, Router};
+pub use route::{MAX_ADDRESSES_PER_CLIENT, RouteMiss, Routed, Router};

@@ -22,6 +22,9 @@ pub struct RegistryStats {
     pub dropped_unknown_source: u64,
     /// Datagrams a client rejected, or STUN that did not parse.
     pub dropped_malformed: u64,
+    /// STUN from a new address naming a client, dropped: its MESSAGE-INTEGRITY did not
+    /// verify, or the client has bound its maximum of addresses.
+    pub dropped_unauthenticated: u64,
     /// Media events fanned out.
     pub media_fanned_out: u64,
     /// Clients removed (left, timed out, or failed).
@@ -61,6 +64,10 @@ pub enum RouteError {
     /// A STUN message that does not parse.
     #[error("malformed STUN from an unknown source")]
     MalformedStun,
+    /// A STUN request naming a client that failed authentication (or the client has bound
+    /// its maximum of addresses).
+    #[error("unauthenticated STUN from an unknown source")]
+    Unauthenticated,
     /// The owning client rejected the datagram.
     #[error("client {client} rejected the datagram: {source}")]
     Rejected {
@@ -159,7 +166,8 @@ impl Registry {
         if self.clients.contains_key(&id) {
             return Err(RegistryError::DuplicateClient(id));
         }
-        self.router.add_ufrag(client.ice_ufrag(), id);
+        self.router
+            .add_credentials(client.ice_ufrag(), client.ice_password(), id);
         for other in self.clients.values() {
             for track in other.client.published_tracks() {
                 client.handle_propagated(&Propagated::TrackOpen(track.clone()), now);
@@ -205,6 +213,10 @@ impl Registry {
                 self.stats.dropped_malformed += 1;
                 return Err(RouteError::MalformedStun);
             }
+            Err(RouteMiss::Unauthenticated | RouteMiss::TooManyAddresses) => {
+                self.stats.dropped_unauthenticated += 1;
+                return Err(RouteError::Unauthenticated);
+            }
         };
         let id = routed.client();
         let Some(entry) = self.clients.get_mut(&id) else {
@@ -213,8 +225,8 @@ impl Registry {
             return Err(RouteError::UnknownSource);
         };
         let result = entry.client.handle_input(datagram, now);
-        // Bind the address only once the client's ICE agent took the STUN request
-        // (message integrity checked), so forged requests redirect nothing.
+        // The router verified the request's message integrity; bind the address once the
+        // client's ICE agent took it too.
         if result.is_ok() && matches!(routed, Routed::ByUfrag(_)) {
             self.router.learn(datagram.source, id);
         }

@@ -2,20 +2,32 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use sfu_ids::ClientId;
+use str0m::config::CryptoProvider;
 use str0m::ice::StunMessage;
+
+/// Remote addresses one client may have bound: a browser checks a pair per candidate of its
+/// own (host, server-reflexive, relayed, per address family), so a handful is plenty.
+pub const MAX_ADDRESSES_PER_CLIENT: usize = 8;
 
 /// Maps remote addresses and ICE username fragments to clients.
 ///
 /// A datagram from a known 5-tuple (one UDP socket, so the remote address suffices) is one
 /// hash lookup. The first STUN binding requests of a peer come from an address not yet
 /// known; their USERNAME attribute (`<our ufrag>:<peer ufrag>`, RFC 8445 §7.2.2) names the
-/// client, and the address is learned from them. Nothing ever scans the clients.
+/// client, and the address is learned from them once the request's MESSAGE-INTEGRITY
+/// verifies against that client's ICE password: a forged request binds nothing. At most
+/// [`MAX_ADDRESSES_PER_CLIENT`] addresses are bound per client. Nothing ever scans the
+/// clients.
 #[derive(Debug, Default)]
 pub struct Router {
     by_addr: HashMap<SocketAddr, ClientId>,
-    by_ufrag: HashMap<String, ClientId>,
+    /// Local ICE ufrag → the client and its local ICE password.
+    by_ufrag: HashMap<String, (ClientId, String)>,
+    /// Addresses bound per client.
+    bound: HashMap<ClientId, usize>,
 }
 
 /// How a datagram found its client.
@@ -44,24 +56,39 @@ pub enum RouteMiss {
     UnknownSource,
     /// STUN that does not parse.
     MalformedStun,
+    /// STUN naming a client whose MESSAGE-INTEGRITY does not verify with its password.
+    Unauthenticated,
+    /// STUN for a client that has bound [`MAX_ADDRESSES_PER_CLIENT`] addresses already.
+    TooManyAddresses,
+}
+
+/// str0m's HMAC-SHA1, the one its ICE agent checks STUN with.
+fn sha1_hmac(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
+    static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
+    PROVIDER
+        .get_or_init(str0m::crypto::from_feature_flags)
+        .sha1_hmac_provider
+        .sha1_hmac(key, payloads)
 }
 
 impl Router {
-    /// Registers a client's local ICE username fragment.
-    pub fn add_ufrag(&mut self, ufrag: String, id: ClientId) {
-        self.by_ufrag.insert(ufrag, id);
+    /// Registers a client's local ICE credentials: the username fragment its peer's STUN
+    /// requests name, and the password they are signed with.
+    pub fn add_credentials(&mut self, ufrag: String, password: String, id: ClientId) {
+        self.by_ufrag.insert(ufrag, (id, password));
     }
 
     /// Forgets every address and fragment of a client.
     pub fn remove_client(&mut self, id: ClientId) {
         self.by_addr.retain(|_, c| *c != id);
-        self.by_ufrag.retain(|_, c| *c != id);
+        self.by_ufrag.retain(|_, (c, _)| *c != id);
+        self.bound.remove(&id);
     }
 
-    /// The client for a datagram from `source`: by its address, or for a STUN request from
-    /// an unknown address by the ICE username fragment it names. In the second case the
-    /// caller binds the address with [`Router::learn`] once the client has authenticated the
-    /// request, so a forged STUN message cannot redirect anything.
+    /// The client for a datagram from `source`: by its address, or for an authenticated
+    /// STUN request from an unknown address by the ICE username fragment it names. In the
+    /// second case the caller binds the address with [`Router::learn`] once the client's
+    /// ICE agent took the request.
     pub fn route(&self, source: SocketAddr, contents: &[u8]) -> Result<Routed, RouteMiss> {
         if let Some(&id) = self.by_addr.get(&source) {
             return Ok(Routed::Known(id));
@@ -72,14 +99,25 @@ impl Router {
         }
         let msg = StunMessage::parse(contents).map_err(|_| RouteMiss::MalformedStun)?;
         let (ours, _theirs) = msg.split_username().ok_or(RouteMiss::UnknownSource)?;
-        let &id = self.by_ufrag.get(ours).ok_or(RouteMiss::UnknownSource)?;
-        Ok(Routed::ByUfrag(id))
+        let (id, password) = self.by_ufrag.get(ours).ok_or(RouteMiss::UnknownSource)?;
+        if !msg.verify(password.as_bytes(), sha1_hmac) {
+            return Err(RouteMiss::Unauthenticated);
+        }
+        if self.bound.get(id).copied().unwrap_or(0) >= MAX_ADDRESSES_PER_CLIENT {
+            return Err(RouteMiss::TooManyAddresses);
+        }
+        Ok(Routed::ByUfrag(*id))
     }
 
-    /// Binds `addr` to a client directly (for example a relay link whose address is
-    /// configured, not learned).
+    /// Binds `addr` to a client (learned from an authenticated STUN request, or configured,
+    /// for example a relay link). An address already bound moves to the new client.
     pub fn learn(&mut self, addr: SocketAddr, id: ClientId) {
-        self.by_addr.insert(addr, id);
+        if let Some(previous) = self.by_addr.insert(addr, id)
+            && let Some(n) = self.bound.get_mut(&previous)
+        {
+            *n = n.saturating_sub(1);
+        }
+        *self.bound.entry(id).or_default() += 1;
     }
 
     /// Number of remote addresses bound to clients.
@@ -117,7 +155,7 @@ mod tests {
         let mut r = Router::default();
         r.by_addr.insert(addr(1), ClientId::new(1));
         r.by_addr.insert(addr(2), ClientId::new(2));
-        r.add_ufrag("abcd".into(), ClientId::new(1));
+        r.add_credentials("abcd".into(), "pass".into(), ClientId::new(1));
         r.remove_client(ClientId::new(1));
         assert_eq!(r.known_addresses(), 1);
         assert_eq!(r.route(addr(1), &[0x80; 40]), Err(RouteMiss::UnknownSource));
@@ -128,10 +166,10 @@ mod tests {
     }
 
     #[test]
-    fn stun_naming_a_ufrag_routes_without_binding_the_address() {
+    fn signed_stun_naming_a_ufrag_routes_without_binding_the_address() {
         let mut r = Router::default();
-        r.add_ufrag("abcd".into(), ClientId::new(4));
-        let stun = crate::testing::stun_binding_request("abcd", "peer");
+        r.add_credentials("abcd".into(), "secret-pass".into(), ClientId::new(4));
+        let stun = crate::testing::signed_stun_binding_request("abcd", "peer", "secret-pass");
         assert_eq!(
             r.route(addr(7), &stun),
             Ok(Routed::ByUfrag(ClientId::new(4)))
@@ -144,11 +182,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn forged_stun_and_address_floods_bind_nothing() {
+        let mut r = Router::default();
+        r.add_credentials("abcd".into(), "secret-pass".into(), ClientId::new(4));
+        let zeros = crate::testing::stun_binding_request("abcd", "peer");
+        assert_eq!(r.route(addr(7), &zeros), Err(RouteMiss::Unauthenticated));
+        let wrong = crate::testing::signed_stun_binding_request("abcd", "peer", "guessed");
+        assert_eq!(r.route(addr(7), &wrong), Err(RouteMiss::Unauthenticated));
+        let good = crate::testing::signed_stun_binding_request("abcd", "peer", "secret-pass");
+        for p in 0..MAX_ADDRESSES_PER_CLIENT as u16 {
+            assert!(r.route(addr(100 + p), &good).is_ok());
+            r.learn(addr(100 + p), ClientId::new(4));
+        }
+        assert_eq!(r.route(addr(7), &good), Err(RouteMiss::TooManyAddresses));
+        assert_eq!(r.known_addresses(), MAX_ADDRESSES_PER_CLIENT);
+    }
+
     proptest! {
         #[test]
         fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut r = Router::default();
-            r.add_ufrag("abcd".into(), ClientId::new(1));
+            r.add_credentials("abcd".into(), "pass".into(), ClientId::new(1));
             let _ = r.route(addr(9), &bytes);
             prop_assert_eq!(r.known_addresses(), 0);
         }

@@ -18,6 +18,23 @@ pub fn stun_binding_request(ours: &str, theirs: &str) -> Vec<u8> {
     msg
 }
 
+/// A STUN binding request with USERNAME `"{ours}:{theirs}"` signed with `password`, as a
+/// peer's connectivity check to a client whose ICE password is `password`.
+pub fn signed_stun_binding_request(ours: &str, theirs: &str, password: &str) -> Vec<u8> {
+    use str0m::ice::{StunMessage, TransId};
+    let username = format!("{ours}:{theirs}");
+    let msg = StunMessage::binding_request(&username, TransId::new(), true, 7, 0x6e7f_1eff, false);
+    let mut buf = vec![0u8; 512];
+    let provider = str0m::crypto::from_feature_flags();
+    let len = msg
+        .to_bytes(Some(password.as_bytes()), &mut buf, |k, p| {
+            provider.sha1_hmac_provider.sha1_hmac(k, p)
+        })
+        .expect("a binding request fits 512 bytes");
+    buf.truncate(len);
+    buf
+}
+
 fn push_attr(out: &mut Vec<u8>, typ: u16, value: &[u8]) {
     out.extend_from_slice(&typ.to_be_bytes());
     out.extend_from_slice(&(value.len() as u16).to_be_bytes());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{SFU, World};
 use sfu_ids::IncomingDatagram;
-use sfu_registry::testing::stun_binding_request;
+use sfu_registry::testing::{signed_stun_binding_request, stun_binding_request};
 
 /// SplitMix64: a tiny deterministic generator for junk.
 struct Rng(u64);
@@ -88,6 +88,43 @@ fn junk_from_everywhere_is_dropped_and_media_keeps_flowing() {
 
     assert_eq!(w.room.len(), 2, "junk must not remove peers");
     assert!(w.room.stats().dropped_unknown_source > 0);
+    assert!(w.video_frames(a, b) > before.0 + 50, "video a<-b stalled");
+    assert!(w.audio_frames(b, a) > before.1 + 100, "audio b<-a stalled");
+}
+
+#[test]
+fn forged_stun_naming_a_real_peer_binds_no_address() {
+    let mut w = World::new();
+    let a = w.join(false);
+    let b = w.join(false);
+    w.run(Duration::from_secs(2));
+    let before = (w.video_frames(a, b), w.audio_frames(b, a));
+    let ufrag = w.peers[0].sfu_ufrag.clone();
+    assert!(!ufrag.is_empty());
+
+    // An attacker who learned the ufrag (it travels in the SDP) but not the password tries
+    // to redirect the peer's media to itself from a thousand addresses.
+    let mut forged = 0;
+    for i in 0..1000u16 {
+        let from = SocketAddr::from(([127, 0, 1, (i % 250) as u8], 20_000 + i));
+        let stun = if i % 2 == 0 {
+            stun_binding_request(&ufrag, "evil")
+        } else {
+            signed_stun_binding_request(&ufrag, "evil", "a-guessed-password")
+        };
+        if w.room
+            .handle_incoming(&IncomingDatagram::udp(from, SFU, stun), w.now)
+            .is_err()
+        {
+            forged += 1;
+        }
+        if i % 100 == 0 {
+            w.run(Duration::from_millis(50));
+        }
+    }
+    w.run(Duration::from_secs(2));
+    assert_eq!(forged, 1000);
+    assert_eq!(w.room.stats().dropped_unauthenticated, 1000);
     assert!(w.video_frames(a, b) > before.0 + 50, "video a<-b stalled");
     assert!(w.audio_frames(b, a) > before.1 + 100, "audio b<-a stalled");
 }

@@ -192,6 +192,11 @@ impl Client {
         self.rtc.direct_api().local_ice_credentials().ufrag
     }
 
+    /// The local ICE password: the key of the peer's STUN requests' MESSAGE-INTEGRITY.
+    pub fn ice_password(&mut self) -> String {
+        self.rtc.direct_api().local_ice_credentials().pass
+    }
+
     /// Escape hatch to the str0m `Rtc`. **Semver-exempt.**
     pub fn raw_rtc(&mut self) -> &mut RawRtc {
         &mut self.rtc

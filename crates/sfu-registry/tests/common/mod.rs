@@ -32,6 +32,8 @@ pub struct Peer {
     pub gone: bool,
     /// Keyframe requests this peer received for its own media.
     pub keyframe_requests: u64,
+    /// The SFU's ICE username fragment for this peer, from its answer.
+    pub sfu_ufrag: String,
     /// Like a browser: keyframes only when asked (and on the first frame), not periodically.
     pub key_on_request: bool,
     /// Keyframe requests to ignore before honouring one (a lost PLI or keyframe).
@@ -170,6 +172,11 @@ impl World {
             pending: None,
             gone: false,
             keyframe_requests: 0,
+            sfu_ufrag: answer
+                .lines()
+                .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+                .unwrap_or_default()
+                .to_string(),
             key_on_request: false,
             ignore_requests: 0,
             want_key: false,

@@ -579,6 +579,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
     let m = &s.rooms.metrics;
     let (mut clients, mut din, mut dout, mut unk, mut mal, mut fan, mut rem, mut layers) =
         (0, 0, 0, 0, 0, 0, 0, 0);
+    let mut unauth = 0;
     // Only the clients present now have an estimate.
     m.subscriber_estimate_bps.reset();
     for (name, h, ids) in rooms {
@@ -598,6 +599,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
             dout += st.datagrams_out;
             unk += st.registry.dropped_unknown_source;
             mal += st.registry.dropped_malformed;
+            unauth += st.registry.dropped_unauthenticated;
             fan += st.registry.media_fanned_out;
             rem += st.registry.clients_removed;
         }
@@ -609,6 +611,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
         (&m.datagrams_out, dout),
         (&m.dropped_unknown_source, unk),
         (&m.dropped_malformed, mal),
+        (&m.dropped_unauthenticated, unauth),
         (&m.media_fanned_out, fan),
         (&m.clients_removed, rem),
         (&m.layer_changes, layers),
