@@ -276,3 +276,109 @@ fn limits_answer_with_a_status_and_a_message() {
         );
     }
 }
+
+/// Sends a join and closes the connection without waiting for the answer.
+fn abort_join(sfu: &Server, room: &str, token: &str, offer: &str) {
+    use std::io::Write;
+    let host = sfu.base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(host).expect("connect");
+    let request = format!(
+        "POST /api/join?room={room}&token={token} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{offer}",
+        offer.len()
+    );
+    tcp.write_all(request.as_bytes()).expect("send");
+    drop(tcp);
+}
+
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn aborted_joins_and_a_flood_of_rooms_leave_nothing_behind() {
+    let sfu = Server::start(&["--max-rooms", "40"]);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", sfu.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let baseline = fds();
+    let send = offer(2, Direction::SendRecv);
+
+    for i in 0..200 {
+        let room = format!("abort{i}");
+        abort_join(&sfu, &room, &sfu.token(&room, "gone", &[]), &send);
+    }
+    let (mut joined, mut refused) = (0, 0);
+    for i in 0..200 {
+        let room = format!("flood{i}");
+        match sfu.join(&room, &sfu.token(&room, "x", &[]), &send) {
+            Ok(_) => joined += 1,
+            Err((429, _)) => refused += 1,
+            Err(e) => panic!("unexpected refusal {e:?}"),
+        }
+    }
+    assert!(
+        joined <= 40 && joined + refused == 200,
+        "{joined} joined, {refused} refused"
+    );
+    assert!(
+        refused >= 160,
+        "the cap held: {joined} joined, {refused} refused"
+    );
+
+    // Joined pages never open their event streams: they are removed after 20 s, and with
+    // them their rooms, sockets and tasks.
+    let deadline = Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let rooms = gauge(&sfu.get("/metrics").1, "sfu_rooms").unwrap_or(-1.0);
+        if rooms == 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{rooms} rooms still open");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let after = fds();
+    assert!(
+        after <= baseline + 2,
+        "file descriptors leaked: {baseline} at start, {after} at the end"
+    );
+}
+
+/// The UDP port of the host candidate in an SDP answer.
+fn candidate_port(answer: &str) -> u16 {
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=candidate:"))
+        .and_then(|c| c.split(' ').nth(5))
+        .and_then(|p| p.parse().ok())
+        .expect("a host candidate")
+}
+
+#[test]
+fn ports_of_closed_rooms_are_reused() {
+    // A port range of our own, away from other tests.
+    let first = 42_000 + (std::process::id() % 1000) as u16 * 8;
+    let sfu = Server::start(&["--udp-port", &first.to_string()]);
+    let send = offer(2, Direction::SendRecv);
+    let join = |room: &str| {
+        let token = sfu.token(room, "x", &[]);
+        let (status, body) = sfu.post(&format!("/api/join?room={room}&token={token}"), &send, None);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        (
+            v["client"].as_u64().unwrap(),
+            v["secret"].as_str().unwrap().to_string(),
+            candidate_port(v["answer"].as_str().unwrap()),
+        )
+    };
+    let (a, a_secret, a_port) = join("a");
+    let (_, _, b_port) = join("b");
+    assert_eq!((a_port, b_port), (first, first + 1));
+    let leave = format!("/api/leave?room=a&client={a}&secret={a_secret}");
+    assert_eq!(sfu.post(&leave, "", None).0, 204);
+    let (_, _, c_port) = join("c");
+    assert_eq!(c_port, first, "the closed room's port is taken again");
+}

@@ -238,7 +238,9 @@ async fn join(
         &claims.name
     };
     let name: String = shown.chars().filter(|c| !c.is_control()).take(32).collect();
-    let (handle, _) = match s.rooms.get_or_start(&q.room).await {
+    // Dropped on any way out of this function but success (including the request going
+    // away mid-join), the reservation gives its place in the room back.
+    let (handle, reservation) = match s.rooms.get_or_start(&q.room).await {
         Ok(r) => r,
         Err(e @ (RoomsError::TooManyRooms(_) | RoomsError::RoomFull(_))) => {
             return bad(StatusCode::TOO_MANY_REQUESTS, e.to_string());
@@ -253,7 +255,8 @@ async fn join(
                 .unwrap_or_else(|e| e.into_inner())
                 .insert((q.room.clone(), id.get()), joined.signals);
             let secret = random_secret();
-            s.rooms.add_participant(&q.room, id, name, secret.clone());
+            s.rooms
+                .add_participant(reservation, id, name, secret.clone());
             // A page that joined but never opened its event stream (it crashed, or was not
             // a browser) is removed, so its signal queue and roster entry do not linger.
             let (state, room) = (s.clone(), q.room.clone());
@@ -279,13 +282,10 @@ async fn join(
             }))
             .into_response()
         }
-        Err(e) => {
-            s.rooms.join_failed(&q.room);
-            match e {
-                RoomError::BadSdp(e) => bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}")),
-                e => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-            }
-        }
+        Err(e) => match e {
+            RoomError::BadSdp(e) => bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}")),
+            e => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        },
     }
 }
 

@@ -1,6 +1,6 @@
 //! Rooms by name, each a room task of its own, plus the signaling state around them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -46,10 +46,39 @@ pub(crate) struct Room {
     pub(crate) participants: Vec<Participant>,
     pub(crate) roster: broadcast::Sender<String>,
     pub(crate) reports: HashMap<u64, Report>,
-    /// Joins between `get_or_start` and `add_participant` / `join_failed`: the room is
-    /// kept while any is in flight.
+    /// Joins holding a [`Reservation`]: the room is kept while any is in flight.
     joining: usize,
+    /// The room's UDP port when taken from the configured range (0: any port).
+    port: u16,
 }
+
+/// A place in a room held for a join in flight. Dropped without
+/// [`Rooms::add_participant`] (the join failed, or its HTTP request went away while it
+/// waited for the room), it gives the place back and closes the room if it is empty.
+pub(crate) struct Reservation {
+    rooms: Rooms,
+    room: String,
+    kept: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.rooms.release(&self.room);
+        }
+    }
+}
+
+/// Rooms bind UDP ports from `first` up, reusing the ports of closed rooms; a port some
+/// other program holds is skipped.
+#[derive(Debug, Default)]
+struct Ports {
+    first: u16,
+    in_use: HashSet<u16>,
+}
+
+/// Ports tried for one room before giving up.
+const PORT_ATTEMPTS: u16 = 256;
 
 /// All rooms of the process. The mutex guards signaling state only; media never takes it.
 #[derive(Clone)]
@@ -57,7 +86,7 @@ pub(crate) struct Rooms {
     inner: Arc<Mutex<HashMap<String, Room>>>,
     bind: IpAddr,
     public_ip: Option<IpAddr>,
-    next_udp_port: Arc<Mutex<u16>>,
+    ports: Arc<Mutex<Ports>>,
     estimator: EstimatorKind,
     limits: Limits,
     pub(crate) metrics: SfuMetrics,
@@ -75,7 +104,10 @@ impl Rooms {
             inner: Arc::default(),
             bind,
             public_ip,
-            next_udp_port: Arc::new(Mutex::new(udp_port)),
+            ports: Arc::new(Mutex::new(Ports {
+                first: udp_port,
+                in_use: HashSet::new(),
+            })),
             estimator,
             limits,
             metrics: SfuMetrics::new()?,
@@ -87,12 +119,16 @@ impl Rooms {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The room called `name`, started on first use, for a join that must end in
-    /// [`Rooms::add_participant`] or [`Rooms::join_failed`].
+    /// The room called `name`, started on first use, with a place reserved for a join.
     pub(crate) async fn get_or_start(
         &self,
         name: &str,
-    ) -> Result<(RoomHandle, broadcast::Sender<String>), RoomsError> {
+    ) -> Result<(RoomHandle, Reservation), RoomsError> {
+        let reservation = Reservation {
+            rooms: self.clone(),
+            room: name.to_string(),
+            kept: false,
+        };
         {
             let mut rooms = self.lock();
             if let Some(r) = rooms.get_mut(name) {
@@ -100,30 +136,18 @@ impl Rooms {
                     return Err(RoomsError::RoomFull(self.limits.max_participants));
                 }
                 r.joining += 1;
-                return Ok((r.handle.clone(), r.roster.clone()));
+                return Ok((r.handle.clone(), reservation));
             }
             if rooms.len() >= self.limits.max_rooms {
                 return Err(RoomsError::TooManyRooms(self.limits.max_rooms));
             }
         }
-        let port = {
-            let mut p = self.next_udp_port.lock().unwrap_or_else(|e| e.into_inner());
-            let port = *p;
-            if *p != 0 {
-                *p = p.wrapping_add(1);
-            }
-            port
-        };
-        let config = SfuConfig::default()
-            .with_bind_addr(self.bind)
-            .with_public_ip(self.public_ip)
-            .with_udp_port(port)
-            .with_estimator(self.estimator);
-        let (handle, addr) = sfu_kit::serve(config).await.map_err(anyhow::Error::from)?;
+        let (handle, addr, port) = self.start_room().await?;
         tracing::info!(room = name, %addr, "room started");
         let mut rooms = self.lock();
         if !rooms.contains_key(name) && rooms.len() >= self.limits.max_rooms {
             // Other joins took the last places while this room started.
+            self.release_port(port);
             return Err(RoomsError::TooManyRooms(self.limits.max_rooms));
         }
         // Another request may have started the room meanwhile; keep the first.
@@ -133,14 +157,80 @@ impl Rooms {
             roster: broadcast::channel(16).0,
             reports: HashMap::new(),
             joining: 0,
+            port,
         });
+        if room.port != port {
+            self.release_port(port);
+        }
         room.joining += 1;
-        let out = (room.handle.clone(), room.roster.clone());
+        let handle = room.handle.clone();
         self.metrics.rooms.set(rooms.len() as i64);
-        Ok(out)
+        Ok((handle, reservation))
     }
 
-    pub(crate) fn add_participant(&self, room: &str, id: ClientId, name: String, secret: String) {
+    /// Starts a room task on the next free port of the range (or any port).
+    async fn start_room(&self) -> Result<(RoomHandle, std::net::SocketAddr, u16), RoomsError> {
+        let config = SfuConfig::default()
+            .with_bind_addr(self.bind)
+            .with_public_ip(self.public_ip)
+            .with_estimator(self.estimator);
+        let first = self.ports.lock().unwrap_or_else(|e| e.into_inner()).first;
+        if first == 0 {
+            let (handle, addr) = sfu_kit::serve(config.with_udp_port(0))
+                .await
+                .map_err(anyhow::Error::from)?;
+            return Ok((handle, addr, 0));
+        }
+        let mut last_error = None;
+        let mut candidate = first;
+        for _ in 0..PORT_ATTEMPTS {
+            let port = {
+                let mut ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(p) = (candidate..=u16::MAX).find(|p| !ports.in_use.contains(p)) else {
+                    break;
+                };
+                ports.in_use.insert(p);
+                p
+            };
+            match sfu_kit::serve(config.clone().with_udp_port(port)).await {
+                Ok((handle, addr)) => return Ok((handle, addr, port)),
+                Err(e) => {
+                    // Held by another program: skip it.
+                    self.release_port(port);
+                    last_error = Some(e);
+                    match port.checked_add(1) {
+                        Some(next) => candidate = next,
+                        None => break,
+                    }
+                }
+            }
+        }
+        Err(RoomsError::Start(anyhow::anyhow!(
+            "no free UDP port from {first}: {}",
+            last_error.map_or_else(|| "range exhausted".to_string(), |e| e.to_string())
+        )))
+    }
+
+    fn release_port(&self, port: u16) {
+        if port != 0 {
+            self.ports
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .in_use
+                .remove(&port);
+        }
+    }
+
+    /// Completes the join `reservation` held a place for.
+    pub(crate) fn add_participant(
+        &self,
+        mut reservation: Reservation,
+        id: ClientId,
+        name: String,
+        secret: String,
+    ) {
+        reservation.kept = true;
+        let room = reservation.room.as_str();
         let mut rooms = self.lock();
         if let Some(r) = rooms.get_mut(room) {
             r.joining = r.joining.saturating_sub(1);
@@ -153,8 +243,8 @@ impl Rooms {
         }
     }
 
-    /// A join that `get_or_start` began did not succeed.
-    pub(crate) fn join_failed(&self, room: &str) {
+    /// Gives back a place a join had reserved.
+    fn release(&self, room: &str) {
         let mut rooms = self.lock();
         if let Some(r) = rooms.get_mut(room) {
             r.joining = r.joining.saturating_sub(1);
@@ -169,7 +259,9 @@ impl Rooms {
             .get(room)
             .is_some_and(|r| r.participants.is_empty() && r.joining == 0)
         {
-            rooms.remove(room);
+            if let Some(r) = rooms.remove(room) {
+                self.release_port(r.port);
+            }
             tracing::info!(room, "room closed");
             self.metrics.rooms.set(rooms.len() as i64);
         }
