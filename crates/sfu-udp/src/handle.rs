@@ -137,6 +137,12 @@ impl RoomHandle {
         rx.await.map_err(|_| RoomError::Stopped)
     }
 
+    /// `true` once the room task has stopped (it ended, or panicked): every request fails
+    /// with [`RoomError::Stopped`] and the room must be started anew.
+    pub fn is_stopped(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Adds a peer from its SDP offer; returns the answer and its signal stream.
     pub async fn join(&self, offer: String) -> Result<Joined, RoomError> {
         self.request(|reply| Command::Join { offer, reply }).await?

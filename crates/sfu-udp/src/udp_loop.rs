@@ -117,7 +117,10 @@ pub async fn run_udp_loop(
                     if let Some(tx) = signals.get(&client)
                         && tx.try_send(ClientSignal::Offer(sdp)).is_err()
                     {
-                        debug!(%client, "signal queue full or closed; peer will be removed");
+                        // Its signaling cannot keep up (or is gone): without this offer the
+                        // peer and the room would disagree from now on.
+                        debug!(%client, "signal queue full or closed; removing the peer");
+                        room.remove(client, Instant::now());
                     }
                 }
                 RoomEvent::ClientRemoved(client) => {

@@ -131,6 +131,14 @@ impl Rooms {
         };
         {
             let mut rooms = self.lock();
+            if rooms.get(name).is_some_and(|r| r.handle.is_stopped()) {
+                // The room task died (a panic): forget it, start the room anew. Its peers'
+                // event streams ended with the task, so their pages join again.
+                if let Some(dead) = rooms.remove(name) {
+                    tracing::error!(room = name, "room task stopped; starting it again");
+                    self.release_port(dead.port);
+                }
+            }
             if let Some(r) = rooms.get_mut(name) {
                 if r.participants.len() + r.joining >= self.limits.max_participants {
                     return Err(RoomsError::RoomFull(self.limits.max_participants));
@@ -301,4 +309,44 @@ impl Rooms {
 
 pub(crate) fn roster_json(p: &[Participant]) -> String {
     serde_json::to_string(p).unwrap_or_else(|_| "[]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_room_whose_task_died_is_started_again() {
+        let limits = Limits {
+            max_rooms: 4,
+            max_participants: 4,
+        };
+        let rooms = Rooms::new(
+            IpAddr::from([127, 0, 0, 1]),
+            None,
+            0,
+            EstimatorKind::Off,
+            limits,
+        )
+        .unwrap();
+        // A room whose task is gone: its inbox was dropped, as a panic would drop it.
+        let (dead, inbox) = sfu_kit::room_channel();
+        drop(inbox);
+        rooms.lock().insert(
+            "r".into(),
+            Room {
+                handle: dead,
+                participants: Vec::new(),
+                roster: broadcast::channel(16).0,
+                reports: HashMap::new(),
+                joining: 0,
+                port: 0,
+            },
+        );
+        let (handle, reservation) = rooms.get_or_start("r").await.unwrap();
+        assert!(!handle.is_stopped());
+        assert!(handle.stats().await.is_ok(), "a live room task answers");
+        drop(reservation);
+        assert!(rooms.lock().is_empty(), "the empty room closed again");
+    }
 }
