@@ -298,7 +298,7 @@ fn gauge(metrics: &str, name: &str) -> Option<f64> {
 
 #[test]
 fn aborted_joins_and_a_flood_of_rooms_leave_nothing_behind() {
-    let sfu = Server::start(&["--max-rooms", "40"]);
+    let sfu = Server::start(&["--max-rooms", "40", "--join-rate", "0"]);
     let fds = || {
         std::fs::read_dir(format!("/proc/{}/fd", sfu.child.id()))
             .map(|d| d.count())
@@ -361,7 +361,7 @@ fn candidate_port(answer: &str) -> u16 {
 fn ports_of_closed_rooms_are_reused() {
     // A port range of our own, away from other tests.
     let first = 42_000 + (std::process::id() % 1000) as u16 * 8;
-    let sfu = Server::start(&["--udp-port", &first.to_string()]);
+    let sfu = Server::start(&["--udp-port", &first.to_string(), "--join-rate", "0"]);
     let send = offer(2, Direction::SendRecv);
     let join = |room: &str| {
         let token = sfu.token(room, "x", &[]);
@@ -381,4 +381,20 @@ fn ports_of_closed_rooms_are_reused() {
     assert_eq!(sfu.post(&leave, "", None).0, 204);
     let (_, _, c_port) = join("c");
     assert_eq!(c_port, first, "the closed room's port is taken again");
+}
+
+#[test]
+fn joins_are_rate_limited_per_address() {
+    let sfu = Server::start(&["--join-rate", "5"]);
+    let send = offer(2, Direction::SendRecv);
+    for i in 0..5 {
+        let room = format!("r{i}");
+        sfu.join(&room, &sfu.token(&room, "x", &[]), &send)
+            .expect("within the rate");
+    }
+    let (status, msg) = sfu
+        .join("r9", &sfu.token("r9", "x", &[]), &send)
+        .unwrap_err();
+    assert_eq!(status, 429, "{msg}");
+    assert!(msg.contains("too many joins"), "{msg}");
 }

@@ -8,11 +8,12 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -42,10 +43,53 @@ const MAX_REPORT_BYTES: usize = 32 * 1024;
 /// Signal streams of joined clients, by (room, client), until their event stream connects.
 type Waiting = Arc<Mutex<HashMap<(String, u64), mpsc::Receiver<ClientSignal>>>>;
 
+/// Joins per client address, refilled per minute (IPv6 keyed by its /64: one host gets
+/// a whole prefix).
+pub(crate) type JoinLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
+
+/// How often idle entries leave the join limiter, so its memory follows the active
+/// addresses.
+const LIMITER_SWEEP: Duration = Duration::from_secs(10);
+
+/// The limiter key of `ip`.
+fn limiter_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// A join limiter allowing `per_minute` joins (bursts of up to `per_minute`) per address;
+/// `None` when `per_minute` is 0 (no limit).
+pub(crate) fn join_limiter(per_minute: u32) -> Option<Arc<JoinLimiter>> {
+    let rate = std::num::NonZeroU32::new(per_minute)?;
+    let limiter = Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+        rate,
+    )));
+    let sweep = Arc::downgrade(&limiter);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LIMITER_SWEEP);
+        loop {
+            tick.tick().await;
+            let Some(l) = sweep.upgrade() else { break };
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    });
+    Some(limiter)
+}
+
 #[derive(Clone)]
 struct AppState {
     rooms: Rooms,
     auth: Arc<Auth>,
+    joins: Option<Arc<JoinLimiter>>,
     /// Most m-lines (tracks) a join's offer may carry.
     max_tracks: usize,
     /// Signal streams of joined clients whose event stream has not connected yet.
@@ -58,11 +102,13 @@ pub(crate) fn router(
     rooms: Rooms,
     auth: Auth,
     max_tracks: usize,
+    joins: Option<Arc<JoinLimiter>>,
     stop: watch::Receiver<bool>,
 ) -> Router {
     let state = AppState {
         rooms,
         auth: Arc::new(auth),
+        joins,
         max_tracks,
         waiting: Arc::default(),
         stop,
@@ -200,12 +246,27 @@ struct JoinQuery {
     token: Option<String>,
 }
 
+/// A 429 when `peer` has used up its joins.
+fn check_join_rate(s: &AppState, peer: SocketAddr) -> Option<Response> {
+    match &s.joins {
+        Some(l) if l.check_key(&limiter_key(peer.ip())).is_err() => Some(bad(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many joins from this address; try again in a minute",
+        )),
+        _ => None,
+    }
+}
+
 async fn join(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<JoinQuery>,
     headers: HeaderMap,
     offer: String,
 ) -> Response {
+    if let Some(r) = check_join_rate(&s, peer) {
+        return r;
+    }
     if !valid_room(&q.room) {
         return bad(
             StatusCode::BAD_REQUEST,
@@ -541,7 +602,14 @@ struct DevTokenQuery {
 }
 
 /// Dev mode only: a token for whoever asks, so the page works with no set-up.
-async fn dev_token(State(s): State<AppState>, Query(q): Query<DevTokenQuery>) -> Response {
+async fn dev_token(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<DevTokenQuery>,
+) -> Response {
+    if let Some(r) = check_join_rate(&s, peer) {
+        return r;
+    }
     if !s.auth.is_dev() {
         return bad(
             StatusCode::NOT_FOUND,

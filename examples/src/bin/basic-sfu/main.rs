@@ -37,6 +37,9 @@ struct Args {
     /// Most participants per room.
     #[arg(long, env = "SFU_MAX_PARTICIPANTS", default_value_t = 50)]
     max_participants: usize,
+    /// Joins (and dev tokens) per client address per minute; 0 for no limit.
+    #[arg(long, env = "SFU_JOIN_RATE", default_value_t = 60)]
+    join_rate: u32,
     /// Most m-lines (tracks) a participant's offer may carry.
     #[arg(long, env = "SFU_MAX_TRACKS", default_value_t = 16)]
     max_tracks: usize,
@@ -155,7 +158,13 @@ async fn main() -> anyhow::Result<()> {
     )?;
     // Event streams never end by themselves; they watch this to let graceful shutdown finish.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = http::router(rooms, auth, args.max_tracks, stop_rx);
+    let app = http::router(
+        rooms,
+        auth,
+        args.max_tracks,
+        http::join_limiter(args.join_rate),
+        stop_rx,
+    );
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.http_port)).await?;
     let addr = listener.local_addr()?;
@@ -165,12 +174,15 @@ async fn main() -> anyhow::Result<()> {
         args.bind.to_string()
     };
     println!("open http://{host}:{}/?room=demo", addr.port());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            println!("shutting down");
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("shutting down");
+        let _ = stop_tx.send(true);
+    })
+    .await?;
     Ok(())
 }
