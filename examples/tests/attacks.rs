@@ -398,3 +398,25 @@ fn joins_are_rate_limited_per_address() {
     assert_eq!(status, 429, "{msg}");
     assert!(msg.contains("too many joins"), "{msg}");
 }
+
+#[test]
+fn https_serves_the_page_and_refuses_strangers_the_same_way() {
+    let sfu = Server::start(&["--tls-self-signed"]);
+    assert!(sfu.base.starts_with("https://"), "{}", sfu.base);
+    // curl, with the self-signed certificate accepted (-k).
+    let fetch = |path: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "-o", "/dev/stderr", "-w", "%{http_code}"])
+            .arg(format!("{}{path}", sfu.base))
+            .output()
+            .expect("curl runs");
+        (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (status, page) = fetch("/");
+    assert_eq!(status, "200");
+    assert!(page.contains("<html"), "{page}");
+    assert_eq!(fetch("/api/reports?room=a").0, "401");
+}

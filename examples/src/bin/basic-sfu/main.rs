@@ -12,8 +12,10 @@
 mod auth;
 mod http;
 mod rooms;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +39,16 @@ struct Args {
     /// Most participants per room.
     #[arg(long, env = "SFU_MAX_PARTICIPANTS", default_value_t = 50)]
     max_participants: usize,
+    /// Serve https with this certificate chain (PEM; needs --tls-key).
+    #[arg(long, env = "SFU_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "SFU_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve https with a self-signed certificate made at start (for testing on phones;
+    /// browsers warn about it).
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
     /// Joins (and dev tokens) per client address per minute; 0 for no limit.
     #[arg(long, env = "SFU_JOIN_RATE", default_value_t = 60)]
     join_rate: u32,
@@ -165,24 +177,49 @@ async fn main() -> anyhow::Result<()> {
         http::join_limiter(args.join_rate),
         stop_rx,
     );
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.http_port)).await?;
-    let addr = listener.local_addr()?;
-    let host = if args.bind.is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        args.bind.to_string()
+    let host = match (args.public_ip, args.bind.is_unspecified()) {
+        (Some(ip), _) => ip.to_string(),
+        (None, true) => "127.0.0.1".to_string(),
+        (None, false) => args.bind.to_string(),
     };
-    println!("open http://{host}:{}/?room=demo", addr.port());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(tls::TlsSource::Files { cert, key }),
+        (_, _, true) => Some(tls::TlsSource::SelfSigned(vec![
+            host.clone(),
+            "localhost".into(),
+        ])),
+        _ => None,
+    };
+    let listener = std::net::TcpListener::bind(SocketAddr::new(args.bind, args.http_port))?;
+    let port = listener.local_addr()?.port();
+    let shutdown = async move {
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
         let _ = stop_tx.send(true);
-    })
-    .await?;
+    };
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            println!("open http://{host}:{port}/?room=demo");
+            listener.set_nonblocking(true)?;
+            axum::serve(tokio::net::TcpListener::from_std(listener)?, service)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+        Some(source) => {
+            let config = tls::config(source).await?;
+            println!("open https://{host}:{port}/?room=demo");
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+            });
+            axum_server::from_tcp_rustls(listener, config)?
+                .handle(handle)
+                .serve(service)
+                .await?;
+        }
+    }
     Ok(())
 }
