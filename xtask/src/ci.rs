@@ -46,6 +46,10 @@ const STEPS: &[Step] = &[
         run: features,
     },
     Step {
+        name: "load-smoke",
+        run: crate::load::smoke,
+    },
+    Step {
         name: "e2e",
         run: crate::e2e::run_all,
     },

@@ -10,6 +10,7 @@ mod e2e_link;
 mod e2e_svc;
 mod exec;
 mod fuzz;
+mod load;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ tasks:
                                          room, a constrained link (needs root for network
                                          namespaces), and SVC layer selection
   fuzz [--iterations N]                  stable-Rust fuzz loops over the codec parsers
+  load [sfu-load args]                   the load generator against a fresh basic-sfu
+                                         (e.g. --scenario 1x10 --seconds 10; --help)
   bwe-plot [--out DIR]                   SVG plots of the BWE scenarios
 ";
 
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&rest),
         Some("e2e") => e2e::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
+        Some("load") => load::run(&rest),
         Some("bwe-plot") => bench::bwe_plot(&rest),
         // Used by the constrained-link test from inside a network namespace.
         Some("http-get") => http_get(&rest),

@@ -1,0 +1,138 @@
+//! basic-sfu's signaling, as its page speaks it: join with a token, answer the offers that
+//! arrive on the event stream.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::mpsc;
+
+use anyhow::{Context, bail};
+
+/// Talks to one basic-sfu.
+#[derive(Debug, Clone)]
+pub(crate) struct Signaling {
+    /// `http://host:port`.
+    pub(crate) base: String,
+    /// The server's binary, to mint tokens with `basic-sfu token`.
+    pub(crate) bin: PathBuf,
+    /// The server's API secret.
+    pub(crate) secret: String,
+}
+
+/// What a join returns.
+pub(crate) struct Joined {
+    pub(crate) client: u64,
+    pub(crate) secret: String,
+    pub(crate) answer: String,
+}
+
+impl Signaling {
+    /// An access token for `name` in `room`.
+    pub(crate) fn token(&self, room: &str, name: &str, publish: bool) -> anyhow::Result<String> {
+        let mut c = Command::new(&self.bin);
+        c.args(["--api-secret", &self.secret, "token", "--token-only"])
+            .args(["--room", room, "--name", name]);
+        if !publish {
+            c.arg("--no-publish");
+        }
+        let out = c.output().context("running basic-sfu token")?;
+        if !out.status.success() {
+            bail!("basic-sfu token: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_string())
+    }
+
+    /// Joins `room` with `offer`.
+    pub(crate) fn join(
+        &self,
+        room: &str,
+        name: &str,
+        publish: bool,
+        offer: &str,
+    ) -> anyhow::Result<Joined> {
+        let token = self.token(room, name, publish)?;
+        let body = ureq::post(&format!("{}/api/join?room={room}", self.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send(offer)
+            .context("join")?
+            .body_mut()
+            .read_to_string()?;
+        let v: serde_json::Value = serde_json::from_str(&body)?;
+        Ok(Joined {
+            client: v["client"].as_u64().context("no client id")?,
+            secret: v["secret"].as_str().context("no secret")?.to_string(),
+            answer: v["answer"].as_str().context("no answer")?.to_string(),
+        })
+    }
+
+    /// The SFU's offers for participant `client`, read from its event stream by a thread
+    /// of their own.
+    pub(crate) fn events(
+        &self,
+        room: &str,
+        client: u64,
+        secret: &str,
+    ) -> anyhow::Result<mpsc::Receiver<String>> {
+        let url = format!(
+            "{}/api/events?room={room}&client={client}&secret={secret}",
+            self.base
+        );
+        let response = ureq::get(&url).call().context("event stream")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(response.into_body().into_reader());
+            let mut event = String::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                let l = line.trim_end();
+                if let Some(e) = l.strip_prefix("event: ") {
+                    event = e.to_string();
+                } else if let Some(data) = l.strip_prefix("data: ")
+                    && event == "offer"
+                {
+                    // The offer is a JSON string (SDP lines end in CRLF).
+                    let Ok(sdp) = serde_json::from_str::<String>(data) else {
+                        continue;
+                    };
+                    if tx.send(sdp).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Answers the SFU's last offer.
+    pub(crate) fn answer(
+        &self,
+        room: &str,
+        client: u64,
+        secret: &str,
+        sdp: &str,
+    ) -> anyhow::Result<()> {
+        ureq::post(&format!(
+            "{}/api/answer?room={room}&client={client}&secret={secret}",
+            self.base
+        ))
+        .send(sdp)
+        .context("answer")?;
+        Ok(())
+    }
+
+    /// A counter from the SFU's `/metrics`.
+    pub(crate) fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let body = ureq::get(&format!("{}/metrics", self.base))
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .with_context(|| format!("no {name} in /metrics"))
+    }
+}
