@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use sfu_bwe::Bitrate;
 use sfu_ids::{FrameSize, SfuDependencyDescriptor, SfuRid, SfuSvcLayer};
+use sfu_vfm::FrameMarkingInfo;
 use str0m::rtp::{Vp8Descriptor, Vp8Patch};
 
 use crate::layer::LayerSelector;
@@ -35,6 +36,8 @@ use crate::vp8_rewrite::Vp8Rewriter;
 /// Before the first layer is chosen, wait this long for every declared layer to show up,
 /// so a subscriber does not start on whichever layer's packet happened to arrive first.
 pub(crate) const INITIAL_SETTLE: Duration = Duration::from_millis(300);
+/// A track without simulcast that sent nothing for this long takes no budget.
+const SILENT_AFTER: Duration = Duration::from_millis(1500);
 
 /// Timing of the forwarding decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,7 @@ pub(crate) struct Packet<'a> {
     pub(crate) vp8: Option<&'a Vp8Descriptor>,
     pub(crate) svc: Option<SfuSvcLayer>,
     pub(crate) dd: Option<&'a SfuDependencyDescriptor>,
+    pub(crate) vfm: Option<&'a FrameMarkingInfo>,
 }
 
 /// Why a packet was not forwarded.
@@ -121,6 +125,8 @@ pub(crate) struct Forwarder {
     layers: LayerTracker,
     /// Every packet of the publisher's track, for tracks without simulcast.
     incoming: RateMeter,
+    /// When the last packet of the track arrived.
+    last_packet: Option<Instant>,
     paused: bool,
     /// The last change of target was a fall-over from a stalled layer.
     fell_over: bool,
@@ -145,6 +151,7 @@ impl Forwarder {
             last_keyframe_request: None,
             layers: LayerTracker::new(rids),
             incoming: RateMeter::new(),
+            last_packet: None,
             paused: false,
             fell_over: false,
             rewriter: SeqTsRewriter::new(clock_rate),
@@ -218,7 +225,13 @@ impl Forwarder {
                 }
                 n
             }
-            None if self.layers.is_empty() => {
+            // A track that sends nothing (a muted camera, a publisher gone quiet) asks
+            // for nothing.
+            None if self.layers.is_empty()
+                && self
+                    .last_packet
+                    .is_some_and(|t| now.saturating_duration_since(t) <= SILENT_AFTER) =>
+            {
                 out[0] = self.incoming.rate();
                 1
             }
@@ -246,6 +259,7 @@ impl Forwarder {
     ) -> Outcome {
         let mut keyframe_request = None;
         self.incoming.add(p.len + PACKET_OVERHEAD, now);
+        self.last_packet = Some(now);
         if let Some(rid) = p.rid {
             self.layers.record(
                 &LayerPacket {
@@ -357,7 +371,7 @@ impl Forwarder {
     fn filter(&mut self, p: &Packet<'_>) -> SvcVerdict {
         match (&mut self.svc, p.svc) {
             (Some(svc), Some(l)) if p.rid.is_none() => {
-                svc.filter(&l, p.dd, p.rtp_time, p.marker, p.keyframe)
+                svc.filter(&l, p.dd, p.vfm, p.rtp_time, p.marker, p.keyframe)
             }
             _ => SvcVerdict::Forward { marker: p.marker },
         }
@@ -497,6 +511,7 @@ mod tests {
             vp8: None,
             svc: None,
             dd: None,
+            vfm: None,
         }
     }
 

@@ -52,6 +52,7 @@ mod dependency_descriptor;
 mod error;
 mod estimator;
 mod forwarder;
+mod frame_marking;
 mod frame_size;
 mod keyframe_detect;
 mod keyframe_throttle;

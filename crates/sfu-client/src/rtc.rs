@@ -8,6 +8,7 @@ use str0m::{Candidate, Rtc, RtcConfig};
 
 use crate::dependency_descriptor::{DD_URI, DdSerializer};
 use crate::estimator::{EstimatorKind, INITIAL_ESTIMATE};
+use crate::frame_marking::{VFM_URI, VfmSerializer};
 
 /// The underlying str0m `Rtc`. **Semver-exempt**: it follows str0m's versioning, not ours.
 pub type RawRtc = Rtc;
@@ -19,8 +20,8 @@ pub type RawRtcConfig = RtcConfig;
 /// connectivity checks), stats once a second (for [`PeerRtcpStats`](crate::PeerRtcpStats)),
 /// and, beside str0m's standard header extensions (audio level, video orientation, MID,
 /// RID, transport-wide sequence numbers), the ones a receiver wants from the publisher:
-/// playout delay, absolute capture time, and the AV1 Dependency Descriptor (which SVC
-/// forwarding reads and the receiver needs). Every video codec str0m offers by default has
+/// playout delay, absolute capture time, the AV1 Dependency Descriptor and Video Frame
+/// Marking (which SVC forwarding reads and the receiver needs). Every video codec str0m offers by default has
 /// keyframe detection in [`is_keyframe`](crate::is_keyframe).
 /// Start from this when customising through [`SfuRtcBuilder::raw_config`].
 pub fn rtc_config() -> RawRtcConfig {
@@ -34,6 +35,10 @@ pub fn rtc_config() -> RawRtcConfig {
             DEPENDENCY_DESCRIPTOR_ID,
             Extension::with_serializer(DD_URI, DdSerializer),
         )
+        .set_extension(
+            FRAME_MARKING_ID,
+            Extension::with_serializer(VFM_URI, VfmSerializer),
+        )
 }
 
 /// Extension ids the standard map leaves free (it uses 1–4, 10, 11 and 13). A peer's offer
@@ -41,6 +46,7 @@ pub fn rtc_config() -> RawRtcConfig {
 const PLAYOUT_DELAY_ID: u8 = 6;
 const ABS_CAPTURE_TIME_ID: u8 = 7;
 const DEPENDENCY_DESCRIPTOR_ID: u8 = 8;
+const FRAME_MARKING_ID: u8 = 9;
 
 /// An SFU-configured str0m `Rtc`, ready to be wrapped in a [`Client`](crate::Client).
 #[derive(Debug)]

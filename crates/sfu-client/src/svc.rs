@@ -20,13 +20,15 @@
 //! frames each decode target needs, where a target may start, and whether the chains that
 //! protect it are intact. For such a stream the budget still chooses the operating point
 //! here, and [`Av1LayerSelector`] decides each packet against the decode target that
-//! matches it. Pure: no str0m, no clock.
+//! matches it. A stream with Video Frame Marking (RFC 9626) is decided by
+//! [`VfmLayerFilter`] against the point's temporal and layer ids. Pure: no str0m, no clock.
 
 use std::time::{Duration, Instant};
 
 use sfu_av1_dd::{Av1Action, Av1LayerSelector, SpatialId, TemporalId};
 use sfu_bwe::Bitrate;
 use sfu_ids::{SfuDependencyDescriptor, SfuSvcLayer};
+use sfu_vfm::{FrameMarkingInfo, LayerId, VfmAction, VfmLayerFilter, VfmTarget};
 
 use crate::forwarder::INITIAL_SETTLE;
 use crate::layer_tracker::{MAX_LAYERS, PACKET_OVERHEAD, RateMeter};
@@ -126,6 +128,8 @@ pub(crate) struct SvcSelector {
     first_seen: Option<Instant>,
     /// The per-packet decisions, for a stream with Dependency Descriptors.
     av1: Option<Av1LayerSelector>,
+    /// The per-packet decisions, for a stream with frame marking.
+    vfm: Option<VfmLayerFilter>,
 }
 
 impl Default for SvcSelector {
@@ -144,6 +148,7 @@ impl Default for SvcSelector {
             up_since: None,
             first_seen: None,
             av1: None,
+            vfm: None,
         }
     }
 }
@@ -185,6 +190,7 @@ impl SvcSelector {
         };
         self.picture_ts = None;
         self.av1 = None;
+        self.vfm = None;
     }
 
     /// What is forwarded now.
@@ -281,12 +287,16 @@ impl SvcSelector {
         &mut self,
         l: &SfuSvcLayer,
         dd: Option<&SfuDependencyDescriptor>,
+        vfm: Option<&FrameMarkingInfo>,
         rtp_time: u32,
         marker: bool,
         keyframe: bool,
     ) -> SvcVerdict {
         if let Some(dd) = dd {
             return self.filter_described(dd, marker);
+        }
+        if let Some(m) = vfm {
+            return self.filter_marked(m, marker);
         }
         let Some(target) = self.target else {
             // Everything passes until the first decision, which then starts from here.
@@ -349,6 +359,28 @@ impl SvcSelector {
             _ => SvcVerdict::Drop,
         }
     }
+
+    fn filter_marked(&mut self, m: &FrameMarkingInfo, marker: bool) -> SvcVerdict {
+        let want = self.target.map_or(VfmTarget::ALL, |t| VfmTarget {
+            max_temporal_id: sfu_vfm::TemporalId(t.temporal),
+            max_layer_id: LayerId(t.spatial),
+            drop_discardable: false,
+        });
+        let filter = self.vfm.get_or_insert_with(|| VfmLayerFilter::new(want));
+        filter.set_target(want);
+        match filter.handle_packet(m) {
+            VfmAction::Forward => {
+                let (s, t) = (m.layer_id().0, m.temporal_id.0);
+                self.current.spatial = self.current.spatial.max(s).min(want.max_layer_id.0);
+                self.current.temporal = self.current.temporal.max(t).min(want.max_temporal_id.0);
+                SvcVerdict::Forward {
+                    marker: marker || (m.end_of_frame && s == self.current.spatial),
+                }
+            }
+            VfmAction::DropAndRequestKeyframe => SvcVerdict::DropAndRequestKeyframe,
+            VfmAction::Drop(_) => SvcVerdict::Drop,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -403,7 +435,8 @@ mod tests {
             let mut markers = Vec::new();
             for (k, (l, marker)) in picture(t).into_iter().enumerate() {
                 let kf = key && i == 0 && k == 0;
-                if let SvcVerdict::Forward { marker } = sel.filter(&l, None, *ts, marker, kf) {
+                if let SvcVerdict::Forward { marker } = sel.filter(&l, None, None, *ts, marker, kf)
+                {
                     top = top.max(l.spatial);
                     markers.push(marker);
                 }

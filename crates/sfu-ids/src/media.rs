@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sfu_av1_dd::{Av1DdInfo, DecodeTargetMask, TemplateStructure};
+use sfu_vfm::FrameMarkingInfo;
 use str0m::media::{MediaKind, MediaTime};
 use str0m::rtp::{AbsCaptureTime, ExtensionValues, VideoOrientation, Vp8Descriptor};
 
@@ -78,6 +79,8 @@ pub struct SfuMediaPayload {
     /// client (any codec may carry one; WebRTC sends it with AV1 SVC). Shared: the parsed
     /// form is large and every subscriber reads the same one.
     pub dependency_descriptor: Option<Arc<SfuDependencyDescriptor>>,
+    /// The Video Frame Marking extension the packet carried (RFC 9626), parsed once.
+    pub frame_marking: Option<FrameMarkingInfo>,
     /// The RTP payload, without header.
     pub payload: Arc<[u8]>,
     /// When the SFU received the packet.

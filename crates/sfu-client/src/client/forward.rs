@@ -13,8 +13,9 @@ use str0m::format::Codec;
 use str0m::rtp::{RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::Client;
-use crate::dependency_descriptor::{DdBytes, DdIngest, svc_layer_of};
+use crate::dependency_descriptor::{self, DdBytes, DdIngest};
 use crate::forwarder::{DropReason, Packet, Verdict};
+use crate::frame_marking::{self, VfmBytes};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated};
@@ -57,9 +58,16 @@ impl Client {
         let vp8 = (codec == Codec::Vp8)
             .then(|| Vp8Descriptor::parse(&packet.payload).ok())
             .flatten();
-        let svc = match &dependency_descriptor {
-            Some(dd) => Some(svc_layer_of(dd)),
-            None => svc_layer(codec, &packet.payload),
+        let frame_marking = packet
+            .header
+            .ext_vals
+            .user_values
+            .get::<VfmBytes>()
+            .and_then(|v| sfu_vfm::FrameMarkingInfo::parse(v.as_slice()).ok());
+        let svc = match (&dependency_descriptor, &frame_marking) {
+            (Some(dd), _) => Some(dependency_descriptor::svc_layer_of(dd)),
+            (None, Some(m)) if !m.is_non_scalable() => Some(frame_marking::svc_layer_of(m)),
+            _ => svc_layer(codec, &packet.payload),
         };
         self.stats.packets_in += 1;
         let media = SfuMediaPayload {
@@ -74,6 +82,7 @@ impl Client {
             vp8,
             svc,
             dependency_descriptor,
+            frame_marking,
             payload: packet.payload,
             received_at: packet.timestamp,
             extensions: SfuHeaderExtensions::from_str0m(&packet.header.ext_vals),
@@ -126,6 +135,7 @@ impl Client {
             vp8: media.vp8.as_ref(),
             svc: media.svc,
             dd: media.dependency_descriptor.as_deref(),
+            vfm: media.frame_marking.as_ref(),
         };
         let t = &mut self.tracks_out[i];
         let before = t.forwarder.current_layer();
@@ -214,6 +224,13 @@ impl Client {
         exts.mid = Some(out_mid.into());
         if let Some(dd) = &media.dependency_descriptor {
             exts.user_values.set(DdBytes(Arc::clone(&dd.raw)));
+        }
+        if let Some(v) = media.frame_marking.as_ref().and_then(|m| {
+            let mut buf = [0u8; 3];
+            let n = sfu_vfm::write(m, &mut buf).ok()?;
+            VfmBytes::new(&buf[..n])
+        }) {
+            exts.user_values.set(v);
         }
         let mut write = RtpWrite::new(
             out_pt.into(),
