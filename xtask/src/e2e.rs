@@ -4,7 +4,9 @@
 //! and microphone, all joining one room at once (overlapping joins). Each page reports its
 //! own `getStats()` to the server (`/api/report`), which this task reads back
 //! (`/api/reports`). Pass:
-//! 1. every browser decodes rising video frames from both others and receives audio;
+//! 1. every browser decodes rising video frames from both others and receives audio, and
+//!    shows every other page's chat message (sent over its data channel, relayed by the
+//!    SFU with the sender's name);
 //! 2. forwarding is clean: over a 20 s window after a 10 s settle, every received stream
 //!    shows no freeze, at most one keyframe decoded and one PLI sent, and the top layer its
 //!    publisher encodes;
@@ -111,7 +113,10 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     for i in 0..peers {
         let name = format!("peer{i}");
         let token = token(&sfu_bin, ROOM, &name, false)?;
-        let url = format!("{base}/?room={ROOM}&name={name}&token={token}");
+        // Each page says hello on the chat data channel once it is open.
+        let url = format!(
+            "{base}/?room={ROOM}&name={name}&token={token}&say=hello-from-{name}&say_when={peers}"
+        );
         procs.add(start_browser(&chromium, &url, &artifacts, i, None, &[])?);
     }
     let browsers: Vec<u32> = procs.children.iter().skip(1).map(Child::id).collect();
@@ -133,6 +138,19 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let later = reports(&base, ROOM, &admin)?;
     check_rising(&first, &later)?;
     println!("e2e: phase 1 ok: {}", summary(&later));
+    let chats = wait_for(
+        "every page shows every other page's chat message",
+        15,
+        || {
+            let r = reports(&base, ROOM, &admin)?;
+            Ok(if everyone_chatted(&r, peers) {
+                Ok(r)
+            } else {
+                Err(chat_summary(&r))
+            })
+        },
+    )?;
+    println!("e2e: chat ok: {}", chat_summary(&chats));
 
     // Phase 2: clean forwarding on a clean link, judged as a viewer would.
     std::thread::sleep(SETTLE.saturating_sub(Duration::from_secs(4)));
@@ -501,6 +519,47 @@ pub(crate) fn remotes(report: &Value) -> impl Iterator<Item = (&String, &Value)>
 
 pub(crate) fn num(v: &Value, k: &str) -> u64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0) as u64
+}
+
+/// Every one of the `peers` pages received every other page's greeting over the chat
+/// data channel, with the sender's name.
+fn everyone_chatted(r: &Value, peers: usize) -> bool {
+    let Some(map) = r.as_object() else {
+        return false;
+    };
+    map.len() == peers
+        && map.values().all(|rep| {
+            let me = rep.get("name").and_then(Value::as_str).unwrap_or("");
+            let lines: Vec<&str> = rep
+                .get("chat")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            (0..peers)
+                .map(|j| format!("peer{j}"))
+                .filter(|other| other != me)
+                .all(|other| {
+                    let line = format!("{other}: hello-from-{other}");
+                    lines.contains(&line.as_str())
+                })
+        })
+}
+
+fn chat_summary(r: &Value) -> String {
+    r.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(id, rep)| {
+            let n = rep
+                .get("chat")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            format!("{id}: {n} messages")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn receives(remote: &Value) -> bool {

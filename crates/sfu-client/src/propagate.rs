@@ -57,6 +57,18 @@ pub enum Propagated {
     },
     /// A client left the room: subscribers drop its tracks.
     ClientLeft(ClientId),
+    /// A data channel message from a client, for the others' channels of `label`.
+    Data {
+        /// The sender.
+        origin: ClientId,
+        /// The channel's label.
+        label: Arc<str>,
+        /// Binary (or text) message.
+        binary: bool,
+        /// The message as relayed: the sender's id in front (see
+        /// [`Client`](crate::Client)'s data channel docs).
+        data: Arc<[u8]>,
+    },
 }
 
 impl Propagated {
@@ -66,7 +78,8 @@ impl Propagated {
             Self::TrackOpen(t) => t.origin,
             Self::TrackClosed { origin, .. }
             | Self::Media { origin, .. }
-            | Self::KeyframeRequest { origin, .. } => *origin,
+            | Self::KeyframeRequest { origin, .. }
+            | Self::Data { origin, .. } => *origin,
             Self::ClientLeft(id) => *id,
         }
     }

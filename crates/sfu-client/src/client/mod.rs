@@ -1,10 +1,14 @@
 //! The per-peer state machine: its drive loop, its inputs and outputs. The jobs it does
-//! live in the submodules: SDP negotiation, keyframe requests, and the media path.
+//! live in the submodules: SDP negotiation, keyframe requests, the media path, the
+//! allocation of the subscriber's budget, and data channel relay.
 
 mod allocate;
+mod data;
 mod forward;
 mod keyframes;
 mod negotiation;
+
+pub use data::{MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -52,6 +56,12 @@ pub struct ClientStats {
     pub layer_switches: u64,
     /// Video packets for this peer dropped while its budget paused their track.
     pub dropped_paused: u64,
+    /// Data channel messages received from this peer and relayed to the room.
+    pub data_in: u64,
+    /// Data channel messages from other peers written to this peer's channels.
+    pub data_relayed: u64,
+    /// Data channel messages dropped: too large, or this peer's channel was full.
+    pub data_dropped: u64,
 }
 
 /// Cached codec of a payload type of this peer.
@@ -92,6 +102,8 @@ pub struct Client {
     /// The initial offer/answer exchange is done; we may send offers.
     can_offer: bool,
     queue: VecDeque<ClientOutput>,
+    /// The peer's open data channels and their labels.
+    channels: Vec<(str0m::channel::ChannelId, std::sync::Arc<str>)>,
     disconnected_since: Option<Instant>,
     /// Last datagram str0m accepted (or creation time).
     last_input: Option<Instant>,
@@ -134,6 +146,7 @@ impl Client {
             pending: None,
             can_offer: false,
             queue: VecDeque::new(),
+            channels: Vec::new(),
             disconnected_since: None,
             last_input: None,
             cap: None,
@@ -367,6 +380,16 @@ impl Client {
                     self.request_keyframe_from_peer(*request, now);
                 }
             }
+            Propagated::Data {
+                origin,
+                label,
+                binary,
+                data,
+            } => {
+                if *origin != self.id {
+                    self.relay_data(label, *binary, data);
+                }
+            }
         }
     }
 
@@ -405,6 +428,9 @@ impl Client {
                 _ => {}
             },
             Event::MediaEgressStats(s) => self.rtcp.on_egress(&s),
+            Event::ChannelOpen(id, label) => self.on_channel_open(id, label),
+            Event::ChannelData(d) => self.on_channel_data(d),
+            Event::ChannelClose(id) => self.on_channel_close(id),
             _ => {}
         }
     }

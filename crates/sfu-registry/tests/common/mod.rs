@@ -36,6 +36,10 @@ pub struct Peer {
     pub sfu_ufrag: String,
     /// Marks its video frames with frame marking.
     pub frame_marking: bool,
+    /// Its `chat` data channel, once open.
+    pub chat: Option<str0m::channel::ChannelId>,
+    /// Every data channel message it received: (binary, bytes).
+    pub chat_received: Vec<(bool, Vec<u8>)>,
     /// Like a browser: keyframes only when asked (and on the first frame), not periodically.
     pub key_on_request: bool,
     /// Keyframe requests to ignore before honouring one (a lost PLI or keyframe).
@@ -188,6 +192,8 @@ impl World {
             s
         });
         let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, sim);
+        // Every peer opens a `chat` data channel, as the page does.
+        change.add_channel("chat".into());
         let (offer, pending) = change.apply().expect("changes");
 
         let sfu_rtc = SfuRtc::builder()
@@ -217,6 +223,8 @@ impl World {
             gone: false,
             keyframe_requests: 0,
             frame_marking: self.frame_marking,
+            chat: None,
+            chat_received: Vec::new(),
             sfu_ufrag: answer
                 .lines()
                 .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
@@ -418,6 +426,17 @@ impl Peer {
     }
 
     fn on_event(&mut self, e: Event, now: Instant) {
+        match &e {
+            Event::ChannelOpen(id, label) if label == "chat" => {
+                self.chat = Some(*id);
+                return;
+            }
+            Event::ChannelData(d) => {
+                self.chat_received.push((d.binary, d.data.clone()));
+                return;
+            }
+            _ => {}
+        }
         if let Event::KeyframeRequest(_) = e {
             self.keyframe_requests += 1;
             if self.ignore_requests > 0 {

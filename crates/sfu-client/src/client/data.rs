@@ -1,0 +1,112 @@
+//! Data channels: messages a peer sends on a channel are relayed to the other peers'
+//! channels of the same label, with the sender's identity in front.
+//!
+//! The peers open their channels (a page creates `chat` before its offer); the SFU relays
+//! by label. Each relayed message starts with the sender's client id: for a text message
+//! the id in decimal and a newline (`"3\nhello"`), for a binary one the id as 8 bytes big
+//! endian. A receiver that cannot keep up loses messages (counted), never stalls the room:
+//! a channel whose unsent bytes pass [`MAX_DATA_BUFFERED`] takes nothing more until it drains.
+
+use std::sync::Arc;
+
+use sfu_ids::ClientId;
+use str0m::channel::{ChannelData, ChannelId};
+
+use super::Client;
+use crate::propagate::{ClientOutput, Propagated};
+
+/// Channels one peer may have open; more are ignored.
+pub(super) const MAX_CHANNELS: usize = 16;
+/// The largest message relayed; larger ones are dropped.
+pub const MAX_DATA_MESSAGE: usize = 16 * 1024;
+/// Unsent bytes a receiving channel may hold before messages to it are dropped.
+pub const MAX_DATA_BUFFERED: usize = 1024 * 1024;
+
+impl Client {
+    /// The peer opened a channel.
+    pub(super) fn on_channel_open(&mut self, id: ChannelId, label: String) {
+        if self.channels.len() < MAX_CHANNELS {
+            self.channels.push((id, Arc::from(label)));
+        }
+    }
+
+    /// The peer closed a channel.
+    pub(super) fn on_channel_close(&mut self, id: ChannelId) {
+        self.channels.retain(|(c, _)| *c != id);
+    }
+
+    /// A message from the peer: to every other peer's channel of the same label.
+    pub(super) fn on_channel_data(&mut self, d: ChannelData) {
+        let Some(label) = self
+            .channels
+            .iter()
+            .find(|(c, _)| *c == d.id)
+            .map(|(_, l)| Arc::clone(l))
+        else {
+            return;
+        };
+        if d.data.len() > MAX_DATA_MESSAGE {
+            self.stats.data_dropped += 1;
+            return;
+        }
+        self.stats.data_in += 1;
+        let data = relayed(self.id, d.binary, &d.data);
+        self.queue
+            .push_back(ClientOutput::Propagate(Propagated::Data {
+                origin: self.id,
+                label,
+                binary: d.binary,
+                data,
+            }));
+    }
+
+    /// Another peer's message, for this peer's channel of that label.
+    pub(super) fn relay_data(&mut self, label: &str, binary: bool, data: &[u8]) {
+        let Some(id) = self
+            .channels
+            .iter()
+            .find(|(_, l)| &**l == label)
+            .map(|(c, _)| *c)
+        else {
+            return;
+        };
+        let Some(mut channel) = self.rtc.channel(id) else {
+            return;
+        };
+        if channel.buffered_amount() > MAX_DATA_BUFFERED {
+            self.stats.data_dropped += 1;
+            return;
+        }
+        match channel.write(binary, data) {
+            Ok(true) => self.stats.data_relayed += 1,
+            _ => self.stats.data_dropped += 1,
+        }
+    }
+}
+
+/// The message as relayed: the sender's id in front.
+fn relayed(origin: ClientId, binary: bool, data: &[u8]) -> Arc<[u8]> {
+    let mut out = Vec::with_capacity(data.len() + 21);
+    if binary {
+        out.extend_from_slice(&origin.get().to_be_bytes());
+    } else {
+        out.extend_from_slice(origin.get().to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(data);
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sender_goes_in_front() {
+        assert_eq!(&*relayed(ClientId::new(3), false, b"hi"), b"3\nhi");
+        assert_eq!(
+            &*relayed(ClientId::new(258), true, &[9]),
+            &[0, 0, 0, 0, 0, 0, 1, 2, 9]
+        );
+    }
+}
