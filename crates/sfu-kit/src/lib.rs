@@ -60,6 +60,7 @@
 //! | `pacer` | `bwe::pacer`: `SubscriberPacer`, `PacerConfig`, `PacerAction` |
 //! | `av1-dd` | `av1`: `Av1DdParser`, `Av1DdInfo`, `Av1LayerSelector` |
 //! | `vfm` | `vfm`: `FrameMarkingInfo`, `VfmLayerFilter` |
+//! | `active-speaker` | `speaker`: `DominantSpeaker` |
 //! | `test-utils` | `test_seed`: helpers to craft STUN binding requests in your tests |
 //!
 //! # Not included, by design
@@ -130,6 +131,13 @@ pub mod bwe {
 #[cfg(feature = "av1-dd")]
 pub mod av1 {
     pub use sfu_av1_dd::{Av1Action, Av1DdError, Av1DdInfo, Av1DdParser, Av1LayerSelector};
+}
+
+/// Dominant speaker identification (feature `active-speaker`); rooms announce their
+/// speaker as `RoomEvent::ActiveSpeaker` whether or not it is enabled.
+#[cfg(feature = "active-speaker")]
+pub mod speaker {
+    pub use sfu_speaker::{DECISION_INTERVAL, DominantSpeaker};
 }
 
 /// Video Frame Marking (feature `vfm`).

@@ -8,6 +8,7 @@ use sfu_client::{
     Bitrate, Client, ClientError, ClientOutput, LayerChange, Propagated, TrackPriority,
 };
 use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid};
+use sfu_speaker::DominantSpeaker;
 use tracing::debug;
 
 use crate::route::{RouteMiss, Routed, Router};
@@ -45,6 +46,9 @@ pub enum RoomEvent {
     },
     /// A client was removed (its peer left, timed out or failed).
     ClientRemoved(ClientId),
+    /// The room's active (dominant) speaker changed. Every subscriber now gives that
+    /// speaker's video [`TrackPriority::Speaker`] when its budget is short.
+    ActiveSpeaker(ClientId),
     /// What a client receives of one track changed: another layer, paused or resumed.
     LayerChanged {
         /// The subscriber.
@@ -126,6 +130,10 @@ pub struct Registry {
     transmits: VecDeque<OutgoingDatagram>,
     events: VecDeque<RoomEvent>,
     stats: RegistryStats,
+    /// Who speaks, from the audio levels publishers send (RFC 6464).
+    speaker: DominantSpeaker<ClientId>,
+    /// The speaker the clients were last told about.
+    announced_speaker: Option<ClientId>,
 }
 
 impl Registry {
@@ -190,6 +198,10 @@ impl Registry {
     pub fn remove(&mut self, id: ClientId, now: Instant) -> Option<Client> {
         let entry = self.clients.remove(&id)?;
         self.router.remove_client(id);
+        self.speaker.remove(id);
+        if self.announced_speaker == Some(id) {
+            self.announced_speaker = None;
+        }
         self.stats.clients_removed += 1;
         self.events.push_back(RoomEvent::ClientRemoved(id));
         self.fanout(id, &Propagated::ClientLeft(id), now);
@@ -430,12 +442,36 @@ impl Registry {
                     self.mark_dirty(origin);
                 }
             }
-            Propagated::Media { .. } => {
+            Propagated::Media { media, .. } => {
                 self.stats.media_fanned_out += 1;
+                if let Some(level) = media.extensions.audio_level {
+                    self.speaker.level(from, level.unsigned_abs(), now);
+                    if let Some(speaker) = self.speaker.poll(now) {
+                        self.on_active_speaker(speaker);
+                    }
+                }
                 self.fanout(from, event, now);
             }
             _ => self.fanout(from, event, now),
         }
+    }
+
+    /// Tells every subscriber who speaks now (and who no longer does), so its allocation
+    /// favours that video.
+    fn on_active_speaker(&mut self, speaker: ClientId) {
+        debug!(%speaker, "active speaker");
+        let previous = self.announced_speaker.replace(speaker);
+        for (&id, entry) in self.clients.iter_mut() {
+            entry.client.set_active_speaker(speaker, true);
+            if let Some(p) = previous.filter(|&p| p != speaker) {
+                entry.client.set_active_speaker(p, false);
+            }
+            if !entry.dirty {
+                entry.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+        self.events.push_back(RoomEvent::ActiveSpeaker(speaker));
     }
 
     /// Hands `event` to every client but `origin`.

@@ -12,6 +12,8 @@ pub enum ClientSignal {
     Offer(String),
     /// The client was removed from the room.
     Closed,
+    /// The room's active speaker is now this client.
+    ActiveSpeaker(ClientId),
 }
 
 /// A client that joined.

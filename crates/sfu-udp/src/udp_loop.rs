@@ -141,6 +141,13 @@ pub async fn run_udp_loop(
                         "layer changed"
                     );
                 }
+                RoomEvent::ActiveSpeaker(speaker) => {
+                    debug!(%speaker, "active speaker");
+                    // A page that misses one (its queue is full) gets the next.
+                    for tx in signals.values() {
+                        let _ = tx.try_send(ClientSignal::ActiveSpeaker(speaker));
+                    }
+                }
                 _ => {}
             }
         }

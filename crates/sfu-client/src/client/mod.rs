@@ -244,6 +244,29 @@ impl Client {
         true
     }
 
+    /// `publisher` became (or stopped being) the room's active speaker: its video tracks
+    /// this client receives move between [`TrackPriority::Normal`] and
+    /// [`TrackPriority::Speaker`]. A priority the application set otherwise is kept.
+    pub fn set_active_speaker(&mut self, publisher: ClientId, speaking: bool) {
+        let mut changed = false;
+        for t in &mut self.tracks_out {
+            if t.info.origin != publisher || !t.info.kind.is_video() {
+                continue;
+            }
+            let next = match (t.priority, speaking) {
+                (TrackPriority::Normal, true) => TrackPriority::Speaker,
+                (TrackPriority::Speaker, false) => TrackPriority::Normal,
+                (p, _) => p,
+            };
+            changed |= next != t.priority;
+            t.priority = next;
+        }
+        if changed {
+            let now = self.last_now;
+            self.allocate(now);
+        }
+    }
+
     /// The tracks this client publishes, for announcing them to a client that joins later.
     pub fn published_tracks(&self) -> impl Iterator<Item = &TrackInfo> {
         self.tracks_in.iter().map(|t| &t.info)

@@ -36,6 +36,8 @@ pub struct Peer {
     pub sfu_ufrag: String,
     /// Marks its video frames with frame marking.
     pub frame_marking: bool,
+    /// The RFC 6464 level its audio carries (−dBov), when it sends one.
+    pub audio_level: Option<i8>,
     /// Its `chat` data channel, once open.
     pub chat: Option<str0m::channel::ChannelId>,
     /// Every data channel message it received: (binary, bytes).
@@ -121,6 +123,8 @@ pub struct World {
     /// Peers that join from now on mark their video with frame marking (RFC 9626), in
     /// the L1T3 pattern.
     pub frame_marking: bool,
+    /// Every active speaker the room announced, with its time.
+    pub speakers: Vec<(Instant, ClientId)>,
 }
 
 /// The frame marking URI and a peer-side serializer for it (the wire format is all that
@@ -165,6 +169,7 @@ impl World {
             estimator: EstimatorKind::default(),
             layer_changes: Vec::new(),
             frame_marking: false,
+            speakers: Vec::new(),
         }
     }
 
@@ -225,6 +230,7 @@ impl World {
             frame_marking: self.frame_marking,
             chat: None,
             chat_received: Vec::new(),
+            audio_level: None,
             sfu_ufrag: answer
                 .lines()
                 .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
@@ -342,6 +348,10 @@ impl World {
             }
             while let Some(ev) = self.room.poll_event() {
                 moved = true;
+                if let RoomEvent::ActiveSpeaker(id) = ev {
+                    self.speakers.push((self.now, id));
+                    continue;
+                }
                 if let RoomEvent::LayerChanged { client, change } = ev {
                     self.layer_changes.push((now, client, change));
                     continue;
@@ -487,6 +497,14 @@ impl Peer {
                 .writer(mid)
                 .and_then(|w| w.payload_params().next().map(|p| p.pt()));
             if let (Some(pt), Some(w)) = (pt, self.rtc.writer(mid)) {
+                let w = match self.audio_level {
+                    // Speech: loud, with a short gap every fourth frame.
+                    Some(level) => {
+                        let l = if n % 4 == 3 { -127 } else { level };
+                        w.audio_level(l, l > -60)
+                    }
+                    None => w,
+                };
                 let _ = w.write(
                     pt,
                     now,

@@ -529,6 +529,9 @@ fn event_stream(
                     Item::Signal(Some(ClientSignal::Offer(sdp))) => Event::default()
                         .event("offer")
                         .data(serde_json::Value::String(sdp).to_string()),
+                    Item::Signal(Some(ClientSignal::ActiveSpeaker(id))) => {
+                        Event::default().event("speaker").data(id.get().to_string())
+                    }
                     Item::Signal(Some(ClientSignal::Closed)) | Item::Signal(None) => return None,
                     Item::Signal(Some(_)) => continue,
                     Item::Roster(Ok(json)) => Event::default().event("peers").data(json),
