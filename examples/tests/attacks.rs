@@ -381,6 +381,19 @@ fn ports_of_closed_rooms_are_reused() {
     assert_eq!(sfu.post(&leave, "", None).0, 204);
     let (_, _, c_port) = join("c");
     assert_eq!(c_port, first, "the closed room's port is taken again");
+    // The closed room's counts stay in the process's totals.
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let removed = gauge(&sfu.get("/metrics").1, "sfu_clients_removed_total").unwrap_or(0.0);
+        if removed >= 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed room's removal was not counted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -284,7 +284,11 @@ mod tests {
         if (at / 20) % 4 == 3 { 127 } else { 25 }
     }
     fn quiet(at: u64) -> u8 {
-        if (at / 20).is_multiple_of(7) { 120 } else { 127 }
+        if (at / 20).is_multiple_of(7) {
+            120
+        } else {
+            127
+        }
     }
 
     #[test]

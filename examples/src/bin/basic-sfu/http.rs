@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::auth::{
     Auth, AuthError, Claims, DEFAULT_TOKEN_TTL, Grants, random_secret, secret_matches,
 };
-use crate::rooms::{Rooms, RoomsError};
+use crate::rooms::{Rooms, RoomsError, add_counts};
 
 const PAGE: &str = include_str!("index.html");
 
@@ -648,9 +648,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
         })
         .collect();
     let m = &s.rooms.metrics;
-    let (mut clients, mut din, mut dout, mut unk, mut mal, mut fan, mut rem, mut layers) =
-        (0, 0, 0, 0, 0, 0, 0, 0);
-    let mut unauth = 0;
+    let mut clients = 0;
     // Only the clients present now have an estimate.
     m.subscriber_estimate_bps.reset();
     for (name, h, ids) in rooms {
@@ -663,32 +661,14 @@ async fn metrics(State(s): State<AppState>) -> Response {
                     .set(i64::try_from(e.bps()).unwrap_or(i64::MAX));
             }
         }
-        if let Ok(st) = h.stats().await {
-            layers += st.layer_changes;
-            clients += st.clients as u64;
-            din += st.datagrams_in;
-            dout += st.datagrams_out;
-            unk += st.registry.dropped_unknown_source;
-            mal += st.registry.dropped_malformed;
-            unauth += st.registry.dropped_unauthenticated;
-            fan += st.registry.media_fanned_out;
-            rem += st.registry.clients_removed;
+        let Ok(st) = h.stats().await else { continue };
+        clients += st.clients as u64;
+        let mut rooms = s.rooms.lock();
+        if let Some(room) = rooms.get_mut(&name) {
+            add_counts(m, &st, &mut room.reported);
         }
     }
     m.clients.set(clients as i64);
-    // Room counters are monotonic snapshots; advance the process counters to them.
-    for (counter, total) in [
-        (&m.datagrams_in, din),
-        (&m.datagrams_out, dout),
-        (&m.dropped_unknown_source, unk),
-        (&m.dropped_malformed, mal),
-        (&m.dropped_unauthenticated, unauth),
-        (&m.media_fanned_out, fan),
-        (&m.clients_removed, rem),
-        (&m.layer_changes, layers),
-    ] {
-        counter.inc_by(total.saturating_sub(counter.get()));
-    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         m.encode(),

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use sfu_kit::{ClientId, EstimatorKind, RoomHandle, SfuConfig, SfuMetrics};
+use sfu_kit::{ClientId, EstimatorKind, RoomHandle, RoomStats, SfuConfig, SfuMetrics};
 use tokio::sync::broadcast;
 
 /// A participant as the page shows it.
@@ -50,6 +50,40 @@ pub(crate) struct Room {
     joining: usize,
     /// The room's UDP port when taken from the configured range (0: any port).
     port: u16,
+    /// The room's counters as last added to the process's `/metrics` totals.
+    pub(crate) reported: RoomCounts,
+}
+
+/// The monotonic counters of one room, in the order [`add_counts`] reads them.
+pub(crate) type RoomCounts = [u64; 8];
+
+/// Adds what a room counted since `reported` to the process's totals. Rooms come and go;
+/// the totals only grow.
+pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCounts) {
+    let now: RoomCounts = [
+        st.datagrams_in,
+        st.datagrams_out,
+        st.registry.dropped_unknown_source,
+        st.registry.dropped_malformed,
+        st.registry.dropped_unauthenticated,
+        st.registry.media_fanned_out,
+        st.registry.clients_removed,
+        st.layer_changes,
+    ];
+    let counters = [
+        &m.datagrams_in,
+        &m.datagrams_out,
+        &m.dropped_unknown_source,
+        &m.dropped_malformed,
+        &m.dropped_unauthenticated,
+        &m.media_fanned_out,
+        &m.clients_removed,
+        &m.layer_changes,
+    ];
+    for ((counter, now), before) in counters.iter().zip(now).zip(reported.iter_mut()) {
+        counter.inc_by(now.saturating_sub(*before));
+        *before = now.max(*before);
+    }
 }
 
 /// A place in a room held for a join in flight. Dropped without
@@ -166,6 +200,7 @@ impl Rooms {
             reports: HashMap::new(),
             joining: 0,
             port,
+            reported: RoomCounts::default(),
         });
         if room.port != port {
             self.release_port(port);
@@ -267,8 +302,18 @@ impl Rooms {
             .get(room)
             .is_some_and(|r| r.participants.is_empty() && r.joining == 0)
         {
-            if let Some(r) = rooms.remove(room) {
+            if let Some(mut r) = rooms.remove(room) {
                 self.release_port(r.port);
+                // What the room counted since the last scrape still goes into the totals;
+                // its task ends once this last request has been answered.
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let metrics = self.metrics.clone();
+                    rt.spawn(async move {
+                        if let Ok(st) = r.handle.stats().await {
+                            add_counts(&metrics, &st, &mut r.reported);
+                        }
+                    });
+                }
             }
             tracing::info!(room, "room closed");
             self.metrics.rooms.set(rooms.len() as i64);
@@ -341,6 +386,7 @@ mod tests {
                 reports: HashMap::new(),
                 joining: 0,
                 port: 0,
+                reported: RoomCounts::default(),
             },
         );
         let (handle, reservation) = rooms.get_or_start("r").await.unwrap();
