@@ -28,7 +28,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
-use crate::exec::{cargo, root, run as exec};
+use crate::exec::{cargo, release_bin, root, run as exec};
 
 const ROOM: &str = "e2e";
 /// Browsers in the CI run: 3 use about one core; 4 are comfortable on 2 cores.
@@ -112,11 +112,14 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let admin = token(&sfu_bin, ROOM, "e2e", true)?;
     for i in 0..peers {
         let name = format!("peer{i}");
-        let token = token(&sfu_bin, ROOM, &name, false)?;
         // Each page says hello on the chat data channel once it is open.
-        let url = format!(
-            "{base}/?room={ROOM}&name={name}&token={token}&say=hello-from-{name}&say_when={peers}"
-        );
+        let url = page_url(
+            &sfu_bin,
+            &base,
+            ROOM,
+            &name,
+            &format!("&say=hello-from-{name}&say_when={peers}"),
+        )?;
         procs.add(start_browser(&chromium, &url, &artifacts, i, None, &[])?);
     }
     let browsers: Vec<u32> = procs.children.iter().skip(1).map(Child::id).collect();
@@ -278,10 +281,7 @@ pub(crate) fn build_sfu() -> anyhow::Result<PathBuf> {
         "--bin",
         "basic-sfu",
     ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    Ok(target.join("release/basic-sfu"))
+    Ok(release_bin("basic-sfu"))
 }
 
 pub(crate) fn find_chromium() -> Option<PathBuf> {
@@ -357,6 +357,20 @@ fn api_secret() -> &'static str {
         };
         format!("{:016x}{:016x}", half(), half())
     })
+}
+
+/// The page of `room` at `base` for participant `name`, with its token and `query`.
+pub(crate) fn page_url(
+    bin: &std::path::Path,
+    base: &str,
+    room: &str,
+    name: &str,
+    query: &str,
+) -> anyhow::Result<String> {
+    let token = token(bin, room, name, false)?;
+    Ok(format!(
+        "{base}/?room={room}&name={name}&token={token}{query}"
+    ))
 }
 
 /// An access token for `name` in `room` (with the admin grant when `admin`), minted by

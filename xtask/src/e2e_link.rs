@@ -22,8 +22,8 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, num_f, remotes, skipped, start_browser, start_sfu, token,
-    wait_for,
+    Procs, build_sfu, find_chromium, num, num_f, page_url, remotes, skipped, start_browser,
+    start_sfu, token, wait_for,
 };
 use crate::exec::root;
 
@@ -164,14 +164,11 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         )?)?)
     };
 
-    for (i, query) in ["name=pub", "name=watcher&publish=none"].iter().enumerate() {
-        let name = query
-            .split('&')
-            .next()
-            .and_then(|n| n.strip_prefix("name="))
-            .unwrap_or("?");
-        let token = token(&sfu_bin, ROOM, name, false)?;
-        let page = format!("{local}/?room={ROOM}&{query}&token={token}");
+    for (i, (name, query)) in [("pub", ""), ("watcher", "&publish=none")]
+        .into_iter()
+        .enumerate()
+    {
+        let page = page_url(&sfu_bin, &local, ROOM, name, query)?;
         procs.add(start_browser(
             &chromium,
             &page,
@@ -181,8 +178,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
             &[],
         )?);
     }
-    let token = token(&sfu_bin, ROOM, "sub", false)?;
-    let page = format!("{remote}/?room={ROOM}&name=sub&publish=none&token={token}");
+    let page = page_url(&sfu_bin, &remote, ROOM, "sub", "&publish=none")?;
     let secure = format!("--unsafely-treat-insecure-origin-as-secure={remote}");
     procs.add(start_browser(
         &chromium,

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, remotes, reports, set_cap, skipped, start_browser,
-    start_sfu, token, wait_for,
+    Procs, build_sfu, find_chromium, num, page_url, remotes, reports, set_cap, skipped,
+    start_browser, start_sfu, token, wait_for,
 };
 use crate::e2e_link::{brief, client_named, freezes_since, remote_delta};
 use crate::exec::root;
@@ -65,18 +65,12 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
     procs.add(sfu);
     println!("e2e-svc {codec}: basic-sfu at {base}");
     let pages = [
-        format!("name=pub&svc={MODE}&video={VIDEO}&codec={codec}"),
-        "name=full&publish=none".to_string(),
-        "name=capped&publish=none".to_string(),
+        ("pub", format!("&svc={MODE}&video={VIDEO}&codec={codec}")),
+        ("full", "&publish=none".to_string()),
+        ("capped", "&publish=none".to_string()),
     ];
-    for (i, query) in pages.iter().enumerate() {
-        let name = query
-            .split('&')
-            .next()
-            .and_then(|n| n.strip_prefix("name="))
-            .unwrap_or("?");
-        let token = token(&sfu_bin, ROOM, name, false)?;
-        let page = format!("{base}/?room={ROOM}&{query}&token={token}");
+    for (i, (name, query)) in pages.iter().enumerate() {
+        let page = page_url(&sfu_bin, &base, ROOM, name, query)?;
         procs.add(start_browser(
             &chromium,
             &page,
@@ -135,12 +129,10 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
         brief(&first)
     );
 
-    set_cap(&base, ROOM, &admin, &capped, CAP_KBPS)?;
-    let capped_at = Instant::now();
-    let down = wait_for(
-        "the capped watcher decodes a lower spatial layer",
-        SWITCH_WITHIN.as_secs(),
-        || {
+    // Waits until the capped watcher decodes a width `ok` accepts, while the full watcher
+    // stays on the top.
+    let wait_capped = |what: &str, ok: &dyn Fn(u64) -> bool| {
+        wait_for(what, SWITCH_WITHIN.as_secs(), || {
             let r = reports()?;
             check_width(
                 &r,
@@ -148,13 +140,19 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
                 |w| w == top,
                 "the full watcher left the top layer",
             )?;
-            Ok(if width(&r, &capped).is_some_and(|w| w > 0 && w < top) {
+            Ok(if width(&r, &capped).is_some_and(ok) {
                 Ok(r)
             } else {
                 Err(brief(&r))
             })
-        },
-    )?;
+        })
+    };
+
+    set_cap(&base, ROOM, &admin, &capped, CAP_KBPS)?;
+    let capped_at = Instant::now();
+    let down = wait_capped("the capped watcher decodes a lower spatial layer", &|w| {
+        w > 0 && w < top
+    })?;
     let down_after = capped_at.elapsed();
     std::thread::sleep(CAPPED_FOR);
     let end = reports()?;
@@ -187,24 +185,7 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
 
     set_cap(&base, ROOM, &admin, &capped, 0)?;
     let lifted_at = Instant::now();
-    let back = wait_for(
-        "the capped watcher is back on the top layer",
-        SWITCH_WITHIN.as_secs(),
-        || {
-            let r = reports()?;
-            check_width(
-                &r,
-                &full,
-                |w| w == top,
-                "the full watcher left the top layer",
-            )?;
-            Ok(if width(&r, &capped) == Some(top) {
-                Ok(r)
-            } else {
-                Err(brief(&r))
-            })
-        },
-    )?;
+    let back = wait_capped("the capped watcher is back on the top layer", &|w| w == top)?;
     println!(
         "e2e-svc {codec}: cap lifted: top layer after {:.1} s",
         lifted_at.elapsed().as_secs_f64()

@@ -6,6 +6,15 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// The workspace root (xtask lives one level below it).
+/// Where `cargo build --release` puts binary `name`.
+pub(crate) fn release_bin(name: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("release")
+        .join(name)
+}
+
 pub(crate) fn root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     here.parent().map(PathBuf::from).unwrap_or(here)

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
-use crate::exec::{cargo, root, run as exec};
+use crate::exec::{cargo, release_bin, run as exec};
 
 fn build() -> anyhow::Result<std::path::PathBuf> {
     exec(&mut cargo([
@@ -19,10 +19,7 @@ fn build() -> anyhow::Result<std::path::PathBuf> {
         "--bin",
         "sfu-load",
     ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    Ok(target.join("release/sfu-load"))
+    Ok(release_bin("sfu-load"))
 }
 
 /// `cargo xtask load`: the generator with the given arguments.

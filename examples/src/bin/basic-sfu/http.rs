@@ -232,12 +232,19 @@ fn offers_to_send(sdp: &str) -> bool {
         .any(|l| matches!(l.trim_end(), "a=sendrecv" | "a=sendonly"))
 }
 
-fn valid_room(name: &str) -> bool {
-    !name.is_empty()
+/// A 400 when `name` is not a room name: 1-64 letters, digits, '-' or '_'.
+fn bad_room_name(name: &str) -> Option<Response> {
+    let valid = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (!valid).then(|| {
+        bad(
+            StatusCode::BAD_REQUEST,
+            "room names are 1-64 letters, digits, '-' or '_'",
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -267,11 +274,8 @@ async fn join(
     if let Some(r) = check_join_rate(&s, peer) {
         return r;
     }
-    if !valid_room(&q.room) {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "room names are 1-64 letters, digits, '-' or '_'",
-        );
+    if let Some(r) = bad_room_name(&q.room) {
+        return r;
     }
     let claims = match s
         .auth
@@ -414,9 +418,10 @@ async fn bitrate(
     Query(q): Query<BitrateQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let allowed = match (&q.token, &q.secret) {
-        (Some(_), _) => authorize_admin(&s, &headers, &q.room, q.token.as_deref()).map(|_| ()),
-        (None, _) => authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()),
+    let allowed = if q.token.is_some() {
+        authorize_admin(&s, &headers, &q.room, q.token.as_deref()).map(|_| ())
+    } else {
+        authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref())
     };
     if let Err(r) = allowed {
         return r.into_response();
@@ -619,11 +624,8 @@ async fn dev_token(
             "this server gives no tokens: ask for a join link (basic-sfu token)",
         );
     }
-    if !valid_room(&q.room) {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "room names are 1-64 letters, digits, '-' or '_'",
-        );
+    if let Some(r) = bad_room_name(&q.room) {
+        return r;
     }
     let name = q.name.unwrap_or_else(|| "guest".into());
     let grants = Grants {
