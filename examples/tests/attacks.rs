@@ -154,6 +154,8 @@ fn nobody_can_act_for_someone_else() {
             sfu.post(&(q("/api/bitrate") + "&kbps=1"), "", None).0,
             expect
         );
+        let unsubscribe = q("/api/subscribe") + "&publisher=2&mid=0&on=false";
+        assert_eq!(sfu.post(&unsubscribe, "", None).0, expect);
         assert_eq!(sfu.post(&q("/api/report"), "{}", None).0, expect);
         assert_eq!(sfu.get(&q("/api/events")).0, expect);
     }

@@ -101,6 +101,10 @@ pub enum LayerChangeReason {
     Resumed,
     /// Forwarding started (the first layer after the track opened).
     Started,
+    /// The application unsubscribed the subscriber from the track: nothing is forwarded.
+    Unsubscribed,
+    /// The application subscribed the subscriber to the track again.
+    Subscribed,
 }
 
 /// A subscriber's forwarded layer or pause state of one track changed.

@@ -49,6 +49,8 @@ pub(crate) struct TrackOut {
     pub(crate) budget: Option<Bitrate>,
     /// Since when the budget has been short of the track's lowest layer.
     pub(crate) short_since: Option<Instant>,
+    /// The application wants the subscriber to receive this track (the default).
+    pub(crate) subscribed: bool,
     /// Publisher payload type → our payload type; `NO_PT` when unmapped. Filled when the
     /// track opens.
     pub(crate) pt_map: [u8; 128],
@@ -72,6 +74,7 @@ impl TrackOut {
             granted: None,
             budget: None,
             short_since: None,
+            subscribed: true,
             state: OutState::ToOpen,
             pt_map: [NO_PT; 128],
         }

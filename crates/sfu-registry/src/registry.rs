@@ -360,6 +360,23 @@ impl Registry {
         Ok(found)
     }
 
+    /// Subscribes client `id` to the track `mid` of `publisher`, or unsubscribes it (see
+    /// `Client::set_subscribed`); `false` when it receives no such track.
+    pub fn set_subscribed(
+        &mut self,
+        id: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        subscribed: bool,
+        now: Instant,
+    ) -> Result<bool, RegistryError> {
+        let entry = self.entry_mut(id)?;
+        let found = entry.client.set_subscribed(publisher, mid, subscribed);
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(found)
+    }
+
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<OutgoingDatagram> {
         self.transmits.pop_front()

@@ -67,6 +67,13 @@ pub(crate) enum Command {
         priority: TrackPriority,
         reply: oneshot::Sender<Result<bool, RoomError>>,
     },
+    SetSubscribed {
+        client: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        subscribed: bool,
+        reply: oneshot::Sender<Result<bool, RoomError>>,
+    },
     PeerStats {
         client: ClientId,
         reply: oneshot::Sender<Result<PeerRtcpStats, RoomError>>,
@@ -113,6 +120,7 @@ impl std::fmt::Debug for Command {
             Self::Leave { .. } => "Leave",
             Self::SetBitrate { .. } => "SetBitrate",
             Self::SetPriority { .. } => "SetPriority",
+            Self::SetSubscribed { .. } => "SetSubscribed",
             Self::PeerStats { .. } => "PeerStats",
             Self::Stats { .. } => "Stats",
         })
@@ -191,6 +199,25 @@ impl RoomHandle {
             publisher,
             mid,
             priority,
+            reply,
+        })
+        .await?
+    }
+
+    /// Subscribes `client` to the track `mid` of `publisher`, or unsubscribes it: an
+    /// unsubscribed track costs the client nothing. `false` when it receives no such track.
+    pub async fn set_subscribed(
+        &self,
+        client: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        subscribed: bool,
+    ) -> Result<bool, RoomError> {
+        self.request(|reply| Command::SetSubscribed {
+            client,
+            publisher,
+            mid,
+            subscribed,
             reply,
         })
         .await?

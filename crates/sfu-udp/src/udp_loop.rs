@@ -223,6 +223,18 @@ fn handle_command(
                 .map_err(|_| RoomError::UnknownClient(client));
             let _ = reply.send(result);
         }
+        Command::SetSubscribed {
+            client,
+            publisher,
+            mid,
+            subscribed,
+            reply,
+        } => {
+            let result = room
+                .set_subscribed(client, publisher, mid, subscribed, now)
+                .map_err(|_| RoomError::UnknownClient(client));
+            let _ = reply.send(result);
+        }
         Command::PeerStats { client, reply } => {
             let result = room
                 .client(client)

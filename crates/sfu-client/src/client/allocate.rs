@@ -31,8 +31,12 @@ impl Client {
         self.budget_reason = reason;
         self.budget = budget;
 
+        // Unsubscribed tracks stay paused and ask for nothing.
         let open: Vec<usize> = (0..self.tracks_out.len())
-            .filter(|&i| matches!(self.tracks_out[i].state, OutState::Open(_)))
+            .filter(|&i| {
+                let t = &self.tracks_out[i];
+                t.subscribed && matches!(t.state, OutState::Open(_))
+            })
             .collect();
         let mut rates = vec![[Bitrate::ZERO; MAX_LAYERS]; open.len()];
         let mut counts = vec![0; open.len()];

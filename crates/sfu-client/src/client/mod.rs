@@ -29,7 +29,7 @@ use crate::error::ClientError;
 use crate::estimator::Estimation;
 use crate::forwarder::ForwardConfig;
 use crate::layer::{BestFitSelector, LayerSelector};
-use crate::propagate::{ClientOutput, LayerChangeReason, Propagated, TrackInfo};
+use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated, TrackInfo};
 use crate::rtc::{RawRtc, SfuRtc};
 use crate::stats::{PeerRtcpStats, StatsCollector};
 use crate::track::{TrackIn, TrackOut};
@@ -241,6 +241,39 @@ impl Client {
         self.tracks_out[i].priority = priority;
         let now = self.last_now;
         self.allocate(now);
+        true
+    }
+
+    /// Subscribes this client to the track `mid` of `publisher`, or unsubscribes it: an
+    /// unsubscribed track forwards nothing and takes no budget; subscribed again, it
+    /// restarts at a keyframe. Tracks are subscribed when they open. `false` when this
+    /// client receives no such track.
+    pub fn set_subscribed(&mut self, publisher: ClientId, mid: SfuMid, subscribed: bool) -> bool {
+        let Some(&i) = self.out_index.get(&(publisher, mid)) else {
+            return false;
+        };
+        let t = &mut self.tracks_out[i];
+        if t.subscribed != subscribed {
+            t.subscribed = subscribed;
+            if t.forwarder.set_paused(!subscribed) {
+                let change = LayerChange {
+                    publisher,
+                    mid,
+                    layer: None,
+                    svc: None,
+                    paused: !subscribed,
+                    reason: if subscribed {
+                        LayerChangeReason::Subscribed
+                    } else {
+                        LayerChangeReason::Unsubscribed
+                    },
+                    budget: self.budget,
+                };
+                self.queue.push_back(ClientOutput::LayerChanged(change));
+            }
+            let now = self.last_now;
+            self.allocate(now);
+        }
         true
     }
 

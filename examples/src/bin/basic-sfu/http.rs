@@ -21,7 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
-use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError};
+use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError, SfuMid};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::auth::{
@@ -126,6 +126,7 @@ pub(crate) fn router(
         .route("/api/events", get(events))
         .route("/api/leave", post(leave))
         .route("/api/bitrate", post(bitrate))
+        .route("/api/subscribe", post(subscribe))
         .route(
             "/api/report",
             post(report).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
@@ -435,6 +436,59 @@ async fn bitrate(
         .await
     {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(RoomError::UnknownClient(_)) => {
+            bad(StatusCode::NOT_FOUND, "no such client in this room")
+        }
+        Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct SubscribeQuery {
+    room: String,
+    client: u64,
+    /// The publisher of the track.
+    publisher: u64,
+    /// The publisher's media line.
+    mid: String,
+    /// Receive it (`true`, the default) or not.
+    on: Option<bool>,
+    /// The participant's own secret, to choose for itself.
+    secret: Option<String>,
+    /// An admin token for the room, to choose for anyone in it.
+    token: Option<String>,
+}
+
+/// What a participant receives: an unsubscribed track (a hidden tile) is not forwarded to
+/// it and costs its bandwidth nothing.
+async fn subscribe(
+    State(s): State<AppState>,
+    Query(q): Query<SubscribeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let allowed = if q.token.is_some() {
+        authorize_admin(&s, &headers, &q.room, q.token.as_deref()).map(|_| ())
+    } else {
+        authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref())
+    };
+    if let Err(e) = allowed {
+        return e.into_response();
+    }
+    let Some(handle) = s.rooms.handle(&q.room) else {
+        return bad(StatusCode::NOT_FOUND, "no such room");
+    };
+    let mid = SfuMid::from(q.mid.as_str());
+    match handle
+        .set_subscribed(
+            ClientId::new(q.client),
+            ClientId::new(q.publisher),
+            mid,
+            q.on.unwrap_or(true),
+        )
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => bad(StatusCode::NOT_FOUND, "the client receives no such track"),
         Err(RoomError::UnknownClient(_)) => {
             bad(StatusCode::NOT_FOUND, "no such client in this room")
         }

@@ -1,0 +1,55 @@
+//! An application chooses which tracks a subscriber receives: an unsubscribed track
+//! forwards nothing, and subscribed again it comes back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::World;
+
+#[test]
+fn an_unsubscribed_track_stops_and_comes_back() {
+    let mut w = World::new();
+    let a = w.join(false);
+    let b = w.join(false);
+    let c = w.join(false);
+    w.run(Duration::from_secs(3));
+    let video_mid = w.peers[0].video.expect("a publishes video").into();
+    assert!(
+        w.room
+            .set_subscribed(c, a, video_mid, false, w.now)
+            .expect("c is in the room"),
+        "c receives a's video"
+    );
+    w.run(Duration::from_millis(500));
+    let before = (
+        w.video_frames(c, a),
+        w.video_frames(b, a),
+        w.audio_frames(c, a),
+    );
+    w.run(Duration::from_secs(3));
+    assert_eq!(w.video_frames(c, a), before.0, "c still receives a's video");
+    assert!(w.video_frames(b, a) > before.1 + 50, "b lost a's video");
+    assert!(w.audio_frames(c, a) > before.2 + 100, "c lost a's audio");
+
+    w.room
+        .set_subscribed(c, a, video_mid, true, w.now)
+        .expect("c is in the room");
+    let resumed = w.video_frames(c, a);
+    w.run(Duration::from_secs(3));
+    assert!(
+        w.video_frames(c, a) > resumed + 50,
+        "a's video did not come back"
+    );
+    let reasons: Vec<_> = w
+        .layer_changes
+        .iter()
+        .filter(|ch| ch.1 == c && ch.2.publisher == a)
+        .map(|ch| ch.2.reason)
+        .collect();
+    assert!(
+        reasons.contains(&sfu_client::LayerChangeReason::Unsubscribed)
+            && reasons.contains(&sfu_client::LayerChangeReason::Subscribed),
+        "{reasons:?}"
+    );
+}
