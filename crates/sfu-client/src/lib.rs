@@ -68,7 +68,7 @@ mod track;
 mod vp8_rewrite;
 
 pub use allocation::TrackPriority;
-pub use client::{Client, ClientStats, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
+pub use client::{Client, ClientStats, DATA_BURST, DATA_RATE, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
 pub use config::ClientConfig;
 pub use error::ClientError;
 pub use estimator::{EstimatorKind, UnknownEstimator};

@@ -44,3 +44,28 @@ fn a_message_reaches_every_other_peer_with_its_sender() {
     }
     assert!(w.peers[0].chat_received.is_empty(), "no echo to the sender");
 }
+
+#[test]
+fn a_flooding_sender_is_held_to_its_rate() {
+    let mut w = World::new();
+    w.join(false);
+    w.join(false);
+    w.run(Duration::from_secs(2));
+    let chat = w.peers[0].chat.expect("open");
+    for i in 0..300u32 {
+        w.peers[0]
+            .rtc
+            .channel(chat)
+            .expect("the channel")
+            .write(false, format!("spam {i}").as_bytes())
+            .expect("written");
+    }
+    w.run(Duration::from_secs(1));
+    let got = w.peers[1].chat_received.len();
+    let burst = sfu_client::DATA_BURST as usize;
+    // The burst, plus what the rate refilled while the messages were arriving.
+    assert!(
+        (burst..burst + 60).contains(&got),
+        "{got} of 300 messages relayed"
+    );
+}

@@ -6,8 +6,11 @@
 //! the id in decimal and a newline (`"3\nhello"`), for a binary one the id as 8 bytes big
 //! endian. A receiver that cannot keep up loses messages (counted), never stalls the room:
 //! a channel whose unsent bytes pass [`MAX_DATA_BUFFERED`] takes nothing more until it drains.
+//! A sender is held to [`DATA_RATE`] messages a second (bursts of [`DATA_BURST`]): each
+//! message costs the room one write per other peer, so a flood is dropped at its source.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use sfu_ids::ClientId;
 use str0m::channel::{ChannelData, ChannelId};
@@ -21,6 +24,42 @@ pub(super) const MAX_CHANNELS: usize = 16;
 pub const MAX_DATA_MESSAGE: usize = 16 * 1024;
 /// Unsent bytes a receiving channel may hold before messages to it are dropped.
 pub const MAX_DATA_BUFFERED: usize = 1024 * 1024;
+/// Messages a second one peer may send to the room, on average.
+pub const DATA_RATE: f64 = 50.0;
+/// Messages one peer may send at once before [`DATA_RATE`] holds.
+pub const DATA_BURST: f64 = 100.0;
+
+/// A token bucket of messages a peer may still send.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DataBudget {
+    tokens: f64,
+    at: Option<Instant>,
+}
+
+impl Default for DataBudget {
+    fn default() -> Self {
+        Self {
+            tokens: DATA_BURST,
+            at: None,
+        }
+    }
+}
+
+impl DataBudget {
+    /// Takes one message's worth at `now`; `false` when the peer is over its rate.
+    fn take(&mut self, now: Instant) -> bool {
+        if let Some(at) = self.at {
+            let refill = now.saturating_duration_since(at).as_secs_f64() * DATA_RATE;
+            self.tokens = (self.tokens + refill).min(DATA_BURST);
+        }
+        self.at = Some(now);
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
 
 impl Client {
     /// The peer opened a channel.
@@ -45,7 +84,7 @@ impl Client {
         else {
             return;
         };
-        if d.data.len() > MAX_DATA_MESSAGE {
+        if d.data.len() > MAX_DATA_MESSAGE || !self.data_budget.take(self.last_now) {
             self.stats.data_dropped += 1;
             return;
         }
@@ -100,6 +139,18 @@ fn relayed(origin: ClientId, binary: bool, data: &[u8]) -> Arc<[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sender_gets_its_burst_then_its_rate() {
+        let mut b = DataBudget::default();
+        let t0 = Instant::now();
+        let sent = (0..500).filter(|_| b.take(t0)).count();
+        assert_eq!(sent, DATA_BURST as usize);
+        // One second later, one second's worth.
+        let later = t0 + std::time::Duration::from_secs(1);
+        let sent = (0..500).filter(|_| b.take(later)).count();
+        assert_eq!(sent, DATA_RATE as usize);
+    }
 
     #[test]
     fn the_sender_goes_in_front() {

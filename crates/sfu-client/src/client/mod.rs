@@ -8,7 +8,7 @@ mod forward;
 mod keyframes;
 mod negotiation;
 
-pub use data::{MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
+pub use data::{DATA_BURST, DATA_RATE, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -104,6 +104,8 @@ pub struct Client {
     queue: VecDeque<ClientOutput>,
     /// The peer's open data channels and their labels.
     channels: Vec<(str0m::channel::ChannelId, std::sync::Arc<str>)>,
+    /// What the peer may still send to the room's data channels.
+    data_budget: data::DataBudget,
     disconnected_since: Option<Instant>,
     /// Last datagram str0m accepted (or creation time).
     last_input: Option<Instant>,
@@ -147,6 +149,7 @@ impl Client {
             can_offer: false,
             queue: VecDeque::new(),
             channels: Vec::new(),
+            data_budget: data::DataBudget::default(),
             disconnected_since: None,
             last_input: None,
             cap: None,
