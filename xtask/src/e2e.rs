@@ -28,7 +28,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
-use crate::exec::{cargo, release_bin, root, run as exec};
+use crate::exec::{build_examples, root};
 
 const ROOM: &str = "e2e";
 /// Browsers in the CI run: 3 use about one core; 4 are comfortable on 2 cores.
@@ -273,15 +273,7 @@ pub(crate) fn skipped(why: &str) -> anyhow::Result<Outcome> {
 
 /// Builds basic-sfu in release mode and returns its path.
 pub(crate) fn build_sfu() -> anyhow::Result<PathBuf> {
-    exec(&mut cargo([
-        "build",
-        "--release",
-        "-p",
-        "examples",
-        "--bin",
-        "basic-sfu",
-    ]))?;
-    Ok(release_bin("basic-sfu"))
+    build_examples(&["basic-sfu"])
 }
 
 pub(crate) fn find_chromium() -> Option<PathBuf> {

@@ -6,6 +6,16 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// The workspace root (xtask lives one level below it).
+/// Builds the `examples` binaries `bins` in release mode; returns where the first one is.
+pub(crate) fn build_examples(bins: &[&str]) -> anyhow::Result<PathBuf> {
+    let mut cmd = cargo(["build", "--release", "-p", "examples"]);
+    for b in bins {
+        cmd.args(["--bin", b]);
+    }
+    run(&mut cmd)?;
+    Ok(release_bin(bins.first().copied().unwrap_or("basic-sfu")))
+}
+
 /// Where `cargo build --release` puts binary `name`.
 pub(crate) fn release_bin(name: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

@@ -6,20 +6,10 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
-use crate::exec::{cargo, release_bin, run as exec};
+use crate::exec::{build_examples, run as exec};
 
 fn build() -> anyhow::Result<std::path::PathBuf> {
-    exec(&mut cargo([
-        "build",
-        "--release",
-        "-p",
-        "examples",
-        "--bin",
-        "basic-sfu",
-        "--bin",
-        "sfu-load",
-    ]))?;
-    Ok(release_bin("sfu-load"))
+    build_examples(&["sfu-load", "basic-sfu"])
 }
 
 /// `cargo xtask load`: the generator with the given arguments.

@@ -65,6 +65,8 @@ pub(crate) enum AuthError {
     WrongSecret,
     #[error("no such client in this room")]
     UnknownParticipant,
+    #[error("no such room")]
+    UnknownRoom,
 }
 
 /// Signs and checks tokens with one API secret.

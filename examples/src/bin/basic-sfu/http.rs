@@ -21,7 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
-use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError, SfuMid};
+use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError, RoomHandle, SfuMid};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::auth::{
@@ -151,7 +151,7 @@ impl IntoResponse for AuthError {
             AuthError::WrongRoom { .. } | AuthError::NotGranted(_) | AuthError::WrongSecret => {
                 StatusCode::FORBIDDEN
             }
-            AuthError::UnknownParticipant => StatusCode::NOT_FOUND,
+            AuthError::UnknownParticipant | AuthError::UnknownRoom => StatusCode::NOT_FOUND,
         };
         bad(status, self.to_string())
     }
@@ -225,6 +225,24 @@ fn authorize_admin(
         return Err(AuthError::NotGranted("admin"));
     }
     Ok(claims)
+}
+
+/// The room of a call about participant `client`, made by that participant (its
+/// `secret`) or by an admin of the room (`token`, which takes precedence when given).
+fn authorize_self_or_admin(
+    s: &AppState,
+    headers: &HeaderMap,
+    room: &str,
+    client: u64,
+    secret: Option<&str>,
+    token: Option<&str>,
+) -> Result<RoomHandle, AuthError> {
+    if token.is_some() {
+        authorize_admin(s, headers, room, token)?;
+    } else {
+        authorize_participant(s, headers, room, client, secret)?;
+    }
+    s.rooms.handle(room).ok_or(AuthError::UnknownRoom)
 }
 
 /// `true` when `sdp` offers to send media on any m-line.
@@ -419,16 +437,16 @@ async fn bitrate(
     Query(q): Query<BitrateQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let allowed = if q.token.is_some() {
-        authorize_admin(&s, &headers, &q.room, q.token.as_deref()).map(|_| ())
-    } else {
-        authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref())
-    };
-    if let Err(r) = allowed {
-        return r.into_response();
-    }
-    let Some(handle) = s.rooms.handle(&q.room) else {
-        return bad(StatusCode::NOT_FOUND, "no such room");
+    let handle = match authorize_self_or_admin(
+        &s,
+        &headers,
+        &q.room,
+        q.client,
+        q.secret.as_deref(),
+        q.token.as_deref(),
+    ) {
+        Ok(h) => h,
+        Err(e) => return e.into_response(),
     };
     let bps = q.kbps.filter(|&k| k > 0).map(Bitrate::from_kbps);
     match handle
@@ -466,16 +484,16 @@ async fn subscribe(
     Query(q): Query<SubscribeQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let allowed = if q.token.is_some() {
-        authorize_admin(&s, &headers, &q.room, q.token.as_deref()).map(|_| ())
-    } else {
-        authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref())
-    };
-    if let Err(e) = allowed {
-        return e.into_response();
-    }
-    let Some(handle) = s.rooms.handle(&q.room) else {
-        return bad(StatusCode::NOT_FOUND, "no such room");
+    let handle = match authorize_self_or_admin(
+        &s,
+        &headers,
+        &q.room,
+        q.client,
+        q.secret.as_deref(),
+        q.token.as_deref(),
+    ) {
+        Ok(h) => h,
+        Err(e) => return e.into_response(),
     };
     let mid = SfuMid::from(q.mid.as_str());
     match handle
