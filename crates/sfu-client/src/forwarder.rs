@@ -110,6 +110,14 @@ enum Current {
     Layer(Option<SfuRid>),
 }
 
+/// Where a forwarder's outgoing numbering stands (RTP sequence and timestamp, VP8 picture
+/// fields): a forwarder that takes over an m-line carries on from it.
+#[derive(Debug, Clone)]
+pub(crate) struct Numbering {
+    rewriter: SeqTsRewriter,
+    vp8: Vp8Rewriter,
+}
+
 /// Forwarding state of one track towards one subscriber.
 #[derive(Debug)]
 pub(crate) struct Forwarder {
@@ -158,6 +166,21 @@ impl Forwarder {
             vp8: Vp8Rewriter::default(),
             svc: None,
         }
+    }
+
+    /// Where this forwarder's numbering stopped.
+    pub(crate) fn numbering(&self) -> Numbering {
+        Numbering {
+            rewriter: self.rewriter.clone(),
+            vp8: self.vp8.clone(),
+        }
+    }
+
+    /// Carries on from `numbering` (another forwarder's, on the same m-line): the first
+    /// packet forwarded follows the last one forwarded there.
+    pub(crate) fn continue_numbering(&mut self, numbering: Numbering) {
+        self.rewriter.carry_on(&numbering.rewriter);
+        self.vp8 = numbering.vp8;
     }
 
     /// The layer being forwarded, once one is.

@@ -75,7 +75,9 @@ pub use estimator::{EstimatorKind, UnknownEstimator};
 pub use frame_size::keyframe_size;
 pub use keyframe_detect::is_keyframe;
 pub use layer::{BestFitSelector, LayerInfo, LayerSelector};
-pub use propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated, TrackInfo};
+pub use propagate::{
+    ClientOutput, LayerChange, LayerChangeReason, OfferedTrack, Propagated, SfuOffer, TrackInfo,
+};
 pub use rewrite::{RewriteError, Rewritten, SeqTsRewriter};
 pub use rtc::{RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, rtc_config};
 pub use stats::PeerRtcpStats;

@@ -127,6 +127,34 @@ pub struct LayerChange {
     pub budget: Option<Bitrate>,
 }
 
+/// An SDP offer for a client's peer, with the publisher of each track it sends.
+///
+/// The SFU reuses the m-line of a track that ended for the next track of the same kind,
+/// so a meeting with people coming and going keeps as many m-lines as it has tracks at
+/// once. A reused m-line keeps the `a=msid` it was created with (str0m cannot change it),
+/// so a peer learns which publisher an m-line carries from [`SfuOffer::tracks`], not from
+/// the SDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SfuOffer {
+    /// The SDP text.
+    pub sdp: String,
+    /// Every m-line the offer sends media on, and whose track it carries.
+    pub tracks: Vec<OfferedTrack>,
+}
+
+/// One sending m-line of an [`SfuOffer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfferedTrack {
+    /// The m-line in the offer.
+    pub mid: SfuMid,
+    /// The client publishing what it carries.
+    pub publisher: ClientId,
+    /// The publisher's own m-line of the track.
+    pub publisher_mid: SfuMid,
+    /// Audio or video.
+    pub kind: SfuMediaKind,
+}
+
 /// What a client wants done next; drain with [`Client::poll_output`](crate::Client::poll_output)
 /// until [`ClientOutput::Timeout`].
 #[derive(Debug)]
@@ -138,7 +166,7 @@ pub enum ClientOutput {
     Propagate(Propagated),
     /// Deliver this SDP offer to the remote peer over signaling; its answer goes to
     /// [`Client::accept_answer`](crate::Client::accept_answer).
-    Offer(String),
+    Offer(SfuOffer),
     /// The layer or pause state of a track this peer receives changed.
     LayerChanged(LayerChange),
     /// Nothing more until this time (or new input).

@@ -104,6 +104,13 @@ impl SeqTsRewriter {
         }
     }
 
+    /// Takes over where `previous` (another rewriter on the same outgoing stream) stopped:
+    /// the next [`switch`](Self::switch) continues its sequence numbers and timestamps.
+    /// This rewriter keeps its own clock rate.
+    pub(crate) fn carry_on(&mut self, previous: &SeqTsRewriter) {
+        self.state = previous.state;
+    }
+
     /// `true` once a packet has been forwarded.
     pub fn is_started(&self) -> bool {
         self.state.is_some()

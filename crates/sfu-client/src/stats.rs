@@ -84,11 +84,6 @@ impl StatsCollector {
         }
     }
 
-    /// Forgets a stopped outgoing m-line (its counters no longer grow).
-    pub(crate) fn forget(&mut self, mid: SfuMid) {
-        self.egress.retain(|e| e.mid != mid);
-    }
-
     pub(crate) fn snapshot(&self) -> PeerRtcpStats {
         let mut s = self.peer;
         for e in &self.egress {

@@ -7,7 +7,7 @@ use sfu_ids::{ClientId, SfuMediaKind, SfuMid, SfuRid};
 
 use crate::allocation::TrackPriority;
 use crate::dependency_descriptor::DdIngest;
-use crate::forwarder::Forwarder;
+use crate::forwarder::{Forwarder, Numbering};
 use crate::keyframe_throttle::KeyframeThrottle;
 use crate::propagate::TrackInfo;
 
@@ -30,10 +30,22 @@ pub(crate) enum OutState {
     Negotiating(SfuMid),
     /// Negotiated; media flows.
     Open(SfuMid),
-    /// Publisher gone; the m-line must be stopped in the next offer.
+    /// Publisher gone; the m-line goes inactive in the next offer.
     ToStop(SfuMid),
-    /// Stop offered, awaiting the answer.
+    /// Inactive offered, awaiting the answer; then the m-line is free for the next track
+    /// of its kind.
     NegotiatingStop(SfuMid),
+}
+
+/// An inactive m-line whose track ended, kept for the next track of its kind, so the
+/// peer's m-lines number what it receives at once, not what it ever received.
+#[derive(Debug)]
+pub(crate) struct FreeSlot {
+    pub(crate) mid: SfuMid,
+    pub(crate) kind: SfuMediaKind,
+    /// Where the m-line's numbering stopped: the next track carries on from there, so the
+    /// peer sees one RTP stream on that m-line.
+    pub(crate) numbering: Numbering,
 }
 
 /// A track this client receives from another client.
@@ -54,6 +66,8 @@ pub(crate) struct TrackOut {
     /// Publisher payload type → our payload type; `NO_PT` when unmapped. Filled when the
     /// track opens.
     pub(crate) pt_map: [u8; 128],
+    /// Its m-line was a [`FreeSlot`] made active again by the outstanding offer.
+    pub(crate) reused: bool,
 }
 
 pub(crate) const NO_PT: u8 = u8::MAX;
@@ -77,6 +91,7 @@ impl TrackOut {
             subscribed: true,
             state: OutState::ToOpen,
             pt_map: [NO_PT; 128],
+            reused: false,
         }
     }
 

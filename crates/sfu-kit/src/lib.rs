@@ -36,9 +36,10 @@
 //!     let mut joined = room.join(offer).await.expect("a valid offer");
 //!     send_answer_somehow(joined.answer).await;
 //!
-//!     // The room renegotiates as other peers publish: forward its offers and the answers.
-//!     while let Some(sfu_kit::ClientSignal::Offer(sdp)) = joined.signals.recv().await {
-//!         let answer = forward_offer_somehow(sdp).await;
+//!     // The room renegotiates as other peers publish: forward its offers (with the
+//!     // publisher of each m-line, `offer.tracks`) and the answers.
+//!     while let Some(sfu_kit::ClientSignal::Offer(offer)) = joined.signals.recv().await {
+//!         let answer = forward_offer_somehow(offer.sdp).await;
 //!         room.answer(joined.client, answer).await.expect("a valid answer");
 //!     }
 //!     Ok(())
@@ -70,9 +71,9 @@
 
 pub use sfu_client::{
     BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
-    EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, PeerRtcpStats,
-    Propagated, RawRtc, RawRtcConfig, SfuRtc, SfuRtcBuilder, SvcLayers, TrackInfo, TrackPriority,
-    UnknownEstimator, rtc_config,
+    EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, OfferedTrack,
+    PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, SfuOffer, SfuRtc, SfuRtcBuilder, SvcLayers,
+    TrackInfo, TrackPriority, UnknownEstimator, rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,

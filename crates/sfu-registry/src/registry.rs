@@ -5,7 +5,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
 use sfu_client::{
-    Bitrate, Client, ClientError, ClientOutput, LayerChange, Propagated, TrackPriority,
+    Bitrate, Client, ClientError, ClientOutput, LayerChange, Propagated, SfuOffer, TrackPriority,
 };
 use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid};
 use sfu_speaker::DominantSpeaker;
@@ -41,8 +41,8 @@ pub enum RoomEvent {
     Offer {
         /// The client whose peer must answer.
         client: ClientId,
-        /// The offer.
-        sdp: String,
+        /// The offer, with the publisher of each m-line it sends.
+        offer: SfuOffer,
     },
     /// A client was removed (its peer left, timed out or failed).
     ClientRemoved(ClientId),
@@ -423,8 +423,8 @@ impl Registry {
             while let Some(entry) = self.clients.get_mut(&id) {
                 match entry.client.poll_output() {
                     ClientOutput::Transmit(t) => self.transmits.push_back(t),
-                    ClientOutput::Offer(sdp) => {
-                        self.events.push_back(RoomEvent::Offer { client: id, sdp })
+                    ClientOutput::Offer(offer) => {
+                        self.events.push_back(RoomEvent::Offer { client: id, offer })
                     }
                     ClientOutput::Propagate(event) => self.route_event(id, &event, now),
                     ClientOutput::LayerChanged(change) => self

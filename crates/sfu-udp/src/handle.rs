@@ -1,6 +1,6 @@
 //! The signaling side's view of a room task.
 
-use sfu_client::{Bitrate, PeerRtcpStats, TrackPriority};
+use sfu_client::{Bitrate, PeerRtcpStats, SfuOffer, TrackPriority};
 use sfu_ids::{ClientId, SfuMid};
 use tokio::sync::{mpsc, oneshot};
 
@@ -8,8 +8,9 @@ use tokio::sync::{mpsc, oneshot};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientSignal {
-    /// Deliver this SDP offer to the peer; send its answer with [`RoomHandle::answer`].
-    Offer(String),
+    /// Deliver this SDP offer to the peer (with the publisher of each m-line it sends);
+    /// send its answer with [`RoomHandle::answer`].
+    Offer(SfuOffer),
     /// The client was removed from the room.
     Closed,
     /// The room's active speaker is now this client.

@@ -113,9 +113,9 @@ pub async fn run_udp_loop(
         }
         while let Some(ev) = room.poll_event() {
             match ev {
-                RoomEvent::Offer { client, sdp } => {
+                RoomEvent::Offer { client, offer } => {
                     if let Some(tx) = signals.get(&client)
-                        && tx.try_send(ClientSignal::Offer(sdp)).is_err()
+                        && tx.try_send(ClientSignal::Offer(offer)).is_err()
                     {
                         // Its signaling cannot keep up (or is gone): without this offer the
                         // peer and the room would disagree from now on.

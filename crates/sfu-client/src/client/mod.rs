@@ -32,7 +32,7 @@ use crate::layer::{BestFitSelector, LayerSelector};
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated, TrackInfo};
 use crate::rtc::{RawRtc, SfuRtc};
 use crate::stats::{PeerRtcpStats, StatsCollector};
-use crate::track::{TrackIn, TrackOut};
+use crate::track::{FreeSlot, TrackIn, TrackOut};
 
 /// Counters of what a client did with media. Cheap to copy; read with [`Client::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -95,6 +95,8 @@ pub struct Client {
     selector: Box<dyn LayerSelector>,
     tracks_in: Vec<TrackIn>,
     tracks_out: Vec<TrackOut>,
+    /// Inactive m-lines the next track of their kind takes over.
+    free_slots: Vec<FreeSlot>,
     /// (publisher, publisher mid) → index into `tracks_out`.
     out_index: HashMap<(ClientId, SfuMid), usize>,
     codecs: [CodecSlot; 128],
@@ -143,6 +145,7 @@ impl Client {
             selector: Box::new(BestFitSelector),
             tracks_in: Vec::new(),
             tracks_out: Vec::new(),
+            free_slots: Vec::new(),
             out_index: HashMap::new(),
             codecs: [CodecSlot::Unknown; 128],
             pending: None,

@@ -1,5 +1,9 @@
 //! SDP negotiation: the peer's offers, our renegotiation offers as tracks come and go, and
 //! the answers to them.
+//!
+//! A track that ends leaves its m-line inactive, and the next track of the same kind takes
+//! it over (str0m never recycles a stopped m-line in its own offers, so stopping them would
+//! grow every peer's SDP and state with each track that ever came and went).
 
 use std::sync::Arc;
 
@@ -11,8 +15,8 @@ use tracing::debug;
 
 use super::{Client, CodecSlot};
 use crate::error::ClientError;
-use crate::propagate::{ClientOutput, Propagated, TrackInfo};
-use crate::track::{NO_PT, OutState, TrackIn};
+use crate::propagate::{ClientOutput, OfferedTrack, Propagated, SfuOffer, TrackInfo};
+use crate::track::{FreeSlot, NO_PT, OutState, TrackIn};
 
 impl Client {
     /// Applies an SDP offer from the peer and returns our answer.
@@ -28,14 +32,27 @@ impl Client {
             .accept_offer(offer)
             .map_err(ClientError::SdpRejected)?;
         self.pending = None;
-        // Our outstanding offer is gone: what it carried goes into the next one.
+        // Our outstanding offer is gone: what it carried goes into the next one. An m-line
+        // it made active again is inactive and free again.
+        let mut api = self.rtc.sdp_api();
         for t in &mut self.tracks_out {
             t.state = match t.state {
-                OutState::Negotiating(_) => OutState::ToOpen,
+                OutState::Negotiating(m) => {
+                    if std::mem::take(&mut t.reused) {
+                        api.set_direction(m.into(), Direction::Inactive);
+                        self.free_slots.push(FreeSlot {
+                            mid: m,
+                            kind: t.info.kind,
+                            numbering: t.forwarder.numbering(),
+                        });
+                    }
+                    OutState::ToOpen
+                }
                 OutState::NegotiatingStop(m) => OutState::ToStop(m),
                 s => s,
             };
         }
+        drop(api);
         self.codecs = [CodecSlot::Unknown; 128];
         self.can_offer = true;
         Ok(answer.to_sdp_string())
@@ -63,6 +80,7 @@ impl Client {
         for i in 0..self.tracks_out.len() {
             if let OutState::Negotiating(m) = self.tracks_out[i].state {
                 self.tracks_out[i].state = OutState::Open(m);
+                self.tracks_out[i].reused = false;
                 self.fill_pt_map(i);
                 let outcome = self.tracks_out[i].forwarder.restart(now);
                 if let Some(rid) = outcome.keyframe_request {
@@ -72,7 +90,11 @@ impl Client {
         }
         for t in &self.tracks_out {
             if let OutState::NegotiatingStop(m) = t.state {
-                self.rtcp.forget(m);
+                self.free_slots.push(FreeSlot {
+                    mid: m,
+                    kind: t.info.kind,
+                    numbering: t.forwarder.numbering(),
+                });
             }
         }
         self.tracks_out
@@ -116,17 +138,29 @@ impl Client {
         for t in &mut self.tracks_out {
             match t.state {
                 OutState::ToOpen => {
-                    let mid = change.add_media(
-                        t.info.kind.into(),
-                        Direction::SendOnly,
-                        Some(t.info.origin.to_string()),
-                        Some(format!("{}-{}", t.info.origin, t.info.mid)),
-                        None,
-                    );
-                    t.state = OutState::Negotiating(mid.into());
+                    let free = self.free_slots.iter().position(|f| f.kind == t.info.kind);
+                    let mid = match free {
+                        Some(i) => {
+                            let slot = self.free_slots.swap_remove(i);
+                            change.set_direction(slot.mid.into(), Direction::SendOnly);
+                            t.forwarder.continue_numbering(slot.numbering);
+                            t.reused = true;
+                            slot.mid
+                        }
+                        None => change
+                            .add_media(
+                                t.info.kind.into(),
+                                Direction::SendOnly,
+                                Some(t.info.origin.to_string()),
+                                Some(format!("{}-{}", t.info.origin, t.info.mid)),
+                                None,
+                            )
+                            .into(),
+                    };
+                    t.state = OutState::Negotiating(mid);
                 }
                 OutState::ToStop(m) => {
-                    change.stop_media(m.into());
+                    change.set_direction(m.into(), Direction::Inactive);
                     t.state = OutState::NegotiatingStop(m);
                 }
                 _ => {}
@@ -135,8 +169,23 @@ impl Client {
         match change.apply() {
             Some((offer, pending)) => {
                 self.pending = Some(pending);
-                self.queue
-                    .push_back(ClientOutput::Offer(offer.to_sdp_string()));
+                let tracks = self
+                    .tracks_out
+                    .iter()
+                    .filter_map(|t| match t.state {
+                        OutState::Negotiating(mid) | OutState::Open(mid) => Some(OfferedTrack {
+                            mid,
+                            publisher: t.info.origin,
+                            publisher_mid: t.info.mid,
+                            kind: t.info.kind,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                self.queue.push_back(ClientOutput::Offer(SfuOffer {
+                    sdp: offer.to_sdp_string(),
+                    tracks,
+                }));
                 true
             }
             None => false,

@@ -26,8 +26,12 @@ pub struct Peer {
     pub audio: Option<Mid>,
     pub video: Option<Mid>,
     pub simulcast: bool,
-    /// Frames received per remote stream id (the publisher's client id).
+    /// Frames received per publisher (its client id), as the room's offers name them.
     pub received: HashMap<String, (u64, u64)>,
+    /// The publisher each receiving m-line carries, from the room's last offer.
+    pub publishers: HashMap<str0m::media::Mid, String>,
+    /// Every offer the room sent this peer: (SDP bytes, m-lines).
+    pub offers: Vec<(usize, usize)>,
     pub pending: Option<SdpPendingOffer>,
     pub gone: bool,
     /// Keyframe requests this peer received for its own media.
@@ -224,6 +228,8 @@ impl World {
             video: Some(video),
             simulcast,
             received: HashMap::new(),
+            publishers: HashMap::new(),
+            offers: Vec::new(),
             pending: None,
             gone: false,
             keyframe_requests: 0,
@@ -356,11 +362,18 @@ impl World {
                     self.layer_changes.push((now, client, change));
                     continue;
                 }
-                if let RoomEvent::Offer { client, sdp } = ev {
+                if let RoomEvent::Offer { client, offer } = ev {
                     let Some(p) = self.peers.iter_mut().find(|p| p.id == client && !p.gone) else {
                         continue;
                     };
-                    let offer = SdpOffer::from_sdp_string(&sdp).expect("room offers parse");
+                    p.offers
+                        .push((offer.sdp.len(), offer.sdp.matches("\r\nm=").count()));
+                    p.publishers = offer
+                        .tracks
+                        .iter()
+                        .map(|t| (t.mid.into(), t.publisher.to_string()))
+                        .collect();
+                    let offer = SdpOffer::from_sdp_string(&offer.sdp).expect("room offers parse");
                     let answer = p.rtc.sdp_api().accept_offer(offer).expect("peer accepts");
                     let mut answer = answer.to_sdp_string();
                     if std::mem::take(&mut p.spoil_next_answer) {
@@ -474,8 +487,10 @@ impl Peer {
             let Some(media) = self.rtc.media(d.mid) else {
                 return;
             };
-            let stream = media.stream_id().to_string();
-            let entry = self.received.entry(stream).or_default();
+            let Some(publisher) = self.publishers.get(&d.mid) else {
+                return;
+            };
+            let entry = self.received.entry(publisher.clone()).or_default();
             match media.kind() {
                 MediaKind::Audio => entry.0 += 1,
                 MediaKind::Video => {

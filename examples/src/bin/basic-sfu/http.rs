@@ -602,10 +602,19 @@ fn event_stream(
                     _ = stop.changed() => return None,
                 };
                 let event = match item {
-                    // JSON-encoded: SSE treats a bare CR as a line end, and SDP lines end in CRLF.
-                    Item::Signal(Some(ClientSignal::Offer(sdp))) => Event::default()
-                        .event("offer")
-                        .data(serde_json::Value::String(sdp).to_string()),
+                    // JSON-encoded: SSE treats a bare CR as a line end, and SDP lines end in
+                    // CRLF. `tracks` names the publisher of each m-line the offer sends on
+                    // (a reused m-line keeps the msid of its first track).
+                    Item::Signal(Some(ClientSignal::Offer(offer))) => {
+                        let tracks: serde_json::Map<String, serde_json::Value> = offer
+                            .tracks
+                            .iter()
+                            .map(|t| (t.mid.to_string(), t.publisher.get().to_string().into()))
+                            .collect();
+                        Event::default()
+                            .event("offer")
+                            .data(serde_json::json!({ "sdp": offer.sdp, "tracks": tracks }).to_string())
+                    }
                     Item::Signal(Some(ClientSignal::ActiveSpeaker(id))) => {
                         Event::default().event("speaker").data(id.get().to_string())
                     }

@@ -95,8 +95,11 @@ impl Signaling {
                 } else if let Some(data) = l.strip_prefix("data: ")
                     && event == "offer"
                 {
-                    // The offer is a JSON string (SDP lines end in CRLF).
-                    let Ok(sdp) = serde_json::from_str::<String>(data) else {
+                    // The offer is JSON: `{"sdp": …, "tracks": …}` (SDP lines end in CRLF).
+                    let Some(sdp) = serde_json::from_str::<serde_json::Value>(data)
+                        .ok()
+                        .and_then(|v| v["sdp"].as_str().map(str::to_string))
+                    else {
                         continue;
                     };
                     if tx.send(sdp).is_err() {
