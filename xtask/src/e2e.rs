@@ -246,7 +246,7 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     procs.kill(leaving);
     let after = wait_for("the remaining ones drop the leaver's tile", 60, || {
         let r = reports(&base, ROOM, &admin)?;
-        Ok(if left_one_fewer(&r, peers - 1) {
+        Ok(if settled(&r, peers - 1) {
             Ok(r)
         } else {
             Err(summary(&r))
@@ -256,7 +256,31 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let end = reports(&base, ROOM, &admin)?;
     check_rising(&after, &end)?;
     println!("e2e: phase 5 ok: {}", summary(&end));
-    println!("e2e: 5 passed, 0 failed");
+
+    // Phase 6: someone new joins. At the others it takes over the m-lines the leaver's
+    // tracks had (now inactive): their pages must show it, not the leaver, and decode it.
+    let name = format!("peer{peers}");
+    let url = page_url(&sfu_bin, &base, ROOM, &name, "")?;
+    procs.add(start_browser(&chromium, &url, &artifacts, peers, None, &[])?);
+    // A taken-over receiver's counters carry on from the leaver's: decoding shows as
+    // frames rising, not as frames present.
+    let joined = wait_for("everyone shows and decodes the newcomer", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        if !settled(&r, peers) {
+            return Ok(Err(summary(&r)));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let later = reports(&base, ROOM, &admin)?;
+        Ok(match check_rising(&r, &later) {
+            Ok(()) => Ok(later),
+            Err(e) => Err(e.to_string()),
+        })
+    })?;
+    std::thread::sleep(Duration::from_secs(4));
+    let end = reports(&base, ROOM, &admin)?;
+    check_rising(&joined, &end)?;
+    println!("e2e: phase 6 ok: {}", summary(&end));
+    println!("e2e: 6 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 
@@ -587,9 +611,8 @@ fn all_receive(r: &Value, peers: usize) -> bool {
         })
 }
 
-/// The reports of the `left` remaining browsers each show `left - 1` remote tiles, all
-/// received.
-fn left_one_fewer(r: &Value, left: usize) -> bool {
+/// The reports of `left` browsers each show `left - 1` remote tiles, all received.
+fn settled(r: &Value, left: usize) -> bool {
     let Some(map) = r.as_object() else {
         return false;
     };
