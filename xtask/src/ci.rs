@@ -50,6 +50,14 @@ const STEPS: &[Step] = &[
         run: crate::load::smoke,
     },
     Step {
+        name: "churn",
+        run: crate::load::churn,
+    },
+    Step {
+        name: "flood",
+        run: crate::load::flood,
+    },
+    Step {
         name: "e2e",
         run: crate::e2e::run_all,
     },

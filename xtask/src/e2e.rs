@@ -261,7 +261,14 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     // tracks had (now inactive): their pages must show it, not the leaver, and decode it.
     let name = format!("peer{peers}");
     let url = page_url(&sfu_bin, &base, ROOM, &name, "")?;
-    procs.add(start_browser(&chromium, &url, &artifacts, peers, None, &[])?);
+    procs.add(start_browser(
+        &chromium,
+        &url,
+        &artifacts,
+        peers,
+        None,
+        &[],
+    )?);
     // A taken-over receiver's counters carry on from the leaver's: decoding shows as
     // frames rising, not as frames present.
     let joined = wait_for("everyone shows and decodes the newcomer", 60, || {

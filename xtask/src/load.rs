@@ -1,6 +1,11 @@
 //! `cargo xtask load [sfu-load args]`: builds basic-sfu and sfu-load in release mode and
-//! runs the load generator; the CI step `load-smoke` runs a short 1x3 room and checks the
-//! counting (every frame sent reaches every other peer), never the timing.
+//! runs the load generator. CI steps built on it:
+//! - `load-smoke` runs a short 1x3 room and checks the counting (every frame sent reaches
+//!   every other peer), never the timing;
+//! - `churn` runs 1000 join-connect-leave cycles next to a pair that stays, and checks
+//!   that nothing grows with them and the pair keeps its media;
+//! - `flood` sends 10^5 junk datagrams a second for 10 s at a room's media port and checks
+//!   that media keeps flowing, a new peer gets in, and memory comes back.
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -22,27 +27,48 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 /// but frames in flight at the window's edges are counted on one side only.
 const MIN_DELIVERED: f64 = 0.9;
 
-/// The CI step.
-pub(crate) fn smoke() -> anyhow::Result<Outcome> {
+/// Runs sfu-load with `args` and reads its JSON report.
+fn report(args: &[&str]) -> anyhow::Result<Value> {
     let bin = build()?;
     let out = std::process::Command::new(bin)
-        .args([
-            "--scenario",
-            "1x3",
-            "--seconds",
-            "3",
-            "--warmup",
-            "1",
-            "--json",
-        ])
-        .args(["--sfu-core", "none"])
+        .args(args)
+        .arg("--json")
         .output()
         .context("running sfu-load")?;
     if !out.status.success() {
         bail!("sfu-load failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let report: Value = serde_json::from_slice(&out.stdout)?;
-    let get = |k: &str| report.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// `v <= max`, false for a missing value (NaN).
+fn at_most(v: f64, max: f64) -> bool {
+    v <= max
+}
+
+/// `v >= min`, false for a missing value (NaN).
+fn at_least(v: f64, min: f64) -> bool {
+    v >= min
+}
+
+/// A number in the report; NaN when it is missing.
+fn number(report: &Value, key: &str) -> f64 {
+    report.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+/// The CI step `load-smoke`.
+pub(crate) fn smoke() -> anyhow::Result<Outcome> {
+    let report = report(&[
+        "--scenario",
+        "1x3",
+        "--seconds",
+        "3",
+        "--warmup",
+        "1",
+        "--sfu-core",
+        "none",
+    ])?;
+    let get = |k: &str| number(&report, k);
     let (sent, expected, received) = (
         get("frames_sent"),
         get("frames_expected"),
@@ -54,6 +80,115 @@ pub(crate) fn smoke() -> anyhow::Result<Outcome> {
     );
     if sent < 1.0 || received < MIN_DELIVERED * expected {
         bail!("the SFU did not deliver what was sent: {report}");
+    }
+    Ok(Outcome::Passed)
+}
+
+/// Join-connect-leave cycles in the `churn` step.
+const CHURN_CYCLES: &str = "1000";
+/// Most the SFU's memory may grow per cycle, in KiB (str0m's stopped m-lines once cost
+/// 73-113 KiB a cycle).
+const CHURN_MAX_KIB_PER_CYCLE: f64 = 4.0;
+
+/// The CI step `churn`.
+pub(crate) fn churn() -> anyhow::Result<Outcome> {
+    let r = report(&["--scenario", "churn", "--cycles", CHURN_CYCLES])?;
+    let samples = r["samples"].as_array().context("no samples")?;
+    let (first, last) = (&samples[0], &samples[samples.len() - 1]);
+    let at = |s: &Value, k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "churn: {} cycles in {:.0} s: offer {} -> {} bytes, RSS {} -> {} KiB ({:+.2} KiB/cycle), fds {} -> {}, threads {} -> {}; the pair lost {:.2} % of its frames, longest gap {:.0} ms",
+        number(&r, "cycles"),
+        number(&r, "seconds"),
+        at(first, "offer_bytes"),
+        at(last, "offer_bytes"),
+        at(first, "rss_kib"),
+        at(last, "rss_kib"),
+        number(&r, "rss_kib_per_cycle"),
+        at(first, "fds"),
+        at(last, "fds"),
+        at(first, "threads"),
+        at(last, "threads"),
+        number(&r, "pair_loss_percent"),
+        number(&r, "pair_max_gap_ms"),
+    );
+    let mut failed = Vec::new();
+    if at(last, "offer_bytes") > at(first, "offer_bytes") * 1.02 {
+        failed.push("the pair's offer grew");
+    }
+    // Not more than a cycle's worth of leftovers (a newcomer's socket, say).
+    if at(last, "fds") > at(first, "fds") + 2.0 || at(last, "threads") > at(first, "threads") + 1.0
+    {
+        failed.push("file descriptors or threads grew");
+    }
+    if !at_most(number(&r, "rss_kib_per_cycle"), CHURN_MAX_KIB_PER_CYCLE) {
+        failed.push("memory grew with the cycles");
+    }
+    if !at_most(number(&r, "pair_loss_percent"), 1.0)
+        || !at_most(number(&r, "pair_max_gap_ms"), 1000.0)
+    {
+        failed.push("the pair lost media");
+    }
+    if !failed.is_empty() {
+        bail!("churn: {}: {r}", failed.join(", "));
+    }
+    Ok(Outcome::Passed)
+}
+
+/// Junk datagrams per second in the `flood` step, and for how long.
+const FLOOD_RATE: f64 = 100_000.0;
+const FLOOD_SECONDS: &str = "10";
+/// Most the SFU's memory may stay above where it was before the flood, in KiB.
+const FLOOD_MAX_KIB_KEPT: f64 = 4096.0;
+
+/// The CI step `flood`.
+pub(crate) fn flood() -> anyhow::Result<Outcome> {
+    let rate = FLOOD_RATE.to_string();
+    let r = report(&[
+        "--scenario",
+        "flood",
+        "--flood-rate",
+        &rate,
+        "--seconds",
+        FLOOD_SECONDS,
+    ])?;
+    let get = |k: &str| number(&r, k);
+    println!(
+        "flood: {:.0} junk datagrams/s for {:.0} s; media {:.0} -> {:.0} frames/s ({:.1} % kept); dropped {} unknown-source, {} malformed, {} unauthenticated on {:.2} of a core; joined after: {}; RSS {} -> {} KiB",
+        get("junk_per_second"),
+        get("flood_seconds"),
+        get("frames_per_second_before"),
+        get("frames_per_second_during"),
+        get("media_kept_percent"),
+        get("dropped_unknown_source"),
+        get("dropped_malformed"),
+        get("dropped_unauthenticated"),
+        get("sfu_cpu_share"),
+        r["joined_after"],
+        get("rss_kib_before"),
+        get("rss_kib_after"),
+    );
+    let mut failed = Vec::new();
+    if !at_least(get("junk_per_second"), 0.95 * FLOOD_RATE) {
+        failed.push("the generator did not reach the flood rate");
+    }
+    if !at_least(get("media_kept_percent"), 95.0) {
+        failed.push("media did not keep flowing");
+    }
+    if r["joined_after"] != Value::Bool(true) {
+        failed.push("no peer could join after the flood");
+    }
+    if !at_most(
+        get("rss_kib_after"),
+        get("rss_kib_before") + FLOOD_MAX_KIB_KEPT,
+    ) {
+        failed.push("memory did not come back");
+    }
+    if get("dropped_unauthenticated") < 1.0 {
+        failed.push("no forged STUN reached the integrity check");
+    }
+    if !failed.is_empty() {
+        bail!("flood: {}: {r}", failed.join(", "));
     }
     Ok(Outcome::Passed)
 }

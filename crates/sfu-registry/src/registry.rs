@@ -423,9 +423,9 @@ impl Registry {
             while let Some(entry) = self.clients.get_mut(&id) {
                 match entry.client.poll_output() {
                     ClientOutput::Transmit(t) => self.transmits.push_back(t),
-                    ClientOutput::Offer(offer) => {
-                        self.events.push_back(RoomEvent::Offer { client: id, offer })
-                    }
+                    ClientOutput::Offer(offer) => self
+                        .events
+                        .push_back(RoomEvent::Offer { client: id, offer }),
                     ClientOutput::Propagate(event) => self.route_event(id, &event, now),
                     ClientOutput::LayerChanged(change) => self
                         .events

@@ -22,7 +22,10 @@ fn a_long_meeting_keeps_the_size_of_its_roster() {
             w.video_frames(a, c),
             w.audio_frames(a, c)
         );
-        assert!(w.video_frames(c, a) > 10, "cycle {cycle}: the newcomer does not receive a");
+        assert!(
+            w.video_frames(c, a) > 10,
+            "cycle {cycle}: the newcomer does not receive a"
+        );
         let before = w.video_frames(a, b);
         let now = w.now;
         w.room.remove(c, now);

@@ -611,9 +611,9 @@ fn event_stream(
                             .iter()
                             .map(|t| (t.mid.to_string(), t.publisher.get().to_string().into()))
                             .collect();
-                        Event::default()
-                            .event("offer")
-                            .data(serde_json::json!({ "sdp": offer.sdp, "tracks": tracks }).to_string())
+                        Event::default().event("offer").data(
+                            serde_json::json!({ "sdp": offer.sdp, "tracks": tracks }).to_string(),
+                        )
                     }
                     Item::Signal(Some(ClientSignal::ActiveSpeaker(id))) => {
                         Event::default().event("speaker").data(id.get().to_string())

@@ -38,10 +38,84 @@ pub(crate) struct Counters {
     pub(crate) bytes_received: AtomicU64,
     /// Set once ICE and DTLS are up.
     pub(crate) connected: AtomicBool,
+    /// The SFU's media port, from its answer's candidate.
+    pub(crate) sfu_port: AtomicU64,
+    /// The SFU's ICE username fragment for this peer, from its answer.
+    pub(crate) sfu_ufrag: std::sync::OnceLock<String>,
+    /// Offers the SFU sent this peer.
+    pub(crate) offers: AtomicU64,
+    /// Size of the last of them, in bytes.
+    pub(crate) last_offer_bytes: AtomicU64,
+    /// The longest wait between two video frames of the first track this peer received,
+    /// in microseconds.
+    pub(crate) max_gap_us: AtomicU64,
 }
 
-/// Runs a peer until `stop` is set. Publishers send video; everyone receives what the SFU
-/// forwards and answers its offers.
+/// A peer on a thread of its own.
+pub(crate) struct Spawned {
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) thread: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Spawned {
+    /// Starts peer `name` in `room` on its own thread (a publisher with `publish`).
+    pub(crate) fn start(
+        signaling: &Signaling,
+        room: &str,
+        name: String,
+        publish: Option<Media>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        let counters = Arc::new(Counters::default());
+        let (sig, room, c, s) = (
+            signaling.clone(),
+            room.to_string(),
+            Arc::clone(&counters),
+            Arc::clone(&stop),
+        );
+        let thread = std::thread::spawn(move || run(sig, room, name, publish, c, s));
+        Self {
+            counters,
+            stop,
+            thread,
+        }
+    }
+
+    /// `true` once ICE and DTLS are up.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.counters.connected.load(Ordering::Relaxed)
+    }
+
+    /// Stops the peer (it leaves the room) and waits for it.
+    pub(crate) fn finish(self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a peer thread panicked"))?
+    }
+}
+
+/// Waits until every peer is connected, at most `limit`; an error names what failed.
+pub(crate) fn wait_connected(peers: &[&Spawned], limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while !peers.iter().all(|p| p.is_connected()) {
+        if let Some(p) = peers.iter().find(|p| p.thread.is_finished()) {
+            anyhow::bail!(
+                "a peer ended before connecting (stopped: {})",
+                p.stop.load(Ordering::Relaxed)
+            );
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("not every peer connected within {} s", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// Runs a peer until `stop` is set, then leaves the room. Publishers send video; everyone
+/// receives what the SFU forwards and answers its offers.
 pub(crate) fn run(
     signaling: Signaling,
     room: String,
@@ -67,14 +141,57 @@ pub(crate) fn run(
         secret,
         answer,
     } = signaling.join(&room, &name, publish.is_some(), &offer.to_sdp_string())?;
+    if let Some(port) = candidate_port(&answer) {
+        counters.sfu_port.store(u64::from(port), Ordering::Relaxed);
+    }
+    if let Some(ufrag) = answer.lines().find_map(|l| l.strip_prefix("a=ice-ufrag:")) {
+        let _ = counters.sfu_ufrag.set(ufrag.trim().to_string());
+    }
     rtc.sdp_api()
         .accept_answer(pending, str0m::change::SdpAnswer::from_sdp_string(&answer)?)?;
     let offers = signaling.events(&room, client, &secret)?;
+    let result = drive(
+        &mut rtc,
+        &socket,
+        &offers,
+        publish,
+        video,
+        &counters,
+        &stop,
+        |sdp| signaling.answer(&room, client, &secret, sdp),
+    );
+    signaling.leave(&room, client, &secret)?;
+    result
+}
+
+/// The port of the first host candidate in `sdp`.
+fn candidate_port(sdp: &str) -> Option<u16> {
+    let line = sdp.lines().find(|l| l.starts_with("a=candidate:"))?;
+    // a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ host
+    line.split_whitespace().nth(5)?.parse().ok()
+}
+
+/// The peer's loop until `stop`: the SFU's offers in (answered with `answer`), media out,
+/// datagrams both ways.
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    rtc: &mut Rtc,
+    socket: &UdpSocket,
+    offers: &mpsc::Receiver<String>,
+    publish: Option<Media>,
+    video: Option<Mid>,
+    counters: &Counters,
+    stop: &AtomicBool,
+    mut answer: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let local = socket.local_addr()?;
 
     let mut buf = vec![0u8; 2000];
     // Frames go out on a fixed schedule from the moment the connection is up.
     let mut sending_since: Option<Instant> = None;
     let mut frame_no = 0u64;
+    // The first track received, and when its last frame came.
+    let mut last_frame: Option<(Mid, Instant)> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(());
@@ -83,9 +200,12 @@ pub(crate) fn run(
         loop {
             match offers.try_recv() {
                 Ok(sdp) => {
+                    counters
+                        .last_offer_bytes
+                        .store(sdp.len() as u64, Ordering::Relaxed);
                     let offer = SdpOffer::from_sdp_string(&sdp)?;
-                    let answer = rtc.sdp_api().accept_offer(offer)?;
-                    signaling.answer(&room, client, &secret, &answer.to_sdp_string())?;
+                    answer(&rtc.sdp_api().accept_offer(offer)?.to_sdp_string())?;
+                    counters.offers.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
@@ -99,7 +219,7 @@ pub(crate) fn run(
             let since = *sending_since.get_or_insert(now);
             let due = |n: u64| since + Duration::from_secs_f64(n as f64 / f64::from(media.fps));
             if now >= due(frame_no) {
-                send_frame(&mut rtc, mid, &media, frame_no, now);
+                send_frame(rtc, mid, &media, frame_no, now);
                 counters.frames_sent.fetch_add(1, Ordering::Relaxed);
                 frame_no += 1;
             }
@@ -114,6 +234,13 @@ pub(crate) fn run(
                 Output::Event(e) => match e {
                     Event::Connected => counters.connected.store(true, Ordering::Relaxed),
                     Event::MediaData(d) => {
+                        let at = Instant::now();
+                        let (first_mid, last) = last_frame.get_or_insert((d.mid, at));
+                        if *first_mid == d.mid {
+                            let gap = (at - *last).as_micros() as u64;
+                            counters.max_gap_us.fetch_max(gap, Ordering::Relaxed);
+                            *last = at;
+                        }
                         counters.frames_received.fetch_add(1, Ordering::Relaxed);
                         counters
                             .bytes_received

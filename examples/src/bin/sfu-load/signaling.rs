@@ -128,6 +128,17 @@ impl Signaling {
         Ok(())
     }
 
+    /// Leaves the room.
+    pub(crate) fn leave(&self, room: &str, client: u64, secret: &str) -> anyhow::Result<()> {
+        ureq::post(&format!(
+            "{}/api/leave?room={room}&client={client}&secret={secret}",
+            self.base
+        ))
+        .send_empty()
+        .context("leave")?;
+        Ok(())
+    }
+
     /// A counter from the SFU's `/metrics`.
     pub(crate) fn metric(&self, name: &str) -> anyhow::Result<f64> {
         let body = ureq::get(&format!("{}/metrics", self.base))

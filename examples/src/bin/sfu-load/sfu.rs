@@ -1,0 +1,114 @@
+//! The basic-sfu process under load, and what `/proc` says about it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
+
+/// A running basic-sfu, killed on drop.
+pub(crate) struct Sfu {
+    child: Child,
+    /// `http://host:port`.
+    pub(crate) base: String,
+}
+
+impl Drop for Sfu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sfu {
+    /// Starts `bin` with API secret `secret`, pinned to `core` (`none`: not pinned) with
+    /// `taskset` where there is one, with limits high enough for any scenario.
+    pub(crate) fn start(bin: &Path, core: &str, secret: &str) -> anyhow::Result<Self> {
+        let pin = core != "none" && Command::new("taskset").arg("-V").output().is_ok();
+        let mut cmd = if pin {
+            let mut c = Command::new("taskset");
+            c.args(["-c", core]).arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        let mut child = cmd
+            .args(["--http-port", "0", "--api-secret", secret])
+            .args(["--join-rate", "0", "--max-participants", "1000"])
+            .args(["--max-rooms", "1000", "--estimator", "off"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let base = line
+            .trim()
+            .strip_prefix("open ")
+            .and_then(|u| u.split("/?").next())
+            .with_context(|| format!("unexpected first line {line:?}"))?
+            .to_string();
+        Ok(Self { child, base })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time the SFU has used so far, in seconds.
+    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the command name (which may hold spaces) start at state (field 3).
+        let rest = stat.rsplit_once(')').context("bad /proc stat")?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = f.get(11).context("no utime")?.parse()?;
+        let stime: f64 = f.get(12).context("no stime")?.parse()?;
+        Ok((utime + stime) / ticks_per_second())
+    }
+
+    /// Its resident memory, in KiB.
+    pub(crate) fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .context("no VmRSS")?
+            .parse()
+            .context("bad VmRSS")
+    }
+
+    /// Its open file descriptors.
+    pub(crate) fn fds(&self) -> anyhow::Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.pid()))?.count())
+    }
+
+    /// Its threads.
+    pub(crate) fn threads(&self) -> anyhow::Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/task", self.pid()))?.count())
+    }
+}
+
+fn ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// A fresh API secret for one run.
+pub(crate) fn random_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
+}
