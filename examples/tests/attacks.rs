@@ -363,7 +363,13 @@ fn candidate_port(answer: &str) -> u16 {
 fn ports_of_closed_rooms_are_reused() {
     // A port range of our own, away from other tests.
     let first = 42_000 + (std::process::id() % 1000) as u16 * 8;
-    let sfu = Server::start(&["--udp-port", &first.to_string(), "--join-rate", "0"]);
+    let sfu = Server::start(&[
+        "--port-per-room",
+        "--udp-port",
+        &first.to_string(),
+        "--join-rate",
+        "0",
+    ]);
     let send = offer(2, Direction::SendRecv);
     let join = |room: &str| {
         let token = sfu.token(room, "x", &[]);
@@ -396,6 +402,22 @@ fn ports_of_closed_rooms_are_reused() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+#[test]
+fn every_room_shares_one_media_port() {
+    let sfu = Server::start(&["--join-rate", "0"]);
+    let send = offer(2, Direction::SendRecv);
+    let port = |room: &str| {
+        let token = sfu.token(room, "x", &[]);
+        let (status, body) = sfu.post(&format!("/api/join?room={room}&token={token}"), &send, None);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        candidate_port(v["answer"].as_str().unwrap())
+    };
+    let a = port("a");
+    assert_eq!(port("b"), a);
+    assert_eq!(port("c"), a);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `cargo xtask load [sfu-load args]`: builds basic-sfu and sfu-load in release mode and
 //! runs the load generator. CI steps built on it:
-//! - `load-smoke` runs a short 1x3 room and checks the counting (every frame sent reaches
+//! - `load-smoke` runs two short 1x3 rooms and checks the counting (every frame sent reaches
 //!   every other peer), never the timing;
 //! - `churn` runs 1000 join-connect-leave cycles next to a pair that stays, and checks
 //!   that nothing grows with them and the pair keeps its media;
@@ -58,7 +58,10 @@ fn number(report: &Value, key: &str) -> f64 {
 
 /// The CI step `load-smoke`.
 pub(crate) fn smoke() -> anyhow::Result<Outcome> {
+    // Two rooms: their peers share the SFU's one media port.
     let report = report(&[
+        "--rooms",
+        "2",
         "--scenario",
         "1x3",
         "--seconds",
@@ -75,7 +78,7 @@ pub(crate) fn smoke() -> anyhow::Result<Outcome> {
         get("frames_received"),
     );
     println!(
-        "load-smoke: 1x3: {sent} frames sent, {received} of {expected} received; {:.0} SFU datagrams per CPU-second",
+        "load-smoke: 1x3 in 2 rooms: {sent} frames sent, {received} of {expected} received; {:.0} SFU datagrams per CPU-second",
         get("datagrams_per_cpu_second")
     );
     if sent < 1.0 || received < MIN_DELIVERED * expected {

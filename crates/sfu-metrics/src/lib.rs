@@ -41,6 +41,8 @@ pub struct SfuMetrics {
     pub dropped_malformed: IntCounter,
     /// Datagrams dropped: STUN naming a client that failed authentication.
     pub dropped_unauthenticated: IntCounter,
+    /// Datagrams dropped: their room's queue on a shared UDP port was full.
+    pub dropped_room_busy: IntCounter,
     /// Media packets fanned out to subscribers.
     pub media_fanned_out: IntCounter,
     /// Clients removed (left, timed out, failed).
@@ -84,6 +86,10 @@ impl SfuMetrics {
             dropped_unauthenticated: counter(
                 "sfu_dropped_unauthenticated_total",
                 "STUN from new addresses dropped: bad MESSAGE-INTEGRITY or too many addresses",
+            )?,
+            dropped_room_busy: counter(
+                "sfu_dropped_room_busy_total",
+                "Datagrams dropped on a shared UDP port because their room was behind",
             )?,
             media_fanned_out: counter(
                 "sfu_media_fanned_out_total",
@@ -151,6 +157,7 @@ mod tests {
             "sfu_dropped_unknown_source_total",
             "sfu_dropped_malformed_total",
             "sfu_dropped_unauthenticated_total",
+            "sfu_dropped_room_busy_total",
             "sfu_media_fanned_out_total",
             "sfu_clients_removed_total",
             "sfu_layer_changes_total",

@@ -1,6 +1,7 @@
 //! Datagram → client routing in O(1).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
@@ -12,7 +13,9 @@ use str0m::ice::StunMessage;
 /// own (host, server-reflexive, relayed, per address family), so a handful is plenty.
 pub const MAX_ADDRESSES_PER_CLIENT: usize = 8;
 
-/// Maps remote addresses and ICE username fragments to clients.
+/// Maps remote addresses and ICE username fragments to clients (or to whatever key `K`
+/// names a client: a room's registry uses [`ClientId`], a socket shared by many rooms a
+/// (room, client) pair).
 ///
 /// A datagram from a known 5-tuple (one UDP socket, so the remote address suffices) is one
 /// hash lookup. The first STUN binding requests of a peer come from an address not yet
@@ -20,28 +23,44 @@ pub const MAX_ADDRESSES_PER_CLIENT: usize = 8;
 /// client, and the address is learned from them once the request's MESSAGE-INTEGRITY
 /// verifies against that client's ICE password: a forged request binds nothing. At most
 /// [`MAX_ADDRESSES_PER_CLIENT`] addresses are bound per client. Nothing ever scans the
-/// clients.
-#[derive(Debug, Default)]
-pub struct Router {
-    by_addr: HashMap<SocketAddr, ClientId>,
+/// clients, not even to remove one.
+#[derive(Debug)]
+pub struct Router<K = ClientId> {
+    by_addr: HashMap<SocketAddr, K>,
     /// Local ICE ufrag → the client and its local ICE password.
-    by_ufrag: HashMap<String, (ClientId, String)>,
-    /// Addresses bound per client.
-    bound: HashMap<ClientId, usize>,
+    by_ufrag: HashMap<String, (K, String)>,
+    /// Per client: its bound addresses and its ufrags.
+    of_client: HashMap<K, ClientRoutes>,
+}
+
+#[derive(Debug, Default)]
+struct ClientRoutes {
+    addrs: Vec<SocketAddr>,
+    ufrags: Vec<String>,
+}
+
+impl<K> Default for Router<K> {
+    fn default() -> Self {
+        Self {
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            of_client: HashMap::new(),
+        }
+    }
 }
 
 /// How a datagram found its client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Routed {
+pub enum Routed<K = ClientId> {
     /// The source address is bound to this client.
-    Known(ClientId),
+    Known(K),
     /// A STUN request from a new address names this client's ICE ufrag.
-    ByUfrag(ClientId),
+    ByUfrag(K),
 }
 
-impl Routed {
+impl<K> Routed<K> {
     /// The client, however it was found.
-    pub fn client(self) -> ClientId {
+    pub fn client(self) -> K {
         match self {
             Self::Known(id) | Self::ByUfrag(id) => id,
         }
@@ -71,25 +90,41 @@ fn sha1_hmac(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
         .sha1_hmac(key, payloads)
 }
 
-impl Router {
+impl<K: Copy + Eq + Hash> Router<K> {
     /// Registers a client's local ICE credentials: the username fragment its peer's STUN
     /// requests name, and the password they are signed with.
-    pub fn add_credentials(&mut self, ufrag: String, password: String, id: ClientId) {
-        self.by_ufrag.insert(ufrag, (id, password));
+    pub fn add_credentials(&mut self, ufrag: String, password: String, id: K) {
+        self.of_client
+            .entry(id)
+            .or_default()
+            .ufrags
+            .push(ufrag.clone());
+        if let Some((previous, _)) = self.by_ufrag.insert(ufrag.clone(), (id, password))
+            && previous != id
+            && let Some(r) = self.of_client.get_mut(&previous)
+        {
+            r.ufrags.retain(|u| *u != ufrag);
+        }
     }
 
     /// Forgets every address and fragment of a client.
-    pub fn remove_client(&mut self, id: ClientId) {
-        self.by_addr.retain(|_, c| *c != id);
-        self.by_ufrag.retain(|_, (c, _)| *c != id);
-        self.bound.remove(&id);
+    pub fn remove_client(&mut self, id: K) {
+        let Some(routes) = self.of_client.remove(&id) else {
+            return;
+        };
+        for a in routes.addrs {
+            self.by_addr.remove(&a);
+        }
+        for u in routes.ufrags {
+            self.by_ufrag.remove(&u);
+        }
     }
 
     /// The client for a datagram from `source`: by its address, or for an authenticated
     /// STUN request from an unknown address by the ICE username fragment it names. In the
     /// second case the caller binds the address with [`Router::learn`] once the client's
     /// ICE agent took the request.
-    pub fn route(&self, source: SocketAddr, contents: &[u8]) -> Result<Routed, RouteMiss> {
+    pub fn route(&self, source: SocketAddr, contents: &[u8]) -> Result<Routed<K>, RouteMiss> {
         if let Some(&id) = self.by_addr.get(&source) {
             return Ok(Routed::Known(id));
         }
@@ -103,7 +138,7 @@ impl Router {
         if !msg.verify(password.as_bytes(), sha1_hmac) {
             return Err(RouteMiss::Unauthenticated);
         }
-        if self.bound.get(id).copied().unwrap_or(0) >= MAX_ADDRESSES_PER_CLIENT {
+        if self.of_client.get(id).map_or(0, |r| r.addrs.len()) >= MAX_ADDRESSES_PER_CLIENT {
             return Err(RouteMiss::TooManyAddresses);
         }
         Ok(Routed::ByUfrag(*id))
@@ -111,13 +146,17 @@ impl Router {
 
     /// Binds `addr` to a client (learned from an authenticated STUN request, or configured,
     /// for example a relay link). An address already bound moves to the new client.
-    pub fn learn(&mut self, addr: SocketAddr, id: ClientId) {
-        if let Some(previous) = self.by_addr.insert(addr, id)
-            && let Some(n) = self.bound.get_mut(&previous)
-        {
-            *n = n.saturating_sub(1);
+    pub fn learn(&mut self, addr: SocketAddr, id: K) {
+        match self.by_addr.insert(addr, id) {
+            Some(previous) if previous == id => return,
+            Some(previous) => {
+                if let Some(r) = self.of_client.get_mut(&previous) {
+                    r.addrs.retain(|a| *a != addr);
+                }
+            }
+            None => {}
         }
-        *self.bound.entry(id).or_default() += 1;
+        self.of_client.entry(id).or_default().addrs.push(addr);
     }
 
     /// Number of remote addresses bound to clients.
@@ -137,14 +176,14 @@ mod tests {
 
     #[test]
     fn unknown_non_stun_is_a_miss() {
-        let r = Router::default();
+        let r = Router::<ClientId>::default();
         assert_eq!(r.route(addr(1), &[0x80; 40]), Err(RouteMiss::UnknownSource));
         assert_eq!(r.route(addr(1), &[]), Err(RouteMiss::UnknownSource));
     }
 
     #[test]
     fn malformed_stun_is_a_miss() {
-        let r = Router::default();
+        let r = Router::<ClientId>::default();
         let mut stun = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42];
         stun.extend_from_slice(&[0; 12]);
         assert_eq!(r.route(addr(1), &stun), Err(RouteMiss::MalformedStun));
@@ -152,9 +191,9 @@ mod tests {
 
     #[test]
     fn removing_a_client_forgets_its_addresses() {
-        let mut r = Router::default();
-        r.by_addr.insert(addr(1), ClientId::new(1));
-        r.by_addr.insert(addr(2), ClientId::new(2));
+        let mut r = Router::<ClientId>::default();
+        r.learn(addr(1), ClientId::new(1));
+        r.learn(addr(2), ClientId::new(2));
         r.add_credentials("abcd".into(), "pass".into(), ClientId::new(1));
         r.remove_client(ClientId::new(1));
         assert_eq!(r.known_addresses(), 1);
@@ -167,7 +206,7 @@ mod tests {
 
     #[test]
     fn signed_stun_naming_a_ufrag_routes_without_binding_the_address() {
-        let mut r = Router::default();
+        let mut r = Router::<ClientId>::default();
         r.add_credentials("abcd".into(), "secret-pass".into(), ClientId::new(4));
         let stun = crate::testing::signed_stun_binding_request("abcd", "peer", "secret-pass");
         assert_eq!(
@@ -184,7 +223,7 @@ mod tests {
 
     #[test]
     fn forged_stun_and_address_floods_bind_nothing() {
-        let mut r = Router::default();
+        let mut r = Router::<ClientId>::default();
         r.add_credentials("abcd".into(), "secret-pass".into(), ClientId::new(4));
         let zeros = crate::testing::stun_binding_request("abcd", "peer");
         assert_eq!(r.route(addr(7), &zeros), Err(RouteMiss::Unauthenticated));
@@ -202,7 +241,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let mut r = Router::default();
+            let mut r = Router::<ClientId>::default();
             r.add_credentials("abcd".into(), "pass".into(), ClientId::new(1));
             let _ = r.route(addr(9), &bytes);
             prop_assert_eq!(r.known_addresses(), 0);

@@ -1,8 +1,10 @@
-//! The tokio runtime of sfu-kit: a ready-to-use loop that runs one room over one UDP socket.
+//! The tokio runtime of sfu-kit: a ready-to-use loop that runs a room over UDP.
 //!
 //! One task owns one [`sfu_registry::Registry`]; signaling code talks to it through a
 //! cloneable [`RoomHandle`] (join with an SDP offer, deliver answers, leave). Several rooms
-//! are several tasks and spread over the runtime's worker threads.
+//! are several tasks and spread over the runtime's worker threads. A room has a socket of
+//! its own ([`serve`]), or many rooms share one port through a [`UdpMux`], which hands
+//! each room the datagrams of its peers (firewalls then need one port open).
 //!
 //! This crate is the only one below the applications that touches sockets or reads the
 //! clock; everything under it is sans-I/O.
@@ -26,8 +28,10 @@
 
 mod config;
 mod handle;
+mod mux;
 mod udp_loop;
 
 pub use config::SfuConfig;
 pub use handle::{ClientSignal, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel};
+pub use mux::{MuxStats, UdpMux};
 pub use udp_loop::{bind, run_udp_loop, serve, serve_socket};

@@ -1,4 +1,6 @@
-//! The room task: one UDP socket, one registry, one loop.
+//! The room task: one registry, one loop, fed by its own UDP socket or by a [`UdpMux`].
+//!
+//! [`UdpMux`]: crate::UdpMux
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +20,7 @@ use crate::config::SfuConfig;
 use crate::handle::{
     ClientSignal, Command, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel,
 };
+use crate::mux::MuxLink;
 
 /// Binds the UDP socket described by `config`.
 pub async fn bind(config: &SfuConfig) -> io::Result<UdpSocket> {
@@ -47,49 +50,54 @@ const RECV_BUF: usize = 2048;
 /// Datagrams handled per wake-up before the loop looks at timers and commands again.
 const BATCH: usize = 64;
 
-/// Runs one room on `socket` until `shutdown` resolves or every [`RoomHandle`] is dropped.
-///
-/// The registry is owned by this future: no locks on the packet path. Received datagrams
-/// are read in batches; their buffer is reclaimed after each one, so the steady state
-/// allocates nothing per datagram here.
-pub async fn run_udp_loop(
-    socket: UdpSocket,
-    config: SfuConfig,
-    mut inbox: RoomInbox,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let local = config.candidate_addr(socket.local_addr()?.port());
-    let mut room = Registry::new();
-    let mut signals: HashMap<ClientId, mpsc::Sender<ClientSignal>> = HashMap::new();
-    let mut next_id = 1u64;
-    let mut stats = RoomStats::default();
-    let mut buf = BytesMut::with_capacity(RECV_BUF);
-    tokio::pin!(shutdown);
+/// Where a room task's datagrams come from.
+pub(crate) enum Source {
+    /// Its own socket, read in batches into one buffer that is reclaimed after each
+    /// datagram, so the steady state allocates nothing per datagram here.
+    Socket { socket: UdpSocket, buf: BytesMut },
+    /// A socket shared through a mux, which hands over the datagrams of this room's
+    /// clients.
+    Mux {
+        rx: mpsc::Receiver<IncomingDatagram>,
+        batch: Vec<IncomingDatagram>,
+        link: MuxLink,
+    },
+}
 
-    loop {
-        let deadline = room.poll_timeout().map(tokio::time::Instant::from_std);
-        tokio::select! {
-            _ = &mut shutdown => break,
-            cmd = inbox.rx.recv() => match cmd {
-                None => break,
-                Some(cmd) => handle_command(cmd, &mut room, &mut signals, &mut next_id, &config, local, &stats),
-            },
-            ready = socket.readable() => {
-                ready?;
+impl Source {
+    pub(crate) fn mux(rx: mpsc::Receiver<IncomingDatagram>, link: MuxLink) -> Self {
+        Self::Mux {
+            rx,
+            batch: Vec::with_capacity(BATCH),
+            link,
+        }
+    }
+
+    /// Waits for datagrams; `false` when no more can come.
+    async fn ready(&mut self) -> io::Result<bool> {
+        match self {
+            Self::Socket { socket, .. } => socket.readable().await.map(|()| true),
+            Self::Mux { rx, batch, .. } => Ok(rx.recv_many(batch, BATCH).await > 0),
+        }
+    }
+
+    /// Hands each datagram that is ready to `handle`, at most [`BATCH`].
+    fn drain(&mut self, local: SocketAddr, mut handle: impl FnMut(&IncomingDatagram)) {
+        match self {
+            Self::Socket { socket, buf } => {
                 for _ in 0..BATCH {
                     buf.clear();
                     buf.resize(RECV_BUF, 0);
-                    match socket.try_recv_from(&mut buf) {
+                    match socket.try_recv_from(buf) {
                         Ok((n, source)) => {
                             buf.truncate(n);
-                            stats.datagrams_in += 1;
                             let d = IncomingDatagram::udp(source, local, buf.split().freeze());
-                            let now = Instant::now();
-                            if let Err(e) = room.handle_incoming(&d, now) {
-                                debug!(%source, error = %e, "datagram dropped");
-                            }
+                            handle(&d);
                             // Take the buffer back when nothing kept a reference to it.
-                            buf = d.contents.try_into_mut().unwrap_or_else(|_| BytesMut::with_capacity(RECV_BUF));
+                            *buf = d
+                                .contents
+                                .try_into_mut()
+                                .unwrap_or_else(|_| BytesMut::with_capacity(RECV_BUF));
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         // ICMP errors surface as recv errors on some platforms; not fatal.
@@ -99,6 +107,79 @@ pub async fn run_udp_loop(
                         }
                     }
                 }
+            }
+            Self::Mux { batch, .. } => {
+                for d in batch.drain(..) {
+                    handle(&d);
+                }
+            }
+        }
+    }
+
+    fn socket(&self) -> &UdpSocket {
+        match self {
+            Self::Socket { socket, .. } => socket,
+            Self::Mux { link, .. } => &link.socket,
+        }
+    }
+
+    fn link(&self) -> Option<&MuxLink> {
+        match self {
+            Self::Socket { .. } => None,
+            Self::Mux { link, .. } => Some(link),
+        }
+    }
+}
+
+/// Runs one room on `socket` until `shutdown` resolves or every [`RoomHandle`] is dropped.
+///
+/// The registry is owned by this future: no locks on the packet path.
+pub async fn run_udp_loop(
+    socket: UdpSocket,
+    config: SfuConfig,
+    inbox: RoomInbox,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let local = config.candidate_addr(socket.local_addr()?.port());
+    let source = Source::Socket {
+        socket,
+        buf: BytesMut::with_capacity(RECV_BUF),
+    };
+    run_room(source, local, config, inbox, shutdown).await
+}
+
+/// Runs one room fed by `source`, advertising `local` as its host candidate.
+pub(crate) async fn run_room(
+    mut source: Source,
+    local: SocketAddr,
+    config: SfuConfig,
+    mut inbox: RoomInbox,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let mut room = Registry::new();
+    let mut signals: HashMap<ClientId, mpsc::Sender<ClientSignal>> = HashMap::new();
+    let mut next_id = 1u64;
+    let mut stats = RoomStats::default();
+    tokio::pin!(shutdown);
+
+    loop {
+        let deadline = room.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            _ = &mut shutdown => break,
+            cmd = inbox.rx.recv() => match cmd {
+                None => break,
+                Some(cmd) => handle_command(cmd, &mut room, &mut signals, &mut next_id, &config, local, &stats, source.link()),
+            },
+            ready = source.ready() => {
+                if !ready? {
+                    break;
+                }
+                source.drain(local, |d| {
+                    stats.datagrams_in += 1;
+                    if let Err(e) = room.handle_incoming(d, Instant::now()) {
+                        debug!(source = %d.source, error = %e, "datagram dropped");
+                    }
+                });
             },
             _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
                 room.handle_timeout(Instant::now());
@@ -107,7 +188,7 @@ pub async fn run_udp_loop(
 
         while let Some(t) = room.poll_transmit() {
             stats.datagrams_out += 1;
-            if let Err(e) = socket.send_to(&t.contents, t.destination).await {
+            if let Err(e) = source.socket().send_to(&t.contents, t.destination).await {
                 debug!(destination = %t.destination, error = %e, "send failed");
             }
         }
@@ -124,6 +205,9 @@ pub async fn run_udp_loop(
                     }
                 }
                 RoomEvent::ClientRemoved(client) => {
+                    if let Some(link) = source.link() {
+                        link.remove_client(client);
+                    }
                     if let Some(tx) = signals.remove(&client) {
                         let _ = tx.try_send(ClientSignal::Closed);
                     }
@@ -155,6 +239,7 @@ pub async fn run_udp_loop(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn handle_command(
     cmd: Command,
     room: &mut Registry,
@@ -163,6 +248,7 @@ fn handle_command(
     config: &SfuConfig,
     local: SocketAddr,
     stats: &RoomStats,
+    mux: Option<&MuxLink>,
 ) {
     let now = Instant::now();
     match cmd {
@@ -174,11 +260,15 @@ fn handle_command(
                 .estimator(config.estimator)
                 .build(now);
             let mut client = Client::new(id, rtc, config.client);
+            let credentials = (client.ice_ufrag(), client.ice_password());
             let result = match client.accept_offer(&offer) {
                 Err(e) => Err(RoomError::BadSdp(e.to_string())),
                 Ok(answer) => match room.insert(client, now) {
                     Err(e) => Err(RoomError::BadSdp(e.to_string())),
                     Ok(()) => {
+                        if let Some(link) = mux {
+                            link.add_client(id, credentials.0, credentials.1);
+                        }
                         let (tx, rx) = mpsc::channel(32);
                         signals.insert(id, tx);
                         Ok(Joined {

@@ -752,6 +752,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
         }
     }
     m.clients.set(clients as i64);
+    s.rooms.add_mux_counts();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         m.encode(),

@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sfu_kit::EstimatorKind;
 
@@ -65,9 +66,14 @@ struct Args {
     /// 127.0.0.1 when binding 0.0.0.0).
     #[arg(long, env = "SFU_PUBLIC_IP")]
     public_ip: Option<IpAddr>,
-    /// First UDP port for rooms; each room takes the next free one (0: any free port).
+    /// The UDP port every room's media shares (0: any free port); with --port-per-room,
+    /// the first of the ports the rooms take.
     #[arg(long, env = "SFU_UDP_PORT", default_value_t = 0)]
     udp_port: u16,
+    /// Give every room a UDP port of its own (the lowest free one from --udp-port) instead
+    /// of one port for all.
+    #[arg(long, env = "SFU_PORT_PER_ROOM")]
+    port_per_room: bool,
     /// Bandwidth estimator that sets each subscriber's budget: googcc, kalman, str0m, or
     /// off (best layers for everyone).
     #[arg(long, env = "SFU_ESTIMATOR", default_value = "str0m")]
@@ -161,10 +167,20 @@ async fn main() -> anyhow::Result<()> {
         max_rooms: args.max_rooms,
         max_participants: args.max_participants,
     };
+    let mux = if args.port_per_room {
+        None
+    } else {
+        let mux = sfu_kit::UdpMux::bind(std::net::SocketAddr::new(args.bind, args.udp_port))
+            .await
+            .with_context(|| format!("binding UDP port {}", args.udp_port))?;
+        tracing::info!(addr = %mux.local_addr(), "media for every room on one UDP port");
+        Some(mux)
+    };
     let rooms = rooms::Rooms::new(
         args.bind,
         args.public_ip,
         args.udp_port,
+        mux,
         args.estimator,
         limits,
     )?;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use sfu_kit::{ClientId, EstimatorKind, RoomHandle, RoomStats, SfuConfig, SfuMetrics};
+use sfu_kit::{ClientId, EstimatorKind, RoomHandle, RoomStats, SfuConfig, SfuMetrics, UdpMux};
 use tokio::sync::broadcast;
 
 /// A participant as the page shows it.
@@ -121,16 +121,24 @@ pub(crate) struct Rooms {
     bind: IpAddr,
     public_ip: Option<IpAddr>,
     ports: Arc<Mutex<Ports>>,
+    /// The port every room shares, unless each room has its own.
+    mux: Option<UdpMux>,
+    /// The mux's counters as last added to the `/metrics` totals.
+    mux_reported: Arc<Mutex<MuxCounts>>,
     estimator: EstimatorKind,
     limits: Limits,
     pub(crate) metrics: SfuMetrics,
 }
+
+/// A mux's monotonic counters, in the order [`Rooms::add_mux_counts`] reads them.
+type MuxCounts = [u64; 5];
 
 impl Rooms {
     pub(crate) fn new(
         bind: IpAddr,
         public_ip: Option<IpAddr>,
         udp_port: u16,
+        mux: Option<UdpMux>,
         estimator: EstimatorKind,
         limits: Limits,
     ) -> anyhow::Result<Self> {
@@ -142,10 +150,41 @@ impl Rooms {
                 first: udp_port,
                 in_use: HashSet::new(),
             })),
+            mux,
+            mux_reported: Arc::default(),
             estimator,
             limits,
             metrics: SfuMetrics::new()?,
         })
+    }
+
+    /// Adds what the shared port counted since the last call to the `/metrics` totals:
+    /// the datagrams no room saw (the rooms count the ones they got) and why.
+    pub(crate) fn add_mux_counts(&self) {
+        let Some(mux) = &self.mux else {
+            return;
+        };
+        let st = mux.stats();
+        let m = &self.metrics;
+        let now: MuxCounts = [
+            st.datagrams_in.saturating_sub(st.routed),
+            st.dropped_unknown_source,
+            st.dropped_malformed,
+            st.dropped_unauthenticated,
+            st.dropped_room_busy,
+        ];
+        let counters = [
+            &m.datagrams_in,
+            &m.dropped_unknown_source,
+            &m.dropped_malformed,
+            &m.dropped_unauthenticated,
+            &m.dropped_room_busy,
+        ];
+        let mut reported = self.mux_reported.lock().unwrap_or_else(|e| e.into_inner());
+        for ((counter, now), before) in counters.iter().zip(now).zip(reported.iter_mut()) {
+            counter.inc_by(now.saturating_sub(*before));
+            *before = now.max(*before);
+        }
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
@@ -211,12 +250,16 @@ impl Rooms {
         Ok((handle, reservation))
     }
 
-    /// Starts a room task on the next free port of the range (or any port).
+    /// Starts a room task on the shared port, or on the next free port of the range (or
+    /// any port).
     async fn start_room(&self) -> Result<(RoomHandle, std::net::SocketAddr, u16), RoomsError> {
         let config = SfuConfig::default()
             .with_bind_addr(self.bind)
             .with_public_ip(self.public_ip)
             .with_estimator(self.estimator);
+        if let Some(mux) = &self.mux {
+            return Ok((mux.serve_room(config), mux.local_addr(), 0));
+        }
         let first = self.ports.lock().unwrap_or_else(|e| e.into_inner()).first;
         if first == 0 {
             let (handle, addr) = sfu_kit::serve(config.with_udp_port(0))
@@ -366,10 +409,12 @@ mod tests {
             max_rooms: 4,
             max_participants: 4,
         };
+        let mux = UdpMux::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let rooms = Rooms::new(
             IpAddr::from([127, 0, 0, 1]),
             None,
             0,
+            Some(mux),
             EstimatorKind::Off,
             limits,
         )

@@ -73,6 +73,9 @@ pub(crate) struct Args {
     /// The basic-sfu binary (default: next to this one).
     #[arg(long)]
     sfu_bin: Option<PathBuf>,
+    /// Run the SFU with a UDP port per room instead of one port for all.
+    #[arg(long)]
+    port_per_room: bool,
     /// Core to pin the SFU to (`none`: no pinning).
     #[arg(long, default_value = "1")]
     sfu_core: String,
@@ -108,7 +111,7 @@ fn main() -> anyhow::Result<()> {
         None => std::env::current_exe()?.with_file_name("basic-sfu"),
     };
     let secret = random_secret();
-    let sfu = Sfu::start(&bin, &args.sfu_core, &secret)?;
+    let sfu = Sfu::start(&bin, &args.sfu_core, &secret, args.port_per_room)?;
     let signaling = Signaling {
         base: sfu.base.clone(),
         bin,

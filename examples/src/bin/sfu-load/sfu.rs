@@ -22,8 +22,14 @@ impl Drop for Sfu {
 
 impl Sfu {
     /// Starts `bin` with API secret `secret`, pinned to `core` (`none`: not pinned) with
-    /// `taskset` where there is one, with limits high enough for any scenario.
-    pub(crate) fn start(bin: &Path, core: &str, secret: &str) -> anyhow::Result<Self> {
+    /// `taskset` where there is one, with limits high enough for any scenario (and a UDP
+    /// port per room with `port_per_room`).
+    pub(crate) fn start(
+        bin: &Path,
+        core: &str,
+        secret: &str,
+        port_per_room: bool,
+    ) -> anyhow::Result<Self> {
         let pin = core != "none" && Command::new("taskset").arg("-V").output().is_ok();
         let mut cmd = if pin {
             let mut c = Command::new("taskset");
@@ -36,6 +42,7 @@ impl Sfu {
             .args(["--http-port", "0", "--api-secret", secret])
             .args(["--join-rate", "0", "--max-participants", "1000"])
             .args(["--max-rooms", "1000", "--estimator", "off"])
+            .args(port_per_room.then_some("--port-per-room"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
