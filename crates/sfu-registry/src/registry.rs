@@ -277,7 +277,8 @@ impl Registry {
         self.drive(now);
     }
 
-    /// Seed-compatible name: handles timeouts due at `now` and drives every client.
+    /// Handles timeouts due at `now` and drives every client. It visits every client;
+    /// [`Registry::handle_timeout`] visits only those whose timer expired.
     pub fn poll_all(&mut self, now: Instant) {
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
         for id in ids {
