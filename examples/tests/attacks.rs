@@ -359,6 +359,20 @@ fn candidate_port(answer: &str) -> u16 {
         .expect("a host candidate")
 }
 
+/// Joins `room` as a publisher: (client id, secret, the media port its answer names).
+fn join_for_port(sfu: &Server, room: &str) -> (u64, String, u16) {
+    let token = sfu.token(room, "x", &[]);
+    let send = offer(2, Direction::SendRecv);
+    let (status, body) = sfu.post(&format!("/api/join?room={room}&token={token}"), &send, None);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    (
+        v["client"].as_u64().unwrap(),
+        v["secret"].as_str().unwrap().to_string(),
+        candidate_port(v["answer"].as_str().unwrap()),
+    )
+}
+
 #[test]
 fn ports_of_closed_rooms_are_reused() {
     // A port range of our own, away from other tests.
@@ -370,18 +384,7 @@ fn ports_of_closed_rooms_are_reused() {
         "--join-rate",
         "0",
     ]);
-    let send = offer(2, Direction::SendRecv);
-    let join = |room: &str| {
-        let token = sfu.token(room, "x", &[]);
-        let (status, body) = sfu.post(&format!("/api/join?room={room}&token={token}"), &send, None);
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        (
-            v["client"].as_u64().unwrap(),
-            v["secret"].as_str().unwrap().to_string(),
-            candidate_port(v["answer"].as_str().unwrap()),
-        )
-    };
+    let join = |room: &str| join_for_port(&sfu, room);
     let (a, a_secret, a_port) = join("a");
     let (_, _, b_port) = join("b");
     assert_eq!((a_port, b_port), (first, first + 1));
@@ -407,14 +410,7 @@ fn ports_of_closed_rooms_are_reused() {
 #[test]
 fn every_room_shares_one_media_port() {
     let sfu = Server::start(&["--join-rate", "0"]);
-    let send = offer(2, Direction::SendRecv);
-    let port = |room: &str| {
-        let token = sfu.token(room, "x", &[]);
-        let (status, body) = sfu.post(&format!("/api/join?room={room}&token={token}"), &send, None);
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        candidate_port(v["answer"].as_str().unwrap())
-    };
+    let port = |room: &str| join_for_port(&sfu, room).2;
     let a = port("a");
     assert_eq!(port("b"), a);
     assert_eq!(port("c"), a);
