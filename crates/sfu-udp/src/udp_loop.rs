@@ -109,7 +109,10 @@ impl Source {
                 }
             }
             Self::Mux { batch, .. } => {
-                for d in batch.drain(..) {
+                for mut d in batch.drain(..) {
+                    // The address the peer sent to, as its ICE agent knows it: the room's
+                    // candidate (the mux socket may be bound to the unspecified address).
+                    d.destination = local;
                     handle(&d);
                 }
             }
