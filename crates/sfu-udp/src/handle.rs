@@ -1,8 +1,15 @@
 //! The signaling side's view of a room task.
 
-use sfu_client::{Bitrate, PeerRtcpStats, SfuOffer, TrackPriority};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use sfu_client::{Bitrate, Client, PeerRtcpStats, SfuOffer, SfuRtc, TrackPriority};
 use sfu_ids::{ClientId, SfuMid};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::config::SfuConfig;
 
 /// Signaling messages for one client's peer, produced by the room task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +52,9 @@ pub enum RoomError {
 
 pub(crate) enum Command {
     Join {
-        offer: String,
+        /// Built, with the peer's offer applied, outside the room task.
+        client: Box<Client>,
+        answer: String,
         reply: oneshot::Sender<Result<Joined, RoomError>>,
     },
     Answer {
@@ -105,12 +114,23 @@ pub struct RoomStats {
 #[derive(Debug, Clone)]
 pub struct RoomHandle {
     pub(crate) tx: mpsc::Sender<Command>,
+    joins: Arc<JoinContext>,
+}
+
+/// What a join needs to build its client outside the room task.
+#[derive(Debug)]
+struct JoinContext {
+    config: SfuConfig,
+    candidate: SocketAddr,
+    next_id: AtomicU64,
 }
 
 /// The receiving half the room task reads commands from; see [`room_channel`].
 #[derive(Debug)]
 pub struct RoomInbox {
     pub(crate) rx: mpsc::Receiver<Command>,
+    /// The room's host candidate: the address its peers send to.
+    pub(crate) candidate: SocketAddr,
 }
 
 impl std::fmt::Debug for Command {
@@ -128,10 +148,17 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// A handle and the inbox of a room task that [`run_udp_loop`](crate::run_udp_loop) serves.
-pub fn room_channel() -> (RoomHandle, RoomInbox) {
+/// A handle and the inbox of a room task that [`run_udp_loop`](crate::run_udp_loop)
+/// serves. Its peers are configured by `config` and told to send to `candidate` (see
+/// [`SfuConfig::candidate_addr`]).
+pub fn room_channel(config: SfuConfig, candidate: SocketAddr) -> (RoomHandle, RoomInbox) {
     let (tx, rx) = mpsc::channel(64);
-    (RoomHandle { tx }, RoomInbox { rx })
+    let joins = Arc::new(JoinContext {
+        config,
+        candidate,
+        next_id: AtomicU64::new(1),
+    });
+    (RoomHandle { tx, joins }, RoomInbox { rx, candidate })
 }
 
 impl RoomHandle {
@@ -155,8 +182,27 @@ impl RoomHandle {
     }
 
     /// Adds a peer from its SDP offer; returns the answer and its signal stream.
+    ///
+    /// The offer is parsed and applied, and the peer's connection (its DTLS key among it)
+    /// built, here in the caller's task: a large offer or a slow join never holds the
+    /// room's media. Only the finished client goes to the room task.
     pub async fn join(&self, offer: String) -> Result<Joined, RoomError> {
-        self.request(|reply| Command::Join { offer, reply }).await?
+        let ctx = &self.joins;
+        let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
+        let rtc = SfuRtc::builder()
+            .host_candidate(ctx.candidate)
+            .estimator(ctx.config.estimator)
+            .build(Instant::now());
+        let mut client = Client::new(id, rtc, ctx.config.client);
+        let answer = client
+            .accept_offer(&offer)
+            .map_err(|e| RoomError::BadSdp(e.to_string()))?;
+        self.request(|reply| Command::Join {
+            client: Box::new(client),
+            answer,
+            reply,
+        })
+        .await?
     }
 
     /// Delivers the peer's answer to the room's last offer.

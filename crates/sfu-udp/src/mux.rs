@@ -186,11 +186,11 @@ impl UdpMux {
             control: self.control.clone(),
             socket: Arc::clone(&self.shared.socket),
         };
-        let local = config.candidate_addr(self.shared.local.port());
-        let (handle, inbox) = room_channel();
+        let candidate = config.candidate_addr(self.shared.local.port());
+        let (handle, inbox) = room_channel(config, candidate);
         tokio::spawn(async move {
             let source = Source::mux(rx, link);
-            if let Err(e) = run_room(source, local, config, inbox, std::future::pending()).await {
+            if let Err(e) = run_room(source, inbox, std::future::pending()).await {
                 warn!(error = %e, "room task ended with an error");
             }
         });

@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use sfu_client::{Client, SfuRtc};
 use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{Registry, RoomEvent};
 use tokio::net::UdpSocket;
@@ -28,21 +27,22 @@ pub async fn bind(config: &SfuConfig) -> io::Result<UdpSocket> {
 }
 
 /// Spawns a room task on `socket` in the current tokio runtime; returns its handle.
-pub fn serve_socket(socket: UdpSocket, config: SfuConfig) -> RoomHandle {
-    let (handle, inbox) = room_channel();
+pub fn serve_socket(socket: UdpSocket, config: SfuConfig) -> io::Result<RoomHandle> {
+    let candidate = config.candidate_addr(socket.local_addr()?.port());
+    let (handle, inbox) = room_channel(config, candidate);
     tokio::spawn(async move {
-        if let Err(e) = run_udp_loop(socket, config, inbox, std::future::pending::<()>()).await {
+        if let Err(e) = run_udp_loop(socket, inbox, std::future::pending::<()>()).await {
             warn!(error = %e, "room task ended with an error");
         }
     });
-    handle
+    Ok(handle)
 }
 
 /// Binds per `config` and spawns a room task; returns its handle and the bound address.
 pub async fn serve(config: SfuConfig) -> io::Result<(RoomHandle, SocketAddr)> {
     let socket = bind(&config).await?;
     let addr = socket.local_addr()?;
-    Ok((serve_socket(socket, config), addr))
+    Ok((serve_socket(socket, config)?, addr))
 }
 
 /// Largest datagram read. WebRTC keeps datagrams under ~1200 bytes; larger ones are cut.
@@ -134,34 +134,31 @@ impl Source {
     }
 }
 
-/// Runs one room on `socket` until `shutdown` resolves or every [`RoomHandle`] is dropped.
+/// Runs one room on `socket` (whose inbox came from [`room_channel`]) until `shutdown`
+/// resolves or every [`RoomHandle`] is dropped.
 ///
 /// The registry is owned by this future: no locks on the packet path.
 pub async fn run_udp_loop(
     socket: UdpSocket,
-    config: SfuConfig,
     inbox: RoomInbox,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let local = config.candidate_addr(socket.local_addr()?.port());
     let source = Source::Socket {
         socket,
         buf: BytesMut::with_capacity(RECV_BUF),
     };
-    run_room(source, local, config, inbox, shutdown).await
+    run_room(source, inbox, shutdown).await
 }
 
-/// Runs one room fed by `source`, advertising `local` as its host candidate.
+/// Runs one room fed by `source`.
 pub(crate) async fn run_room(
     mut source: Source,
-    local: SocketAddr,
-    config: SfuConfig,
     mut inbox: RoomInbox,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let local = inbox.candidate;
     let mut room = Registry::new();
     let mut signals: HashMap<ClientId, mpsc::Sender<ClientSignal>> = HashMap::new();
-    let mut next_id = 1u64;
     let mut stats = RoomStats::default();
     tokio::pin!(shutdown);
 
@@ -171,7 +168,7 @@ pub(crate) async fn run_room(
             _ = &mut shutdown => break,
             cmd = inbox.rx.recv() => match cmd {
                 None => break,
-                Some(cmd) => handle_command(cmd, &mut room, &mut signals, &mut next_id, &config, local, &stats, source.link()),
+                Some(cmd) => handle_command(cmd, &mut room, &mut signals, &stats, source.link()),
             },
             ready = source.ready() => {
                 if !ready? {
@@ -242,45 +239,36 @@ pub(crate) async fn run_room(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn handle_command(
     cmd: Command,
     room: &mut Registry,
     signals: &mut HashMap<ClientId, mpsc::Sender<ClientSignal>>,
-    next_id: &mut u64,
-    config: &SfuConfig,
-    local: SocketAddr,
     stats: &RoomStats,
     mux: Option<&MuxLink>,
 ) {
     let now = Instant::now();
     match cmd {
-        Command::Join { offer, reply } => {
-            let id = ClientId::new(*next_id);
-            *next_id += 1;
-            let rtc = SfuRtc::builder()
-                .host_candidate(local)
-                .estimator(config.estimator)
-                .build(now);
-            let mut client = Client::new(id, rtc, config.client);
+        Command::Join {
+            mut client,
+            answer,
+            reply,
+        } => {
+            let id = client.id();
             let credentials = (client.ice_ufrag(), client.ice_password());
-            let result = match client.accept_offer(&offer) {
+            let result = match room.insert(*client, now) {
                 Err(e) => Err(RoomError::BadSdp(e.to_string())),
-                Ok(answer) => match room.insert(client, now) {
-                    Err(e) => Err(RoomError::BadSdp(e.to_string())),
-                    Ok(()) => {
-                        if let Some(link) = mux {
-                            link.add_client(id, credentials.0, credentials.1);
-                        }
-                        let (tx, rx) = mpsc::channel(32);
-                        signals.insert(id, tx);
-                        Ok(Joined {
-                            client: id,
-                            answer,
-                            signals: rx,
-                        })
+                Ok(()) => {
+                    if let Some(link) = mux {
+                        link.add_client(id, credentials.0, credentials.1);
                     }
-                },
+                    let (tx, rx) = mpsc::channel(32);
+                    signals.insert(id, tx);
+                    Ok(Joined {
+                        client: id,
+                        answer,
+                        signals: rx,
+                    })
+                }
             };
             let _ = reply.send(result);
         }

@@ -420,7 +420,8 @@ mod tests {
         )
         .unwrap();
         // A room whose task is gone: its inbox was dropped, as a panic would drop it.
-        let (dead, inbox) = sfu_kit::room_channel();
+        let (dead, inbox) =
+            sfu_kit::room_channel(SfuConfig::default(), "127.0.0.1:9".parse().unwrap());
         drop(inbox);
         rooms.lock().insert(
             "r".into(),
