@@ -30,7 +30,8 @@ struct Report {
     cycles: usize,
     seconds: f64,
     samples: Vec<Sample>,
-    /// Least-squares slopes over the samples after the first, per cycle.
+    /// Least-squares slopes per cycle, over the samples from a fifth of the cycles on
+    /// (before that the SFU's allocations are still warming up: pools, tables).
     offer_bytes_per_cycle: f64,
     rss_kib_per_cycle: f64,
     fds_per_cycle: f64,
@@ -149,7 +150,12 @@ fn cycles(
     std::thread::sleep(Duration::from_millis(300));
     let pair_frames_sent = sent() - sent0;
     let pair_frames_received = received() - received0;
-    let fit = |f: &dyn Fn(&Sample) -> f64| slope(&samples[1.min(samples.len() - 1)..], f);
+    let settled: Vec<Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.cycle >= args.cycles / 5)
+        .collect();
+    let fit = |f: &dyn Fn(&Sample) -> f64| slope(&settled, f);
     Ok(Report {
         cycles: args.cycles,
         seconds,
