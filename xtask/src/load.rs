@@ -157,12 +157,14 @@ pub(crate) fn flood() -> anyhow::Result<Outcome> {
     ])?;
     let get = |k: &str| number(&r, k);
     println!(
-        "flood: {:.0} junk datagrams/s for {:.0} s; media {:.0} -> {:.0} frames/s ({:.1} % kept); dropped {} unknown-source, {} malformed, {} unauthenticated on {:.2} of a core; joined after: {}; RSS {} -> {} KiB",
+        "flood: {:.0} junk datagrams/s for {:.0} s; media {:.0} -> {:.0} frames/s (the peer that kept least: {:.1} %); {} of {} impersonations accepted; dropped {} unknown-source, {} malformed, {} unauthenticated on {:.2} of a core; joined after: {}; RSS {} -> {} KiB",
         get("junk_per_second"),
         get("flood_seconds"),
         get("frames_per_second_before"),
         get("frames_per_second_during"),
         get("media_kept_percent"),
+        get("impersonations_accepted"),
+        get("impersonations"),
         get("dropped_unknown_source"),
         get("dropped_malformed"),
         get("dropped_unauthenticated"),
@@ -177,6 +179,9 @@ pub(crate) fn flood() -> anyhow::Result<Outcome> {
     }
     if !at_least(get("media_kept_percent"), 95.0) {
         failed.push("media did not keep flowing");
+    }
+    if get("impersonations") < 1.0 || get("impersonations_accepted") != 0.0 {
+        failed.push("a call acting for another participant was not refused");
     }
     if r["joined_after"] != Value::Bool(true) {
         failed.push("no peer could join after the flood");

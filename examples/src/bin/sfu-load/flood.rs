@@ -25,8 +25,12 @@ struct Report {
     /// Video frames the three received per second before and during the flood.
     frames_per_second_before: f64,
     frames_per_second_during: f64,
-    /// `during / before`, in percent.
+    /// `during / before`, in percent, for the peer that kept least.
     media_kept_percent: f64,
+    /// Calls made during the flood that act for the first peer without its secret
+    /// (leave, cap, answer, unsubscribe), and how many the SFU did not refuse.
+    impersonations: u64,
+    impersonations_accepted: u64,
     /// The SFU's counted drops during the flood.
     dropped_unknown_source: f64,
     dropped_malformed: f64,
@@ -56,13 +60,15 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     finish(peers);
     let r = result?;
     let line = format!(
-        "flood: {} junk datagrams in {:.1} s ({:.0}/s); media {:.0} -> {:.0} frames/s ({:.1} % kept); SFU dropped {} unknown-source, {} malformed, {} unauthenticated on {:.2} of a core; a new peer joined after: {}; RSS {} -> {} (peak) -> {} KiB",
+        "flood: {} junk datagrams in {:.1} s ({:.0}/s); media {:.0} -> {:.0} frames/s (the peer that kept least: {:.1} %); {} of {} impersonations accepted; SFU dropped {} unknown-source, {} malformed, {} unauthenticated on {:.2} of a core; a new peer joined after: {}; RSS {} -> {} (peak) -> {} KiB",
         r.junk_sent,
         r.flood_seconds,
         r.junk_per_second,
         r.frames_per_second_before,
         r.frames_per_second_during,
         r.media_kept_percent,
+        r.impersonations_accepted,
+        r.impersonations,
         r.dropped_unknown_source,
         r.dropped_malformed,
         r.dropped_unauthenticated,
@@ -86,19 +92,26 @@ fn flood(
     std::thread::sleep(Duration::from_secs(args.warmup));
     let port = peers[0].counters.sfu_port.load(Ordering::Relaxed);
     let target = SocketAddr::from(([127, 0, 0, 1], u16::try_from(port)?));
-    let received = || -> u64 {
+    let per_peer = || -> Vec<u64> {
         peers
             .iter()
             .map(|p| p.counters.frames_received.load(Ordering::Relaxed))
-            .sum()
+            .collect()
     };
+    let received = || -> u64 { per_peer().iter().sum() };
     let window = Duration::from_secs(args.seconds);
 
     // Before: the same window without junk.
     let rss_kib_before = sfu.rss_kib()?;
-    let (t0, r0) = (Instant::now(), received());
+    let (t0, r0, p0) = (Instant::now(), received(), per_peer());
     std::thread::sleep(window);
-    let before = (received() - r0) as f64 / t0.elapsed().as_secs_f64();
+    let before_secs = t0.elapsed().as_secs_f64();
+    let before = (received() - r0) as f64 / before_secs;
+    let before_each: Vec<f64> = per_peer()
+        .iter()
+        .zip(&p0)
+        .map(|(b, a)| (b - a) as f64 / before_secs)
+        .collect();
 
     // During.
     let drops = |name: &str| signaling.metric(name);
@@ -120,13 +133,41 @@ fn flood(
         let (sent, flooding, rate) = (Arc::clone(&sent), Arc::clone(&flooding), args.flood_rate);
         std::thread::spawn(move || send_junk(target, rate, &ufrag, &sent, &flooding))
     };
-    let (t1, r1, cpu1) = (Instant::now(), received(), sfu.cpu_seconds()?);
+    let (t1, r1, p1, cpu1) = (Instant::now(), received(), per_peer(), sfu.cpu_seconds()?);
     let mut rss_kib_peak = rss_kib_before;
+    let (mut impersonations, mut impersonations_accepted) = (0, 0);
+    let victim = peers[0].counters.client.load(Ordering::Relaxed);
     while t1.elapsed() < window {
+        // Meanwhile someone tries to act for the first peer with a guessed secret.
+        for path in [
+            "/api/leave",
+            "/api/bitrate",
+            "/api/answer",
+            "/api/subscribe",
+        ] {
+            let q = format!(
+                "{path}?room={ROOM}&client={victim}&secret=00&kbps=1&publisher=2&mid=0&on=false"
+            );
+            impersonations += 1;
+            if !matches!(signaling.status_of_post(&q)?, 401 | 403) {
+                impersonations_accepted += 1;
+            }
+        }
         std::thread::sleep(Duration::from_millis(250));
         rss_kib_peak = rss_kib_peak.max(sfu.rss_kib()?);
     }
-    let (during_secs, r2, cpu2) = (t1.elapsed().as_secs_f64(), received(), sfu.cpu_seconds()?);
+    let (during_secs, r2, p2, cpu2) = (
+        t1.elapsed().as_secs_f64(),
+        received(),
+        per_peer(),
+        sfu.cpu_seconds()?,
+    );
+    let kept = p2
+        .iter()
+        .zip(&p1)
+        .zip(&before_each)
+        .map(|((b, a), before)| 100.0 * (b - a) as f64 / during_secs / before.max(1e-9))
+        .fold(f64::INFINITY, f64::min);
     flooding.store(false, Ordering::Relaxed);
     junk.join()
         .map_err(|_| anyhow::anyhow!("the junk thread panicked"))?
@@ -151,7 +192,9 @@ fn flood(
         junk_per_second: junk_sent as f64 / during_secs,
         frames_per_second_before: before,
         frames_per_second_during: during,
-        media_kept_percent: 100.0 * during / before.max(1e-9),
+        media_kept_percent: kept,
+        impersonations,
+        impersonations_accepted,
         dropped_unknown_source: d1.0 - d0.0,
         dropped_malformed: d1.1 - d0.1,
         dropped_unauthenticated: d1.2 - d0.2,

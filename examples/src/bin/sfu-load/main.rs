@@ -23,8 +23,9 @@
 //!   leave; reports the pair's offer size, the SFU's memory, file descriptors and threads
 //!   over the cycles (and their slope per cycle), and whether the pair lost media.
 //! - `flood`: three publishers exchange media while junk datagrams hit the room's media
-//!   port at `--flood-rate` per second for `--seconds`; reports the media rate during the
-//!   flood against the rate before it, whether a new peer can join afterwards, and the
+//!   port at `--flood-rate` per second for `--seconds` and signaling calls try to act for
+//!   one of them; reports each peer's media rate during the flood against its rate before,
+//!   the calls that were not refused, whether a new peer can join afterwards, and the
 //!   SFU's memory before and after.
 
 mod churn;

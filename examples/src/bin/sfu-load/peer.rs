@@ -38,6 +38,8 @@ pub(crate) struct Counters {
     pub(crate) bytes_received: AtomicU64,
     /// Set once ICE and DTLS are up.
     pub(crate) connected: AtomicBool,
+    /// Its client id in the room, once joined.
+    pub(crate) client: AtomicU64,
     /// The SFU's media port, from its answer's candidate.
     pub(crate) sfu_port: AtomicU64,
     /// The SFU's ICE username fragment for this peer, from its answer.
@@ -141,6 +143,7 @@ pub(crate) fn run(
         secret,
         answer,
     } = signaling.join(&room, &name, publish.is_some(), &offer.to_sdp_string())?;
+    counters.client.store(client, Ordering::Relaxed);
     if let Some(port) = candidate_port(&answer) {
         counters.sfu_port.store(u64::from(port), Ordering::Relaxed);
     }

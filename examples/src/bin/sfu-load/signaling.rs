@@ -128,6 +128,18 @@ impl Signaling {
         Ok(())
     }
 
+    /// POSTs to `path` (with its query) and returns the status: for calls that must be
+    /// refused.
+    pub(crate) fn status_of_post(&self, path: &str) -> anyhow::Result<u16> {
+        let response = ureq::post(&format!("{}{path}", self.base))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send("v=0")
+            .context("post")?;
+        Ok(response.status().as_u16())
+    }
+
     /// Leaves the room.
     pub(crate) fn leave(&self, room: &str, client: u64, secret: &str) -> anyhow::Result<()> {
         ureq::post(&format!(
