@@ -157,7 +157,7 @@ pub(crate) fn flood() -> anyhow::Result<Outcome> {
     ])?;
     let get = |k: &str| number(&r, k);
     println!(
-        "flood: {:.0} junk datagrams/s for {:.0} s; media {:.0} -> {:.0} frames/s (the peer that kept least: {:.1} %); {} of {} impersonations accepted; dropped {} unknown-source, {} malformed, {} unauthenticated on {:.2} of a core; joined after: {}; RSS {} -> {} KiB",
+        "flood: {:.0} junk datagrams/s for {:.0} s; media {:.0} -> {:.0} frames/s (the peer that kept least: {:.1} %); {} of {} impersonations accepted; dropped {} unknown-source, {} malformed, {} unauthenticated (the kernel {}) on {:.2} of a core; joined after: {}; RSS {} -> {} KiB",
         get("junk_per_second"),
         get("flood_seconds"),
         get("frames_per_second_before"),
@@ -168,6 +168,7 @@ pub(crate) fn flood() -> anyhow::Result<Outcome> {
         get("dropped_unknown_source"),
         get("dropped_malformed"),
         get("dropped_unauthenticated"),
+        get("dropped_kernel"),
         get("sfu_cpu_share"),
         r["joined_after"],
         get("rss_kib_before"),

@@ -43,6 +43,8 @@ pub struct SfuMetrics {
     pub dropped_unauthenticated: IntCounter,
     /// Datagrams dropped: their room's queue on a shared UDP port was full.
     pub dropped_room_busy: IntCounter,
+    /// Datagrams the kernel dropped: a socket's receive buffer was full.
+    pub dropped_kernel: IntCounter,
     /// Media packets fanned out to subscribers.
     pub media_fanned_out: IntCounter,
     /// Clients removed (left, timed out, failed).
@@ -90,6 +92,10 @@ impl SfuMetrics {
             dropped_room_busy: counter(
                 "sfu_dropped_room_busy_total",
                 "Datagrams dropped on a shared UDP port because their room was behind",
+            )?,
+            dropped_kernel: counter(
+                "sfu_dropped_kernel_total",
+                "Datagrams the kernel dropped because a socket's receive buffer was full",
             )?,
             media_fanned_out: counter(
                 "sfu_media_fanned_out_total",
@@ -158,6 +164,7 @@ mod tests {
             "sfu_dropped_malformed_total",
             "sfu_dropped_unauthenticated_total",
             "sfu_dropped_room_busy_total",
+            "sfu_dropped_kernel_total",
             "sfu_media_fanned_out_total",
             "sfu_clients_removed_total",
             "sfu_layer_changes_total",

@@ -19,7 +19,14 @@ pub struct SfuConfig {
     pub client: ClientConfig,
     /// Which bandwidth estimate sets each subscriber's budget.
     pub estimator: EstimatorKind,
+    /// Kernel buffer of a socket [`bind`](crate::bind) opens, each way, in bytes: room for
+    /// bursts (a keyframe fanned out to many subscribers) while the loop is busy. Beyond
+    /// the system's limit (`net.core.rmem_max`) only for a process allowed to force it.
+    pub socket_buffer_bytes: usize,
 }
+
+/// The default [`SfuConfig::socket_buffer_bytes`]: 4 MiB.
+pub const DEFAULT_SOCKET_BUFFER: usize = 4 << 20;
 
 impl Default for SfuConfig {
     fn default() -> Self {
@@ -29,6 +36,7 @@ impl Default for SfuConfig {
             public_ip: None,
             client: ClientConfig::default(),
             estimator: EstimatorKind::default(),
+            socket_buffer_bytes: DEFAULT_SOCKET_BUFFER,
         }
     }
 }
@@ -49,6 +57,12 @@ impl SfuConfig {
     /// Sets [`SfuConfig::estimator`].
     pub fn with_estimator(mut self, kind: EstimatorKind) -> Self {
         self.estimator = kind;
+        self
+    }
+
+    /// Sets [`SfuConfig::socket_buffer_bytes`].
+    pub fn with_socket_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.socket_buffer_bytes = bytes;
         self
     }
 

@@ -107,6 +107,9 @@ pub struct RoomStats {
     pub datagrams_out: u64,
     /// Changes of a subscriber's forwarded layer or pause state (see `RoomEvent::LayerChanged`).
     pub layer_changes: u64,
+    /// Datagrams the kernel dropped on the room's own socket because its receive buffer was
+    /// full (0 on a shared port, whose mux counts them; and where the system does not tell).
+    pub kernel_drops: u64,
 }
 
 /// Cloneable handle to a room task: how signaling code adds and removes peers. The room

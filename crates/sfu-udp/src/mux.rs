@@ -14,26 +14,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::BytesMut;
 use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{RouteMiss, Routed, Router};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::config::SfuConfig;
+use crate::batch::{self, Receiver};
+use crate::config::{DEFAULT_SOCKET_BUFFER, SfuConfig};
 use crate::handle::{RoomHandle, room_channel};
 use crate::udp_loop::{Source, run_room};
 
 /// Datagrams queued per room before the mux drops (and counts) the next ones: a room that
 /// falls this far behind loses packets instead of stalling the others.
 const ROOM_QUEUE: usize = 1024;
-/// Largest datagram read; WebRTC keeps datagrams under ~1200 bytes.
-const RECV_BUF: usize = 2048;
-/// Received datagrams share buffers of this size: one allocation per several dozen.
-const ARENA: usize = 64 * 1024;
-/// Datagrams read per wake-up before the mux looks at its control messages again.
-const BATCH: usize = 64;
 
 /// A UDP socket shared by every room started on it. Cloning is cheap; the socket closes
 /// when the last clone and the last of its rooms are gone.
@@ -80,6 +74,9 @@ pub struct MuxStats {
     pub dropped_unauthenticated: u64,
     /// For a room whose queue was full.
     pub dropped_room_busy: u64,
+    /// Dropped by the kernel because the socket's receive buffer was full (0 where the
+    /// system does not tell).
+    pub kernel_drops: u64,
 }
 
 #[derive(Debug, Default)]
@@ -150,9 +147,20 @@ impl Drop for MuxLink {
 }
 
 impl UdpMux {
-    /// Binds `addr` and starts the mux task in the current tokio runtime.
+    /// Binds `addr` and starts the mux task in the current tokio runtime, with socket
+    /// buffers of [`DEFAULT_SOCKET_BUFFER`].
     pub async fn bind(addr: SocketAddr) -> io::Result<Self> {
-        let socket = Arc::new(UdpSocket::bind(addr).await?);
+        Self::bind_with_buffer(addr, DEFAULT_SOCKET_BUFFER).await
+    }
+
+    /// [`UdpMux::bind`] with socket buffers of `socket_buffer_bytes` each way.
+    pub async fn bind_with_buffer(
+        addr: SocketAddr,
+        socket_buffer_bytes: usize,
+    ) -> io::Result<Self> {
+        let socket = UdpSocket::bind(addr).await?;
+        batch::configure(&socket, socket_buffer_bytes);
+        let socket = Arc::new(socket);
         let local = socket.local_addr()?;
         let (control, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -208,6 +216,7 @@ impl UdpMux {
             dropped_malformed: get(&s.dropped_malformed),
             dropped_unauthenticated: get(&s.dropped_unauthenticated),
             dropped_room_busy: get(&s.dropped_room_busy),
+            kernel_drops: batch::kernel_drops(&self.shared.socket),
         }
     }
 }
@@ -220,7 +229,9 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
     let mut router: Router<(RoomKey, ClientId)> = Router::default();
     let mut rooms: HashMap<RoomKey, (mpsc::Sender<IncomingDatagram>, Vec<ClientId>)> =
         HashMap::new();
-    let mut buf = BytesMut::with_capacity(ARENA);
+    let mut receiver = Receiver::new();
+    // A room whose task has ended, seen while routing.
+    let mut closed = None;
     loop {
         tokio::select! {
             // Registrations first: a client's ufrag is known before its peer has the
@@ -232,26 +243,7 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
             },
             ready = socket.readable() => {
                 ready?;
-                for _ in 0..BATCH {
-                    if buf.capacity() < RECV_BUF {
-                        buf = BytesMut::with_capacity(ARENA);
-                    }
-                    buf.resize(RECV_BUF, 0);
-                    let (n, source) = match socket.try_recv_from(&mut buf) {
-                        Ok(r) => r,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            buf.clear();
-                            break;
-                        }
-                        // ICMP errors surface as recv errors on some platforms; not fatal.
-                        Err(e) => {
-                            debug!(error = %e, "recv error");
-                            buf.clear();
-                            break;
-                        }
-                    };
-                    buf.truncate(n);
-                    let contents = buf.split().freeze();
+                let received = receiver.recv(socket, |source, contents| {
                     stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
                     let key = match router.route(source, &contents) {
                         Ok(Routed::Known(key)) => key,
@@ -268,12 +260,12 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
                                 _ => &stats.dropped_unknown_source,
                             };
                             counter.fetch_add(1, Ordering::Relaxed);
-                            continue;
+                            return;
                         }
                     };
                     let Some((tx, _)) = rooms.get(&key.0) else {
                         stats.dropped_unknown_source.fetch_add(1, Ordering::Relaxed);
-                        continue;
+                        return;
                     };
                     let d = IncomingDatagram::udp(source, shared.local, contents);
                     match tx.try_send(d) {
@@ -284,9 +276,16 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
                             stats.dropped_room_busy.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(mpsc::error::TrySendError::Closed(_)) => {
-                            close_room(key.0, &mut router, &mut rooms);
+                            closed = Some(key.0);
                         }
                     }
+                });
+                // ICMP errors surface as recv errors on some platforms; not fatal.
+                if let Err(e) = received {
+                    debug!(error = %e, "recv error");
+                }
+                if let Some(room) = closed.take() {
+                    close_room(room, &mut router, &mut rooms);
                 }
             }
         }

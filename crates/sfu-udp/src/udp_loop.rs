@@ -8,22 +8,25 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::BytesMut;
 use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{Registry, RoomEvent};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::batch::{self, BATCH, Receiver};
 use crate::config::SfuConfig;
 use crate::handle::{
     ClientSignal, Command, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel,
 };
 use crate::mux::MuxLink;
 
-/// Binds the UDP socket described by `config`.
+/// Binds the UDP socket described by `config`, with its buffers sized per
+/// [`SfuConfig::socket_buffer_bytes`].
 pub async fn bind(config: &SfuConfig) -> io::Result<UdpSocket> {
-    UdpSocket::bind(SocketAddr::new(config.bind_addr, config.udp_port)).await
+    let socket = UdpSocket::bind(SocketAddr::new(config.bind_addr, config.udp_port)).await?;
+    batch::configure(&socket, config.socket_buffer_bytes);
+    Ok(socket)
 }
 
 /// Spawns a room task on `socket` in the current tokio runtime; returns its handle.
@@ -45,16 +48,14 @@ pub async fn serve(config: SfuConfig) -> io::Result<(RoomHandle, SocketAddr)> {
     Ok((serve_socket(socket, config)?, addr))
 }
 
-/// Largest datagram read. WebRTC keeps datagrams under ~1200 bytes; larger ones are cut.
-const RECV_BUF: usize = 2048;
-/// Datagrams handled per wake-up before the loop looks at timers and commands again.
-const BATCH: usize = 64;
-
 /// Where a room task's datagrams come from.
 pub(crate) enum Source {
-    /// Its own socket, read in batches into one buffer that is reclaimed after each
-    /// datagram, so the steady state allocates nothing per datagram here.
-    Socket { socket: UdpSocket, buf: BytesMut },
+    /// Its own socket, read in batches into one buffer that is reused once the batch is
+    /// handled, so the steady state allocates nothing per datagram here.
+    Socket {
+        socket: UdpSocket,
+        receiver: Receiver,
+    },
     /// A socket shared through a mux, which hands over the datagrams of this room's
     /// clients.
     Mux {
@@ -84,28 +85,13 @@ impl Source {
     /// Hands each datagram that is ready to `handle`, at most [`BATCH`].
     fn drain(&mut self, local: SocketAddr, mut handle: impl FnMut(&IncomingDatagram)) {
         match self {
-            Self::Socket { socket, buf } => {
-                for _ in 0..BATCH {
-                    buf.clear();
-                    buf.resize(RECV_BUF, 0);
-                    match socket.try_recv_from(buf) {
-                        Ok((n, source)) => {
-                            buf.truncate(n);
-                            let d = IncomingDatagram::udp(source, local, buf.split().freeze());
-                            handle(&d);
-                            // Take the buffer back when nothing kept a reference to it.
-                            *buf = d
-                                .contents
-                                .try_into_mut()
-                                .unwrap_or_else(|_| BytesMut::with_capacity(RECV_BUF));
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // ICMP errors surface as recv errors on some platforms; not fatal.
-                        Err(e) => {
-                            debug!(error = %e, "recv error");
-                            break;
-                        }
-                    }
+            Self::Socket { socket, receiver } => {
+                let received = receiver.recv(socket, |source, contents| {
+                    handle(&IncomingDatagram::udp(source, local, contents));
+                });
+                // ICMP errors surface as recv errors on some platforms; not fatal.
+                if let Err(e) = received {
+                    debug!(error = %e, "recv error");
                 }
             }
             Self::Mux { batch, .. } => {
@@ -123,6 +109,14 @@ impl Source {
         match self {
             Self::Socket { socket, .. } => socket,
             Self::Mux { link, .. } => &link.socket,
+        }
+    }
+
+    /// Datagrams the kernel dropped on the room's own socket (a mux counts its own).
+    fn kernel_drops(&self) -> u64 {
+        match self {
+            Self::Socket { socket, .. } => batch::kernel_drops(socket),
+            Self::Mux { .. } => 0,
         }
     }
 
@@ -145,7 +139,7 @@ pub async fn run_udp_loop(
 ) -> io::Result<()> {
     let source = Source::Socket {
         socket,
-        buf: BytesMut::with_capacity(RECV_BUF),
+        receiver: Receiver::new(),
     };
     run_room(source, inbox, shutdown).await
 }
@@ -160,6 +154,8 @@ pub(crate) async fn run_room(
     let mut room = Registry::new();
     let mut signals: HashMap<ClientId, mpsc::Sender<ClientSignal>> = HashMap::new();
     let mut stats = RoomStats::default();
+    // What the room has to send after each wake-up, sent in batches; reused.
+    let mut out = Vec::with_capacity(BATCH);
     tokio::pin!(shutdown);
 
     loop {
@@ -168,7 +164,12 @@ pub(crate) async fn run_room(
             _ = &mut shutdown => break,
             cmd = inbox.rx.recv() => match cmd {
                 None => break,
-                Some(cmd) => handle_command(cmd, &mut room, &mut signals, &stats, source.link()),
+                Some(cmd) => {
+                    if matches!(cmd, Command::Stats { .. }) {
+                        stats.kernel_drops = source.kernel_drops();
+                    }
+                    handle_command(cmd, &mut room, &mut signals, &stats, source.link());
+                }
             },
             ready = source.ready() => {
                 if !ready? {
@@ -186,11 +187,10 @@ pub(crate) async fn run_room(
             },
         }
 
-        while let Some(t) = room.poll_transmit() {
-            stats.datagrams_out += 1;
-            if let Err(e) = source.socket().send_to(&t.contents, t.destination).await {
-                debug!(destination = %t.destination, error = %e, "send failed");
-            }
+        out.extend(std::iter::from_fn(|| room.poll_transmit()));
+        if !out.is_empty() {
+            stats.datagrams_out += batch::send(source.socket(), &out).await? as u64;
+            out.clear();
         }
         while let Some(ev) = room.poll_event() {
             match ev {

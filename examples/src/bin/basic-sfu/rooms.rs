@@ -55,7 +55,7 @@ pub(crate) struct Room {
 }
 
 /// The monotonic counters of one room, in the order [`add_counts`] reads them.
-pub(crate) type RoomCounts = [u64; 8];
+pub(crate) type RoomCounts = [u64; 9];
 
 /// Adds what a room counted since `reported` to the process's totals. Rooms come and go;
 /// the totals only grow.
@@ -69,6 +69,7 @@ pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCoun
         st.registry.media_fanned_out,
         st.registry.clients_removed,
         st.layer_changes,
+        st.kernel_drops,
     ];
     let counters = [
         &m.datagrams_in,
@@ -79,6 +80,7 @@ pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCoun
         &m.media_fanned_out,
         &m.clients_removed,
         &m.layer_changes,
+        &m.dropped_kernel,
     ];
     for ((counter, now), before) in counters.iter().zip(now).zip(reported.iter_mut()) {
         counter.inc_by(now.saturating_sub(*before));
@@ -131,7 +133,7 @@ pub(crate) struct Rooms {
 }
 
 /// A mux's monotonic counters, in the order [`Rooms::add_mux_counts`] reads them.
-type MuxCounts = [u64; 5];
+type MuxCounts = [u64; 6];
 
 impl Rooms {
     pub(crate) fn new(
@@ -172,6 +174,7 @@ impl Rooms {
             st.dropped_malformed,
             st.dropped_unauthenticated,
             st.dropped_room_busy,
+            st.kernel_drops,
         ];
         let counters = [
             &m.datagrams_in,
@@ -179,6 +182,7 @@ impl Rooms {
             &m.dropped_malformed,
             &m.dropped_unauthenticated,
             &m.dropped_room_busy,
+            &m.dropped_kernel,
         ];
         let mut reported = self.mux_reported.lock().unwrap_or_else(|e| e.into_inner());
         for ((counter, now), before) in counters.iter().zip(now).zip(reported.iter_mut()) {

@@ -35,6 +35,8 @@ struct Report {
     dropped_unknown_source: f64,
     dropped_malformed: f64,
     dropped_unauthenticated: f64,
+    /// Datagrams the kernel dropped at the SFU's socket (its receive buffer was full).
+    dropped_kernel: f64,
     /// The SFU's CPU share during the flood.
     sfu_cpu_share: f64,
     /// A peer joined and connected after the flood.
@@ -60,7 +62,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     finish(peers);
     let r = result?;
     let line = format!(
-        "flood: {} junk datagrams in {:.1} s ({:.0}/s); media {:.0} -> {:.0} frames/s (the peer that kept least: {:.1} %); {} of {} impersonations accepted; SFU dropped {} unknown-source, {} malformed, {} unauthenticated on {:.2} of a core; a new peer joined after: {}; RSS {} -> {} (peak) -> {} KiB",
+        "flood: {} junk datagrams in {:.1} s ({:.0}/s); media {:.0} -> {:.0} frames/s (the peer that kept least: {:.1} %); {} of {} impersonations accepted; SFU dropped {} unknown-source, {} malformed, {} unauthenticated (the kernel {}) on {:.2} of a core; a new peer joined after: {}; RSS {} -> {} (peak) -> {} KiB",
         r.junk_sent,
         r.flood_seconds,
         r.junk_per_second,
@@ -72,6 +74,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
         r.dropped_unknown_source,
         r.dropped_malformed,
         r.dropped_unauthenticated,
+        r.dropped_kernel,
         r.sfu_cpu_share,
         r.joined_after,
         r.rss_kib_before,
@@ -119,6 +122,7 @@ fn flood(
         drops("sfu_dropped_unknown_source_total")?,
         drops("sfu_dropped_malformed_total")?,
         drops("sfu_dropped_unauthenticated_total")?,
+        drops("sfu_dropped_kernel_total")?,
     );
     let sent = Arc::new(AtomicU64::new(0));
     let flooding = Arc::new(AtomicBool::new(true));
@@ -177,6 +181,7 @@ fn flood(
         drops("sfu_dropped_unknown_source_total")?,
         drops("sfu_dropped_malformed_total")?,
         drops("sfu_dropped_unauthenticated_total")?,
+        drops("sfu_dropped_kernel_total")?,
     );
 
     // After: a newcomer joins, and the memory settles.
@@ -198,6 +203,7 @@ fn flood(
         dropped_unknown_source: d1.0 - d0.0,
         dropped_malformed: d1.1 - d0.1,
         dropped_unauthenticated: d1.2 - d0.2,
+        dropped_kernel: d1.3 - d0.3,
         sfu_cpu_share: (cpu2 - cpu1) / during_secs,
         joined_after,
         rss_kib_before,
