@@ -165,8 +165,8 @@ mod sys {
         // so a task cannot carry them across an await).
         static RECV: RefCell<MultiHeaders<SockaddrStorage>> =
             RefCell::new(MultiHeaders::preallocate(BATCH, None));
-        static SEND: RefCell<MultiHeaders<SockaddrStorage>> =
-            RefCell::new(MultiHeaders::preallocate(BATCH, None));
+        static SEND: RefCell<(MultiHeaders<SockaddrStorage>, Vec<Option<SockaddrStorage>>)> =
+            RefCell::new((MultiHeaders::preallocate(BATCH, None), Vec::with_capacity(BATCH)));
     }
 
     /// Receives up to [`BATCH`] datagrams into `arena`'s slots: `got[i]` is slot `i`'s
@@ -201,10 +201,20 @@ mod sys {
 
     /// Sends up to [`BATCH`] datagrams of `out`; returns how many went.
     pub(super) fn send(socket: &UdpSocket, out: &[OutgoingDatagram]) -> io::Result<usize> {
-        let addrs: [Option<SockaddrStorage>; BATCH] =
-            std::array::from_fn(|i| out.get(i).map(|d| SockaddrStorage::from(d.destination)));
         let n = out.len().min(BATCH);
-        SEND.with_borrow_mut(|headers| {
+        if n == 1 {
+            // One datagram: `sendto` costs less than building a batch.
+            let d = &out[0];
+            socket.try_send_to(&d.contents, d.destination)?;
+            return Ok(1);
+        }
+        SEND.with_borrow_mut(|(headers, addrs)| {
+            addrs.clear();
+            addrs.extend(
+                out[..n]
+                    .iter()
+                    .map(|d| Some(SockaddrStorage::from(d.destination))),
+            );
             let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
                 [IoSlice::new(
                     out.get(i).map_or(&[][..], |d| &d.contents[..]),
@@ -214,7 +224,7 @@ mod sys {
                 socket.as_raw_fd(),
                 headers,
                 slices[..n].iter(),
-                &addrs[..n],
+                &addrs[..],
                 [] as [ControlMessage<'_>; 0],
                 MsgFlags::MSG_DONTWAIT,
             )?;

@@ -23,8 +23,9 @@ struct Report {
     frames_received: u64,
     loss_percent: f64,
     sfu_datagrams_per_second: f64,
-    /// Datagrams the kernel dropped at the SFU's socket in the window.
-    sfu_kernel_drops: f64,
+    /// Datagrams the kernel dropped at the SFU's socket in the window (`None`: the SFU
+    /// does not report it).
+    sfu_kernel_drops: Option<f64>,
     sfu_cpu_seconds: f64,
     sfu_cpu_share: f64,
     datagrams_per_cpu_second: f64,
@@ -68,7 +69,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     );
     std::thread::sleep(Duration::from_secs(args.warmup));
 
-    let snapshot = || -> anyhow::Result<(Instant, f64, f64, u64, u64, f64)> {
+    let snapshot = || -> anyhow::Result<(Instant, f64, f64, u64, u64, Option<f64>)> {
         let sent: u64 = peers
             .iter()
             .map(|p| p.counters.frames_sent.load(Ordering::Relaxed))
@@ -83,7 +84,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
             signaling.metric("sfu_datagrams_sent_total")?,
             sent,
             received,
-            signaling.metric("sfu_dropped_kernel_total")?,
+            signaling.metric("sfu_dropped_kernel_total").ok(),
         ))
     };
     let a = snapshot()?;
@@ -108,13 +109,13 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
         frames_received,
         loss_percent: 100.0 * (1.0 - frames_received as f64 / frames_expected.max(1) as f64),
         sfu_datagrams_per_second: datagrams / seconds,
-        sfu_kernel_drops: b.5 - a.5,
+        sfu_kernel_drops: b.5.zip(a.5).map(|(b, a)| b - a),
         sfu_cpu_seconds: cpu,
         sfu_cpu_share: cpu / seconds,
         datagrams_per_cpu_second: if cpu > 0.0 { datagrams / cpu } else { 0.0 },
     };
     let line = format!(
-        "scenario {} x {} room(s), {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); SFU sent {:.0} datagrams/s on {:.2} of a core (the kernel dropped {}) = {:.0} datagrams per SFU CPU-second",
+        "scenario {} x {} room(s), {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); SFU sent {:.0} datagrams/s on {:.2} of a core (the kernel dropped {:?}) = {:.0} datagrams per SFU CPU-second",
         report.scenario,
         report.rooms,
         report.seconds,
