@@ -492,3 +492,111 @@ fn https_serves_the_page_and_refuses_strangers_the_same_way() {
     assert!(page.contains("<html"), "{page}");
     assert_eq!(fetch("/api/reports?room=a").0, "401");
 }
+
+/// A WHIP request: (status, headers we look at, body).
+fn whip(
+    sfu: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, Option<String>, Option<String>, String) {
+    let url = format!("{}{path}", sfu.base);
+    let mut req = ureq::http::Request::builder().method(method).uri(&url);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    if let Some(c) = content_type {
+        req = req.header("Content-Type", c);
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .allow_non_standard_methods(true)
+        .build()
+        .into();
+    let mut r = agent
+        .run(req.body(body.to_string()).unwrap())
+        .expect("the server answers");
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (location, etag) = (header("location"), header("etag"));
+    let status = r.status().as_u16();
+    (
+        status,
+        location,
+        etag,
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn whip_publishes_with_a_bearer_token_and_ends_with_delete() {
+    let sfu = Server::start(&["--join-rate", "0"]);
+    let send = offer(2, Direction::SendOnly);
+    let token = sfu.token("w", "obs", &[]);
+    let sdp = Some("application/sdp");
+    // Refused: no token, a token for another room, a watch-only token, not SDP, bad SDP.
+    assert_eq!(whip(&sfu, "POST", "/whip/w", None, sdp, &send).0, 401);
+    let other = sfu.token("x", "obs", &[]);
+    assert_eq!(
+        whip(&sfu, "POST", "/whip/w", Some(&other), sdp, &send).0,
+        403
+    );
+    let watch = sfu.token("w", "obs", &["--no-publish"]);
+    assert_eq!(
+        whip(&sfu, "POST", "/whip/w", Some(&watch), sdp, &send).0,
+        403
+    );
+    let (status, _, _, msg) = whip(
+        &sfu,
+        "POST",
+        "/whip/w",
+        Some(&token),
+        Some("text/plain"),
+        &send,
+    );
+    assert_eq!(status, 415, "{msg}");
+    let (status, _, _, msg) = whip(&sfu, "POST", "/whip/w", Some(&token), sdp, "v=0 not sdp");
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("offer refused"), "{msg}");
+
+    let (status, location, etag, answer) = whip(&sfu, "POST", "/whip/w", Some(&token), sdp, &send);
+    assert_eq!(status, 201, "{answer}");
+    assert!(answer.starts_with("v=0"), "{answer}");
+    let location = location.expect("a Location");
+    assert!(location.starts_with("/whip/w/"), "{location}");
+    assert!(etag.is_some());
+    let roster = sfu.get(&format!(
+        "/api/reports?room=w&token={}",
+        sfu.token("w", "ops", &["--admin"])
+    ));
+    assert_eq!(roster.0, 200);
+
+    let (status, ..) = whip(&sfu, "OPTIONS", "/whip/w", None, None, "");
+    assert_eq!(status, 204);
+    assert_eq!(
+        whip(
+            &sfu,
+            "PATCH",
+            &location,
+            None,
+            Some("application/trickle-ice-sdpfrag"),
+            ""
+        )
+        .0,
+        405
+    );
+    // The session's URL is its capability: another secret is refused.
+    let (prefix, _) = location.rsplit_once('/').unwrap();
+    assert_eq!(
+        whip(&sfu, "DELETE", &format!("{prefix}/00"), None, None, "").0,
+        403
+    );
+    assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 200);
+    assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 404);
+}

@@ -287,7 +287,61 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let end = reports(&base, ROOM, &admin)?;
     check_rising(&joined, &end)?;
     println!("e2e: phase 6 ok: {}", summary(&end));
-    println!("e2e: 6 passed, 0 failed");
+
+    // Phase 7: a browser publishes over WHIP. Everyone shows and decodes it; DELETE on
+    // its session URL ends it and its tile goes.
+    let url = page_url(&sfu_bin, &base, ROOM, "whip", "&whip=1")?;
+    procs.add(start_browser(
+        &chromium,
+        &url,
+        &artifacts,
+        peers + 1,
+        None,
+        &[],
+    )?);
+    let (whip_id, location) = wait_for("the WHIP page's report", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(match whip_session(&r) {
+            Some(s) => Ok(s),
+            None => Err(summary(&r)),
+        })
+    })?;
+    let shown = wait_for("everyone shows and decodes the WHIP publisher", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        if !all_decode_from(&r, &whip_id) {
+            return Ok(Err(summary(&r)));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let later = reports(&base, ROOM, &admin)?;
+        Ok(match check_rising(&r, &later) {
+            Ok(()) => Ok(later),
+            Err(e) => Err(e.to_string()),
+        })
+    })?;
+    println!(
+        "e2e: phase 7 ok (WHIP client {whip_id}): {}",
+        summary(&shown)
+    );
+    let status = ureq::delete(&format!("{base}{location}"))
+        .call()
+        .map(|r| r.status().as_u16())
+        .unwrap_or_else(|e| match e {
+            ureq::Error::StatusCode(c) => c,
+            _ => 0,
+        });
+    if status != 200 {
+        bail!("DELETE {location}: status {status}");
+    }
+    wait_for("the WHIP publisher's tile goes", 30, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(if settled(&r, peers) {
+            Ok(r)
+        } else {
+            Err(summary(&r))
+        })
+    })?;
+    println!("e2e: phase 7b ok: DELETE ended the WHIP session, its tile went");
+    println!("e2e: 7 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 
@@ -616,6 +670,24 @@ fn all_receive(r: &Value, peers: usize) -> bool {
                 .count()
                 == peers - 1
         })
+}
+
+/// The WHIP page's client id and session URL, once it reports.
+fn whip_session(r: &Value) -> Option<(String, String)> {
+    r.as_object()?.iter().find_map(|(id, rep)| {
+        let location = rep.get("whip")?.as_str()?;
+        Some((id.clone(), location.to_string()))
+    })
+}
+
+/// Every other page decodes video and plays audio from `publisher`.
+fn all_decode_from(r: &Value, publisher: &str) -> bool {
+    let Some(map) = r.as_object() else {
+        return false;
+    };
+    map.iter()
+        .filter(|(id, _)| *id != publisher)
+        .all(|(_, rep)| remotes(rep).any(|(rid, rem)| rid == publisher && receives(rem)))
 }
 
 /// The reports of `left` browsers each show `left - 1` remote tiles, all received.

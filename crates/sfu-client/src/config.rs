@@ -26,6 +26,9 @@ pub struct ClientConfig {
     /// A non-simulcast video track starts at a keyframe; when none arrives within this
     /// time, forwarding starts anyway (the subscriber's decoder will ask for one).
     pub keyframe_wait_limit: Duration,
+    /// The peer receives the room's tracks. A peer that cannot take renegotiation offers
+    /// (a WHIP publisher) is `false`: it only publishes, and is never sent an offer.
+    pub subscribe: bool,
 }
 
 impl Default for ClientConfig {
@@ -38,6 +41,7 @@ impl Default for ClientConfig {
             layer_evaluation_interval: Duration::from_millis(500),
             layer_upswitch_hold: Duration::from_secs(3),
             keyframe_wait_limit: Duration::from_secs(1),
+            subscribe: true,
         }
     }
 }
@@ -58,6 +62,12 @@ impl ClientConfig {
     /// Sets [`ClientConfig::layer_upswitch_hold`].
     pub fn with_layer_upswitch_hold(mut self, d: Duration) -> Self {
         self.layer_upswitch_hold = d;
+        self
+    }
+
+    /// Sets [`ClientConfig::subscribe`].
+    pub fn with_subscribe(mut self, subscribe: bool) -> Self {
+        self.subscribe = subscribe;
         self
     }
 

@@ -83,8 +83,8 @@ pub use sfu_ids::{
 };
 pub use sfu_registry::{Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
 pub use sfu_udp::{
-    ClientSignal, Joined, MuxStats, RoomError, RoomHandle, RoomInbox, RoomStats, SfuConfig, UdpMux,
-    bind, room_channel, run_udp_loop, serve, serve_socket,
+    ClientSignal, JoinOptions, Joined, MuxStats, RoomError, RoomHandle, RoomInbox, RoomStats,
+    SfuConfig, UdpMux, bind, room_channel, run_udp_loop, serve, serve_socket,
 };
 
 #[cfg(feature = "metrics-prometheus")]

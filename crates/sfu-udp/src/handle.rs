@@ -24,6 +24,28 @@ pub enum ClientSignal {
     ActiveSpeaker(ClientId),
 }
 
+/// How a peer joins a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JoinOptions {
+    /// The peer receives the room's tracks (the default). A peer that cannot take the
+    /// room's renegotiation offers (a WHIP publisher) joins without: it only publishes.
+    pub subscribe: bool,
+}
+
+impl Default for JoinOptions {
+    fn default() -> Self {
+        Self { subscribe: true }
+    }
+}
+
+impl JoinOptions {
+    /// A peer that only publishes: it is sent no tracks and so never an offer.
+    pub fn publish_only() -> Self {
+        Self { subscribe: false }
+    }
+}
+
 /// A client that joined.
 #[derive(Debug)]
 pub struct Joined {
@@ -190,13 +212,23 @@ impl RoomHandle {
     /// built, here in the caller's task: a large offer or a slow join never holds the
     /// room's media. Only the finished client goes to the room task.
     pub async fn join(&self, offer: String) -> Result<Joined, RoomError> {
+        self.join_with(offer, JoinOptions::default()).await
+    }
+
+    /// [`RoomHandle::join`] with `options`.
+    pub async fn join_with(
+        &self,
+        offer: String,
+        options: JoinOptions,
+    ) -> Result<Joined, RoomError> {
         let ctx = &self.joins;
         let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
         let rtc = SfuRtc::builder()
             .host_candidate(ctx.candidate)
             .estimator(ctx.config.estimator)
             .build(Instant::now());
-        let mut client = Client::new(id, rtc, ctx.config.client);
+        let config = ctx.config.client.with_subscribe(options.subscribe);
+        let mut client = Client::new(id, rtc, config);
         let answer = client
             .accept_offer(&offer)
             .map_err(|e| RoomError::BadSdp(e.to_string()))?;

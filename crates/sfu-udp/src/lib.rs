@@ -33,6 +33,8 @@ mod mux;
 mod udp_loop;
 
 pub use config::{DEFAULT_SOCKET_BUFFER, SfuConfig};
-pub use handle::{ClientSignal, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel};
+pub use handle::{
+    ClientSignal, JoinOptions, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel,
+};
 pub use mux::{MuxStats, UdpMux};
 pub use udp_loop::{bind, run_udp_loop, serve, serve_socket};

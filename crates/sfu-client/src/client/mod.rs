@@ -417,7 +417,9 @@ impl Client {
         self.last_now = now;
         match event {
             Propagated::TrackOpen(info) => {
-                if info.origin != self.id && !self.out_index.contains_key(&(info.origin, info.mid))
+                if self.config.subscribe
+                    && info.origin != self.id
+                    && !self.out_index.contains_key(&(info.origin, info.mid))
                 {
                     self.tracks_out.push(TrackOut::new(info.clone()));
                     self.rebuild_index();

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError, RoomHandle, SfuMid};
@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::auth::{
     Auth, AuthError, Claims, DEFAULT_TOKEN_TTL, Grants, random_secret, secret_matches,
 };
-use crate::rooms::{Rooms, RoomsError, add_counts};
+use crate::rooms::{Reservation, Rooms, RoomsError, add_counts};
 
 const PAGE: &str = include_str!("index.html");
 
@@ -86,8 +86,8 @@ pub(crate) fn join_limiter(per_minute: u32) -> Option<Arc<JoinLimiter>> {
 }
 
 #[derive(Clone)]
-struct AppState {
-    rooms: Rooms,
+pub(crate) struct AppState {
+    pub(crate) rooms: Rooms,
     auth: Arc<Auth>,
     joins: Option<Arc<JoinLimiter>>,
     /// Most m-lines (tracks) a join's offer may carry.
@@ -133,12 +133,22 @@ pub(crate) fn router(
         )
         .route("/api/reports", get(reports))
         .route("/api/dev-token", get(dev_token))
+        .route(
+            "/whip/{room}",
+            post(crate::whip::publish)
+                .options(crate::whip::options)
+                .layer(DefaultBodyLimit::max(MAX_OFFER_BYTES)),
+        )
+        .route(
+            "/whip/{room}/{client}/{secret}",
+            delete(crate::whip::end).patch(crate::whip::patch),
+        )
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
-fn bad(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn bad(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, msg.into()).into_response()
 }
 
@@ -283,38 +293,49 @@ fn check_join_rate(s: &AppState, peer: SocketAddr) -> Option<Response> {
     }
 }
 
-async fn join(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(q): Query<JoinQuery>,
-    headers: HeaderMap,
-    offer: String,
-) -> Response {
-    if let Some(r) = check_join_rate(&s, peer) {
-        return r;
+/// A join that passed every check and holds a place in its room.
+pub(crate) struct Admitted {
+    pub(crate) handle: RoomHandle,
+    /// Dropped on any way out but success (including the request going away mid-join),
+    /// it gives the place in the room back.
+    pub(crate) reservation: Reservation,
+    /// The participant's display name.
+    pub(crate) name: String,
+}
+
+/// Checks a join as every way in does (the address's join rate, the room's name, a token
+/// for the room, the publish grant when the offer sends, the m-line limit) and reserves a
+/// place in the room, starting it when needed.
+pub(crate) async fn admit(
+    s: &AppState,
+    peer: SocketAddr,
+    room: &str,
+    headers: &HeaderMap,
+    token: Option<&str>,
+    offer: &str,
+) -> Result<Admitted, Response> {
+    if let Some(r) = check_join_rate(s, peer) {
+        return Err(r);
     }
-    if let Some(r) = bad_room_name(&q.room) {
-        return r;
+    if let Some(r) = bad_room_name(room) {
+        return Err(r);
     }
-    let claims = match s
+    let claims = s
         .auth
-        .verify(credential(&headers, q.token.as_deref()), &q.room)
-    {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    if !claims.grants.publish && offers_to_send(&offer) {
-        return AuthError::NotGranted("publish").into_response();
+        .verify(credential(headers, token), room)
+        .map_err(IntoResponse::into_response)?;
+    if !claims.grants.publish && offers_to_send(offer) {
+        return Err(AuthError::NotGranted("publish").into_response());
     }
     let tracks = offer.lines().filter(|l| l.starts_with("m=")).count();
     if tracks > s.max_tracks {
-        return bad(
+        return Err(bad(
             StatusCode::BAD_REQUEST,
             format!(
                 "offer refused: {tracks} m-lines, at most {} allowed",
                 s.max_tracks
             ),
-        );
+        ));
     }
     let shown = if claims.name.is_empty() {
         &claims.sub
@@ -322,14 +343,34 @@ async fn join(
         &claims.name
     };
     let name: String = shown.chars().filter(|c| !c.is_control()).take(32).collect();
-    // Dropped on any way out of this function but success (including the request going
-    // away mid-join), the reservation gives its place in the room back.
-    let (handle, reservation) = match s.rooms.get_or_start(&q.room).await {
+    let (handle, reservation) = match s.rooms.get_or_start(room).await {
         Ok(r) => r,
         Err(e @ (RoomsError::TooManyRooms(_) | RoomsError::RoomFull(_))) => {
-            return bad(StatusCode::TOO_MANY_REQUESTS, e.to_string());
+            return Err(bad(StatusCode::TOO_MANY_REQUESTS, e.to_string()));
         }
-        Err(e) => return bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => return Err(bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+    };
+    Ok(Admitted {
+        handle,
+        reservation,
+        name,
+    })
+}
+
+async fn join(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<JoinQuery>,
+    headers: HeaderMap,
+    offer: String,
+) -> Response {
+    let Admitted {
+        handle,
+        reservation,
+        name,
+    } = match admit(&s, peer, &q.room, &headers, q.token.as_deref(), &offer).await {
+        Ok(a) => a,
+        Err(r) => return r,
     };
     match handle.join(offer).await {
         Ok(joined) => {

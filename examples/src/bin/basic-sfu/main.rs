@@ -13,6 +13,7 @@ mod auth;
 mod http;
 mod rooms;
 mod tls;
+mod whip;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -1,0 +1,126 @@
+//! WHIP ingest (RFC 9725): a broadcaster (OBS, GStreamer, ffmpeg, a browser) publishes into
+//! a room with one HTTP request.
+//!
+//! `POST /whip/{room}` with `Authorization: Bearer <access token>` (a token for the room
+//! with the publish grant, as `basic-sfu token` makes) and an SDP offer
+//! (`Content-Type: application/sdp`) is answered `201 Created` with the SDP answer, the
+//! session's URL in `Location` and an `ETag`. `DELETE` on that URL ends the session. A WHIP
+//! client takes no offers, so its session receives nothing: it is a publisher of the room
+//! like any other, and leaves when its connection goes. The SFU is ICE-lite and gives its
+//! one candidate in the answer, so there is nothing to trickle: `PATCH` (trickle ICE, ICE
+//! restart) is answered 405.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sfu_kit::{ClientId, ClientSignal, JoinOptions, RoomError};
+
+use crate::auth::{AuthError, random_secret, secret_matches};
+use crate::http::{AppState, admit, bad};
+
+const SDP: &str = "application/sdp";
+
+/// `POST /whip/{room}`: publishes the offer's tracks into `room`.
+pub(crate) async fn publish(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    offer: String,
+) -> Response {
+    let is_sdp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(SDP));
+    if !is_sdp {
+        return bad(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a WHIP offer is sent as application/sdp",
+        );
+    }
+    let admitted = match admit(&s, peer, &room, &headers, None, &offer).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let joined = match admitted
+        .handle
+        .join_with(offer, JoinOptions::publish_only())
+        .await
+    {
+        Ok(j) => j,
+        Err(RoomError::BadSdp(e)) => {
+            return bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}"));
+        }
+        Err(e) => return bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let id = joined.client;
+    let secret = random_secret();
+    s.rooms
+        .add_participant(admitted.reservation, id, admitted.name, secret.clone());
+    // No event stream to watch: the participant goes when the room removes its client
+    // (its connection went, or the session was deleted) or the room ends.
+    let (rooms, name) = (s.rooms.clone(), room.clone());
+    let mut signals = joined.signals;
+    tokio::spawn(async move {
+        while let Some(signal) = signals.recv().await {
+            if signal == ClientSignal::Closed {
+                break;
+            }
+        }
+        rooms.remove_participant(&name, id);
+    });
+    let client = id.get();
+    (
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, SDP.to_string()),
+            (header::LOCATION, format!("/whip/{room}/{client}/{secret}")),
+            (header::ETAG, format!("\"{client}\"")),
+        ],
+        joined.answer,
+    )
+        .into_response()
+}
+
+/// `OPTIONS /whip/{room}`: what the endpoint takes.
+pub(crate) async fn options() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ALLOW, "POST, OPTIONS"),
+            (header::HeaderName::from_static("accept-post"), SDP),
+        ],
+    )
+        .into_response()
+}
+
+/// `DELETE /whip/{room}/{client}/{secret}`: ends the session.
+pub(crate) async fn end(
+    State(s): State<AppState>,
+    Path((room, client, secret)): Path<(String, u64, String)>,
+) -> Response {
+    let Some(expected) = s.rooms.secret(&room, client) else {
+        return AuthError::UnknownParticipant.into_response();
+    };
+    if let Err(e) = secret_matches(Some(&secret), &expected) {
+        return e.into_response();
+    }
+    if let Some(h) = s.rooms.handle(&room) {
+        h.leave(ClientId::new(client)).await;
+    }
+    s.rooms.remove_participant(&room, ClientId::new(client));
+    StatusCode::OK.into_response()
+}
+
+/// `PATCH /whip/{room}/{client}/{secret}`: trickle ICE and ICE restarts are not taken.
+pub(crate) async fn patch() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "DELETE")],
+        "the SFU is ICE-lite and gives its candidate in the answer: no trickle ICE, no ICE restart",
+    )
+        .into_response()
+}
