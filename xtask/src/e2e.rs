@@ -271,18 +271,12 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     )?);
     // A taken-over receiver's counters carry on from the leaver's: decoding shows as
     // frames rising, not as frames present.
-    let joined = wait_for("everyone shows and decodes the newcomer", 60, || {
-        let r = reports(&base, ROOM, &admin)?;
-        if !settled(&r, peers) {
-            return Ok(Err(summary(&r)));
-        }
-        std::thread::sleep(Duration::from_secs(2));
-        let later = reports(&base, ROOM, &admin)?;
-        Ok(match check_rising(&r, &later) {
-            Ok(()) => Ok(later),
-            Err(e) => Err(e.to_string()),
-        })
-    })?;
+    let joined = wait_rising(
+        &base,
+        &admin,
+        "everyone shows and decodes the newcomer",
+        |r| settled(r, peers),
+    )?;
     std::thread::sleep(Duration::from_secs(4));
     let end = reports(&base, ROOM, &admin)?;
     check_rising(&joined, &end)?;
@@ -306,18 +300,12 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
             None => Err(summary(&r)),
         })
     })?;
-    let shown = wait_for("everyone shows and decodes the WHIP publisher", 60, || {
-        let r = reports(&base, ROOM, &admin)?;
-        if !all_decode_from(&r, &whip_id) {
-            return Ok(Err(summary(&r)));
-        }
-        std::thread::sleep(Duration::from_secs(2));
-        let later = reports(&base, ROOM, &admin)?;
-        Ok(match check_rising(&r, &later) {
-            Ok(()) => Ok(later),
-            Err(e) => Err(e.to_string()),
-        })
-    })?;
+    let shown = wait_rising(
+        &base,
+        &admin,
+        "everyone shows and decodes the WHIP publisher",
+        |r| all_decode_from(r, &whip_id),
+    )?;
     println!(
         "e2e: phase 7 ok (WHIP client {whip_id}): {}",
         summary(&shown)
@@ -670,6 +658,28 @@ fn all_receive(r: &Value, peers: usize) -> bool {
                 .count()
                 == peers - 1
         })
+}
+
+/// Waits (at most 60 s) until the reports show `ready` and then, 2 s later, every received
+/// stream's frames rising; returns the later reports.
+fn wait_rising(
+    base: &str,
+    admin: &str,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    wait_for(what, 60, || {
+        let r = reports(base, ROOM, admin)?;
+        if !ready(&r) {
+            return Ok(Err(summary(&r)));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let later = reports(base, ROOM, admin)?;
+        Ok(match check_rising(&r, &later) {
+            Ok(()) => Ok(later),
+            Err(e) => Err(e.to_string()),
+        })
+    })
 }
 
 /// The WHIP page's client id and session URL, once it reports.
