@@ -55,6 +55,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
                 ROOM,
                 format!("stays{i}"),
                 Some(media),
+                false,
                 Arc::clone(&stop),
             )
         })
@@ -132,7 +133,14 @@ fn cycles(
     for cycle in 1..=args.cycles {
         let before = (offers(0), offers(1));
         let stop = Arc::new(AtomicBool::new(false));
-        let newcomer = Spawned::start(signaling, ROOM, format!("new{cycle}"), Some(media), stop);
+        let newcomer = Spawned::start(
+            signaling,
+            ROOM,
+            format!("new{cycle}"),
+            Some(media),
+            false,
+            stop,
+        );
         let connected = wait_connected(&[&newcomer], Duration::from_secs(10));
         let done = newcomer.finish();
         connected?;

@@ -52,6 +52,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
                 &room,
                 format!("peer{i}"),
                 publish,
+                args.count_at_socket && publish.is_none(),
                 Arc::clone(&stop),
             ));
         }

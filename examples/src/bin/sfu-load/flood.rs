@@ -54,7 +54,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     let peers: Vec<Spawned> = (0..3)
         .map(|i| {
             let name = format!("peer{i}");
-            Spawned::start(signaling, ROOM, name, Some(media), Arc::clone(&stop))
+            Spawned::start(signaling, ROOM, name, Some(media), false, Arc::clone(&stop))
         })
         .collect();
     let result = flood(args, sfu, signaling, &peers);
@@ -186,7 +186,14 @@ fn flood(
 
     // After: a newcomer joins, and the memory settles.
     let stop = Arc::new(AtomicBool::new(false));
-    let newcomer = Spawned::start(signaling, ROOM, "after".into(), Some(args.media()), stop);
+    let newcomer = Spawned::start(
+        signaling,
+        ROOM,
+        "after".into(),
+        Some(args.media()),
+        false,
+        stop,
+    );
     let joined_after = wait_connected(&[&newcomer], Duration::from_secs(10)).is_ok();
     newcomer.finish()?;
     std::thread::sleep(Duration::from_secs(2));

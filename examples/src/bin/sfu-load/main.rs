@@ -74,6 +74,10 @@ pub(crate) struct Args {
     /// The basic-sfu binary (default: next to this one).
     #[arg(long)]
     sfu_bin: Option<PathBuf>,
+    /// Watchers count video at the socket once one frame decrypted, instead of decrypting
+    /// everything (`PxS` only): the generator then costs less than the SFU it loads.
+    #[arg(long)]
+    count_at_socket: bool,
     /// Run the SFU with a UDP port per room instead of one port for all.
     #[arg(long)]
     port_per_room: bool,

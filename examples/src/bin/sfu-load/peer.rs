@@ -30,6 +30,10 @@ pub(crate) struct Media {
 /// Counters one peer keeps; read by the main thread.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Once a frame has been decrypted and depacketized (so the SFU's SRTP is proven),
+    /// count video RTP at the socket instead: a frame per packet with the marker bit,
+    /// without decrypting. Keeps a watcher from costing the generator more than the SFU.
+    pub(crate) count_at_socket: bool,
     /// Video frames this peer sent (publishers).
     pub(crate) frames_sent: AtomicU64,
     /// Video frames this peer received, over all remote tracks.
@@ -61,15 +65,20 @@ pub(crate) struct Spawned {
 }
 
 impl Spawned {
-    /// Starts peer `name` in `room` on its own thread (a publisher with `publish`).
+    /// Starts peer `name` in `room` on its own thread (a publisher with `publish`; a
+    /// watcher that counts at the socket with `count_at_socket`).
     pub(crate) fn start(
         signaling: &Signaling,
         room: &str,
         name: String,
         publish: Option<Media>,
+        count_at_socket: bool,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters {
+            count_at_socket,
+            ..Counters::default()
+        });
         let (sig, room, c, s) = (
             signaling.clone(),
             room.to_string(),
@@ -167,6 +176,14 @@ pub(crate) fn run(
     result
 }
 
+/// For an RTP packet (RFC 7983: first byte 128-191, not RTCP's payload types 192-223),
+/// its marker bit; `None` for anything else (STUN, DTLS, RTCP), which str0m handles.
+fn video_rtp_marker(d: &[u8]) -> Option<bool> {
+    let (&b0, &b1) = (d.first()?, d.get(1)?);
+    let rtcp = (192..=223).contains(&b1);
+    ((128..=191).contains(&b0) && !rtcp && d.len() >= 12).then_some(b1 & 0x80 != 0)
+}
+
 /// The port of the first host candidate in `sdp`.
 fn candidate_port(sdp: &str) -> Option<u16> {
     let line = sdp.lines().find(|l| l.starts_with("a=candidate:"))?;
@@ -260,7 +277,18 @@ fn drive(
         socket.set_read_timeout(Some(wait))?;
         match socket.recv_from(&mut buf) {
             Ok((n, source)) => {
-                if let Ok(r) = Receive::new(Protocol::Udp, source, local, &buf[..n]) {
+                let d = &buf[..n];
+                if counters.count_at_socket
+                    && last_frame.is_some()
+                    && let Some(marker) = video_rtp_marker(d)
+                {
+                    if marker {
+                        counters.frames_received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    counters
+                        .bytes_received
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                } else if let Ok(r) = Receive::new(Protocol::Udp, source, local, d) {
                     rtc.handle_input(Input::Receive(Instant::now(), r))?;
                 }
             }
