@@ -578,7 +578,7 @@ fn whip_publishes_with_a_bearer_token_and_ends_with_delete() {
     assert_eq!(roster.0, 200);
 
     let (status, ..) = whip(&sfu, "OPTIONS", "/whip/w", None, None, "");
-    assert_eq!(status, 204);
+    assert_eq!(status, 200);
     assert_eq!(
         whip(
             &sfu,
@@ -599,4 +599,70 @@ fn whip_publishes_with_a_bearer_token_and_ends_with_delete() {
     );
     assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 200);
     assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 404);
+}
+
+#[test]
+fn whip_answers_pages_of_other_sites_but_the_api_does_not() {
+    let sfu = Server::start(&["--join-rate", "0"]);
+    let evil = "http://publisher.example";
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .allow_non_standard_methods(true)
+        .build()
+        .into();
+    // The browser's preflight for a WHIP POST with a token.
+    let preflight = ureq::http::Request::builder()
+        .method("OPTIONS")
+        .uri(format!("{}/whip/w", sfu.base))
+        .header("Origin", evil)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type",
+        )
+        .body(String::new())
+        .unwrap();
+    let r = agent.run(preflight).expect("the server answers");
+    assert!(r.status().is_success(), "{}", r.status());
+    let allowed = |r: &ureq::http::Response<ureq::Body>, h: &str| {
+        r.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        allowed(&r, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    assert_eq!(
+        allowed(&r, "accept-post").as_deref(),
+        Some("application/sdp")
+    );
+    // The POST itself, from that page, with a token.
+    let token = sfu.token("w", "web", &[]);
+    let post = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/whip/w", sfu.base))
+        .header("Origin", evil)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/sdp")
+        .body(offer(2, Direction::SendOnly))
+        .unwrap();
+    let r = agent.run(post).expect("the server answers");
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(
+        allowed(&r, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    assert!(
+        allowed(&r, "access-control-expose-headers")
+            .is_some_and(|h| h.to_lowercase().contains("location"))
+    );
+    // The page's own API stays same-origin.
+    let (status, _) = sfu.post(
+        &format!("/api/join?room=w&token={token}"),
+        &offer(2, Direction::SendOnly),
+        Some(("Origin", evil)),
+    );
+    assert_eq!(status, 403);
 }

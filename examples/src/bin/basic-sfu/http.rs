@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError, RoomHandle, SfuMid};
@@ -133,17 +133,8 @@ pub(crate) fn router(
         )
         .route("/api/reports", get(reports))
         .route("/api/dev-token", get(dev_token))
-        .route(
-            "/whip/{room}",
-            post(crate::whip::publish)
-                .options(crate::whip::options)
-                .layer(DefaultBodyLimit::max(MAX_OFFER_BYTES)),
-        )
-        .route(
-            "/whip/{room}/{client}/{secret}",
-            delete(crate::whip::end).patch(crate::whip::patch),
-        )
         .route("/metrics", get(metrics))
+        .merge(crate::whip::routes(MAX_OFFER_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
@@ -170,7 +161,10 @@ impl IntoResponse for AuthError {
 /// Refuses a browser request made by a page of another origin: a site the user visits must
 /// not be able to act in the SFU with the user's network position. Requests without an
 /// `Origin` (not from a browser page) pass; they need a token or secret like any other.
-/// Counts every refusal in `/metrics`.
+/// WHIP passes too: it is made for publishers on other sites (CORS allows them), and it
+/// takes its credential only from the `Authorization` header (or the session URL, which is
+/// the credential), never from anything a browser adds by itself. Counts every refusal in
+/// `/metrics`.
 async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let response = same_origin(req, next).await;
     let status = response.status();
@@ -186,7 +180,8 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
 
 async fn same_origin(req: Request, next: Next) -> Response {
     let headers = req.headers();
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    let whip = req.uri().path().starts_with("/whip/");
+    if let Some(origin) = headers.get(header::ORIGIN).filter(|_| !whip) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let origin = origin.to_str().unwrap_or("");
         let same = host.is_some_and(|h| {

@@ -8,19 +8,57 @@
 //! client takes no offers, so its session receives nothing: it is a publisher of the room
 //! like any other, and leaves when its connection goes. The SFU is ICE-lite and gives its
 //! one candidate in the answer, so there is nothing to trickle: `PATCH` (trickle ICE, ICE
-//! restart) is answered 405.
+//! restart) is answered 405. Pages of any origin may publish (CORS), with a token.
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
 use sfu_kit::{ClientId, ClientSignal, JoinOptions, RoomError};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{AuthError, random_secret, secret_matches};
 use crate::http::{AppState, admit, bad};
 
 const SDP: &str = "application/sdp";
+
+/// The WHIP routes (offers up to `max_offer` bytes), open to pages of any origin. An
+/// `OPTIONS` request (a browser's preflight, or a client asking) is answered by the CORS
+/// layer; every answer names what a POST takes (`Accept-Post`).
+pub(crate) fn routes(max_offer: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/whip/{room}",
+            post(publish).layer(DefaultBodyLimit::max(max_offer)),
+        )
+        .route("/whip/{room}/{client}/{secret}", delete(end).patch(patch))
+        .layer(cors())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("accept-post"),
+            HeaderValue::from_static(SDP),
+        ))
+}
+
+/// CORS for the WHIP routes: any origin, with the headers WHIP clients send and read.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::DELETE, Method::PATCH, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            HeaderName::from_static("accept-post"),
+        ])
+}
 
 /// `POST /whip/{room}`: publishes the offer's tracks into `room`.
 pub(crate) async fn publish(
@@ -81,18 +119,6 @@ pub(crate) async fn publish(
             (header::ETAG, format!("\"{client}\"")),
         ],
         joined.answer,
-    )
-        .into_response()
-}
-
-/// `OPTIONS /whip/{room}`: what the endpoint takes.
-pub(crate) async fn options() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ALLOW, "POST, OPTIONS"),
-            (header::HeaderName::from_static("accept-post"), SDP),
-        ],
     )
         .into_response()
 }
