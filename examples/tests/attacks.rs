@@ -45,9 +45,10 @@ impl Server {
 
     /// POST `path` with `body`, optional extra header; returns (status, body).
     ///
-    /// A server that refuses a body by its length answers and closes before it has read
-    /// it; when that beats the last of our write, the write fails with a broken pipe (or
-    /// a reset), and the request is sent once more.
+    /// A server that refuses a body over its limit answers and closes the connection
+    /// once it has read that much; when that beats the last of our write, the write fails
+    /// with a broken pipe (or a reset) and the answer is lost. Such a request is sent
+    /// again, up to 8 times.
     fn post(&self, path: &str, body: &str, header: Option<(&str, &str)>) -> (u16, String) {
         let send = || {
             let mut req = ureq::post(&format!("{}{path}", self.base));
@@ -56,17 +57,20 @@ impl Server {
             }
             req.config().http_status_as_error(false).build().send(body)
         };
-        match send() {
-            Err(ureq::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                reply(send())
+        let cut_short = |r: &Result<_, ureq::Error>| {
+            matches!(r, Err(ureq::Error::Io(e)) if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ))
+        };
+        let mut r = send();
+        for _ in 0..7 {
+            if !cut_short(&r) {
+                break;
             }
-            r => reply(r),
+            r = send();
         }
+        reply(r)
     }
 
     fn get(&self, path: &str) -> (u16, String) {
