@@ -11,8 +11,10 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
-/// Datagrams per system call, and per wake-up of a loop.
+/// Datagrams per system call.
 pub(crate) const BATCH: usize = 32;
+/// Batches read per wake-up before a loop looks at its timers and commands again.
+const DRAIN_BATCHES: usize = 2;
 /// Room for one datagram. WebRTC keeps datagrams under ~1200 bytes; larger ones are cut.
 const SLOT: usize = 2048;
 /// Datagrams are read into slots of one buffer of this size (512 slots).
@@ -54,6 +56,23 @@ impl Receiver {
     pub(crate) fn new() -> Self {
         Self {
             arena: BytesMut::zeroed(ARENA),
+        }
+    }
+
+    /// Hands each datagram that is ready to `handle`: until the socket has none (so its
+    /// readiness is cleared and the next wake-up is for new datagrams), at most
+    /// [`DRAIN_BATCHES`] batches. A receive error (ICMP errors surface as such on some
+    /// platforms) is not fatal: it ends this drain.
+    pub(crate) fn drain(&mut self, socket: &UdpSocket, mut handle: impl FnMut(SocketAddr, Bytes)) {
+        for _ in 0..DRAIN_BATCHES {
+            match self.recv(socket, &mut handle) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    debug!(error = %e, "recv error");
+                    break;
+                }
+            }
         }
     }
 

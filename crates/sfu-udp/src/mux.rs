@@ -18,12 +18,12 @@ use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{RouteMiss, Routed, Router};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use crate::batch::{self, Receiver};
 use crate::config::{DEFAULT_SOCKET_BUFFER, SfuConfig};
 use crate::handle::{RoomHandle, room_channel};
-use crate::udp_loop::{DRAIN_BATCHES, Source, run_room};
+use crate::udp_loop::{Source, run_room};
 
 /// Datagrams queued per room before the mux drops (and counts) the next ones: a room that
 /// falls this far behind loses packets instead of stalling the others.
@@ -243,56 +243,43 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
             },
             ready = socket.readable() => {
                 ready?;
-                // Until the socket has none (which clears its readiness), at most a few
-                // batches before the control messages get a look.
-                for _ in 0..DRAIN_BATCHES {
-                    let received = receiver.recv(socket, |source, contents| {
-                        stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
-                        let key = match router.route(source, &contents) {
-                            Ok(Routed::Known(key)) => key,
-                            Ok(Routed::ByUfrag(key)) => {
-                                router.learn(source, key);
-                                key
-                            }
-                            Err(miss) => {
-                                let counter = match miss {
-                                    RouteMiss::MalformedStun => &stats.dropped_malformed,
-                                    RouteMiss::Unauthenticated | RouteMiss::TooManyAddresses => {
-                                        &stats.dropped_unauthenticated
-                                    }
-                                    _ => &stats.dropped_unknown_source,
-                                };
-                                counter.fetch_add(1, Ordering::Relaxed);
-                                return;
-                            }
-                        };
-                        let Some((tx, _)) = rooms.get(&key.0) else {
-                            stats.dropped_unknown_source.fetch_add(1, Ordering::Relaxed);
-                            return;
-                        };
-                        let d = IncomingDatagram::udp(source, shared.local, contents);
-                        match tx.try_send(d) {
-                            Ok(()) => {
-                                stats.routed.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(mpsc::error::TrySendError::Full(_)) => {
-                                stats.dropped_room_busy.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(mpsc::error::TrySendError::Closed(_)) => {
-                                closed = Some(key.0);
-                            }
+                receiver.drain(socket, |source, contents| {
+                    stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
+                    let key = match router.route(source, &contents) {
+                        Ok(Routed::Known(key)) => key,
+                        Ok(Routed::ByUfrag(key)) => {
+                            router.learn(source, key);
+                            key
                         }
-                    });
-                    match received {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        // ICMP errors surface as recv errors on some platforms; not fatal.
-                        Err(e) => {
-                            debug!(error = %e, "recv error");
-                            break;
+                        Err(miss) => {
+                            let counter = match miss {
+                                RouteMiss::MalformedStun => &stats.dropped_malformed,
+                                RouteMiss::Unauthenticated | RouteMiss::TooManyAddresses => {
+                                    &stats.dropped_unauthenticated
+                                }
+                                _ => &stats.dropped_unknown_source,
+                            };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    let Some((tx, _)) = rooms.get(&key.0) else {
+                        stats.dropped_unknown_source.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    };
+                    let d = IncomingDatagram::udp(source, shared.local, contents);
+                    match tx.try_send(d) {
+                        Ok(()) => {
+                            stats.routed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            stats.dropped_room_busy.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            closed = Some(key.0);
                         }
                     }
-                }
+                });
                 if let Some(room) = closed.take() {
                     close_room(room, &mut router, &mut rooms);
                 }

@@ -48,9 +48,6 @@ pub async fn serve(config: SfuConfig) -> io::Result<(RoomHandle, SocketAddr)> {
     Ok((serve_socket(socket, config)?, addr))
 }
 
-/// Batches read per wake-up before the loop looks at timers and commands again.
-pub(crate) const DRAIN_BATCHES: usize = 2;
-
 /// Where a room task's datagrams come from.
 pub(crate) enum Source {
     /// Its own socket, read in batches into one buffer that is reused once the batch is
@@ -85,26 +82,13 @@ impl Source {
         }
     }
 
-    /// Hands each datagram that is ready to `handle`: until the socket has none (so its
-    /// readiness is cleared and the next wake-up is for new datagrams), at most
-    /// [`DRAIN_BATCHES`] batches.
+    /// Hands each datagram that is ready to `handle` (see [`Receiver::drain`]).
     fn drain(&mut self, local: SocketAddr, mut handle: impl FnMut(&IncomingDatagram)) {
         match self {
             Self::Socket { socket, receiver } => {
-                for _ in 0..DRAIN_BATCHES {
-                    let received = receiver.recv(socket, |source, contents| {
-                        handle(&IncomingDatagram::udp(source, local, contents));
-                    });
-                    match received {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        // ICMP errors surface as recv errors on some platforms; not fatal.
-                        Err(e) => {
-                            debug!(error = %e, "recv error");
-                            break;
-                        }
-                    }
-                }
+                receiver.drain(socket, |source, contents| {
+                    handle(&IncomingDatagram::udp(source, local, contents));
+                });
             }
             Self::Mux { batch, .. } => {
                 for mut d in batch.drain(..) {
