@@ -27,11 +27,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod flow;
 mod link;
+mod media;
+pub mod metrics;
+mod network;
+mod record;
+pub mod rfc8867;
 mod rng;
 mod scenarios;
 mod sim;
+mod tcp;
 mod trace;
+
+pub use flow::{FlowKind, FlowSpec, Jitter, NetworkConfig};
+pub use network::Network;
+pub use record::{Bin, FlowRecord, QueueSample, Record};
 
 pub use link::{CapacitySchedule, Delivery, Link, LinkConfig, QueueLimit};
 pub use rng::SplitMix64;

@@ -27,6 +27,14 @@ impl SplitMix64 {
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// A standard normal draw (Box–Muller; one of the pair is discarded so every call
+    /// consumes the same two draws).
+    pub fn next_gaussian(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64(); // (0, 1], so the logarithm is finite
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
 }
 
 #[cfg(test)]

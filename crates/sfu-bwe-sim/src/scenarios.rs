@@ -160,6 +160,24 @@ impl EstimatorKind {
         }
     }
 
+    /// A fresh estimator with default configuration that starts at `initial` (kept within
+    /// its bounds).
+    #[must_use]
+    pub fn build_starting_at(self, initial: Bitrate) -> Box<dyn CongestionControl> {
+        match self {
+            Self::GoogCc => {
+                let mut config = GoogCcConfig::default();
+                config.initial_bitrate = config.bounds.clamp(initial);
+                Box::new(GoogCcEstimator::new(config).expect("clamped initial rate is valid"))
+            }
+            Self::Kalman => {
+                let mut config = KalmanConfig::default();
+                config.initial_bitrate = config.bounds.clamp(initial);
+                Box::new(BandwidthEstimator::new(config).expect("clamped initial rate is valid"))
+            }
+        }
+    }
+
     /// Runs `scenario` with a fresh estimator of this kind.
     #[must_use]
     pub fn run(self, scenario: &Scenario) -> Trace {

@@ -10,11 +10,34 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use plotters::prelude::*;
-use sfu_bwe_sim::{DROP_AT_S, EstimatorKind, HIGH_KBPS, LOSS_FROM_S, RETURN_AT_S, Scenario, Trace};
+use sfu_bwe_sim::rfc8867::{Case, Conditions};
+use sfu_bwe_sim::{
+    DROP_AT_S, EstimatorKind, FlowKind, HIGH_KBPS, LOSS_FROM_S, RETURN_AT_S, Record, Scenario,
+    Trace,
+};
 
 fn main() -> anyhow::Result<()> {
     let out = parse_out()?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    for kind in EstimatorKind::ALL {
+        let conditions = Conditions {
+            estimator: kind,
+            seed: 0,
+            feedback_interval: Duration::from_millis(50),
+        };
+        for case in Case::all(conditions) {
+            let record = case.run();
+            let path = out.join(format!("rfc8867-{}-{}.svg", case.name, kind.name()));
+            draw_case(&path, &case, kind, &record)?;
+            let failed = case.evaluate(&record).failures().count();
+            println!(
+                "{:<7} {:<14} {failed} targets missed (seed 0, 50 ms feedback)  -> {}",
+                kind.name(),
+                case.name,
+                path.display()
+            );
+        }
+    }
     for scenario in Scenario::all() {
         for kind in EstimatorKind::ALL {
             let trace = kind.run(&scenario);
@@ -199,5 +222,126 @@ fn draw(
         ))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+const FLOW_COLOURS: [RGBColor; 5] = [RED, BLUE, GREEN, MAGENTA, CYAN];
+
+/// One RFC 8867 case: capacity and every flow's target (solid) and goodput (faint) on top;
+/// the largest queueing delay each flow met per bin below.
+fn draw_case(path: &Path, case: &Case, kind: EstimatorKind, record: &Record) -> anyhow::Result<()> {
+    let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow::anyhow!("{e}");
+    let root = SVGBackend::new(path, (1000, 640)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (top, bottom) = root.split_vertically(420);
+    let t_max = case.network.duration.as_secs_f64();
+    let mbps = |b: sfu_bwe::Bitrate| b.as_kbps_f64() / 1000.0;
+    let rate_max = record.capacity.iter().map(|c| mbps(*c)).fold(0.5, f64::max) * 1.1;
+    let mut rates = ChartBuilder::on(&top)
+        .caption(
+            format!("{} — {} {}", kind.name(), case.name, case.title),
+            ("sans-serif", 20),
+        )
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, 0.0..rate_max)
+        .map_err(err)?;
+    rates
+        .configure_mesh()
+        .y_desc("Mbit/s")
+        .draw()
+        .map_err(err)?;
+    let at = |i: usize| record.secs(i);
+    rates
+        .draw_series(LineSeries::new(
+            record
+                .capacity
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (at(i), mbps(*c))),
+            BLACK.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label("capacity")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    for (f, (flow, spec)) in record.flows.iter().zip(&case.flows).enumerate() {
+        let colour = FLOW_COLOURS[f % FLOW_COLOURS.len()];
+        let name = match spec.kind {
+            FlowKind::Media(_) => format!("flow {f} target"),
+            FlowKind::Tcp => format!("flow {f} (TCP) cwnd/srtt"),
+        };
+        rates
+            .draw_series(LineSeries::new(
+                flow.bins
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.active)
+                    .map(|(i, b)| (at(i + 1), mbps(b.target).min(rate_max))),
+                colour.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+        // Goodput, smoothed over 1 s so the faint line is readable.
+        let per_s: Vec<(f64, f64)> = flow
+            .bins
+            .chunks(10)
+            .enumerate()
+            .map(|(k, c)| {
+                let bytes: u64 = c.iter().map(|b| b.delivered.bytes()).sum();
+                (k as f64 + 0.5, bytes as f64 * 8.0 / 1e6)
+            })
+            .collect();
+        rates
+            .draw_series(LineSeries::new(per_s, colour.mix(0.35)))
+            .map_err(err)?;
+    }
+    rates
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+
+    let bins = record.capacity.len();
+    let mut worst = vec![vec![0.0f64; bins]; record.flows.len()];
+    for (f, flow) in record.flows.iter().enumerate() {
+        for q in &flow.queue {
+            if let Some(i) = record.index(q.at) {
+                worst[f][i] = worst[f][i].max(ms(q.delay));
+            }
+        }
+    }
+    let q_max = worst.iter().flatten().copied().fold(50.0, f64::max) * 1.1;
+    let mut queue = ChartBuilder::on(&bottom)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..t_max, 0.0..q_max)
+        .map_err(err)?;
+    queue
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("queue delay (ms)")
+        .draw()
+        .map_err(err)?;
+    for (f, w) in worst.iter().enumerate() {
+        let colour = FLOW_COLOURS[f % FLOW_COLOURS.len()];
+        queue
+            .draw_series(LineSeries::new(
+                w.iter().enumerate().map(|(i, d)| (at(i), *d)),
+                colour.mix(0.7),
+            ))
+            .map_err(err)?;
+    }
+    queue
+        .draw_series(LineSeries::new(
+            vec![(0.0, 100.0), (t_max, 100.0)],
+            BLACK.mix(0.3),
+        ))
+        .map_err(err)?;
+    root.present().map_err(err)?;
     Ok(())
 }

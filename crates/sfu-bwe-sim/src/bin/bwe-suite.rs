@@ -1,0 +1,143 @@
+//! Runs the RFC 8867 suite (every case, both estimators, seeds, feedback intervals of 50
+//! and 100 ms) and prints, per case and estimator, how many runs met every target and the
+//! worst value of every target that some run missed.
+//!
+//! ```text
+//! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- [--seeds N] [--case NAME] [--all-checks]
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sfu_bwe_sim::EstimatorKind;
+use sfu_bwe_sim::rfc8867::{Case, Check, Conditions};
+
+struct Args {
+    seeds: u64,
+    case: Option<String>,
+    all_checks: bool,
+}
+
+fn parse() -> anyhow::Result<Args> {
+    let mut args = Args {
+        seeds: 10,
+        case: None,
+        all_checks: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seeds" => {
+                args.seeds = it
+                    .next()
+                    .context("--seeds needs a number")?
+                    .parse()
+                    .context("--seeds needs a number")?;
+            }
+            "--case" => args.case = Some(it.next().context("--case needs a name")?),
+            "--all-checks" => args.all_checks = true,
+            "-h" | "--help" => {
+                println!("usage: bwe-suite [--seeds N] [--case NAME] [--all-checks]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    Ok(args)
+}
+
+/// The worst value of one check over many runs.
+#[derive(Default)]
+struct Worst {
+    runs: u32,
+    failed: u32,
+    worst: Option<f64>,
+    never: bool,
+    target: f64,
+    at_least: bool,
+}
+
+impl Worst {
+    fn add(&mut self, c: &Check) {
+        self.runs += 1;
+        self.target = c.target;
+        self.at_least = c.at_least;
+        if !c.passed() {
+            self.failed += 1;
+        }
+        match c.value {
+            None => self.never = true,
+            Some(v) => {
+                self.worst = Some(match self.worst {
+                    None => v,
+                    Some(w) if c.at_least => w.min(v),
+                    Some(w) => w.max(v),
+                });
+            }
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse()?;
+    let intervals = [Duration::from_millis(50), Duration::from_millis(100)];
+    println!(
+        "| case | estimator | runs meeting every target | missed targets: worst value (target), runs missing |"
+    );
+    println!("|---|---|---|---|");
+    let template = Conditions {
+        estimator: EstimatorKind::GoogCc,
+        seed: 0,
+        feedback_interval: intervals[0],
+    };
+    for (index, case) in Case::all(template).into_iter().enumerate() {
+        if args.case.as_ref().is_some_and(|c| *c != case.name) {
+            continue;
+        }
+        for kind in EstimatorKind::ALL {
+            let mut checks: BTreeMap<String, Worst> = BTreeMap::new();
+            let (mut clean, mut runs) = (0, 0);
+            for seed in 0..args.seeds {
+                for interval in intervals {
+                    let c = Conditions {
+                        estimator: kind,
+                        seed,
+                        feedback_interval: interval,
+                    };
+                    let case = Case::all(c).swap_remove(index);
+                    let record = case.run();
+                    let ev = case.evaluate(&record);
+                    runs += 1;
+                    clean += u32::from(ev.failures().next().is_none());
+                    for check in &ev.checks {
+                        checks.entry(check.what.clone()).or_default().add(check);
+                    }
+                }
+            }
+            let missed: Vec<String> = checks
+                .iter()
+                .filter(|(_, w)| args.all_checks || w.failed > 0)
+                .map(|(what, w)| {
+                    let value = match (w.never, w.worst) {
+                        (true, _) => "never".to_string(),
+                        (false, Some(v)) => format!("{v:.2}"),
+                        (false, None) => "-".to_string(),
+                    };
+                    let op = if w.at_least { "≥" } else { "≤" };
+                    format!(
+                        "{what}: {value} ({op} {}), {}/{}",
+                        w.target, w.failed, w.runs
+                    )
+                })
+                .collect();
+            println!(
+                "| {} | {} | {clean}/{runs} | {} |",
+                case.name,
+                kind.name(),
+                missed.join("; ")
+            );
+        }
+    }
+    Ok(())
+}
