@@ -31,9 +31,11 @@ pub struct GoogCcConfig {
     /// Growth per second while the link capacity is unknown, in `(1, 4]`.
     ///
     /// libwebrtc uses 1.08 and leans on its probe controller to find the capacity quickly at
-    /// start and after the capacity grows. This crate sends no probes, so the default is
-    /// 1.5 (one doubling per ~1.7 s, still capped at 1.5 × acknowledged + 10 kbit/s). Set
-    /// 1.08 when you probe yourself.
+    /// start and after the capacity grows. This estimator asks for probes too
+    /// ([`poll_probe`](sfu_bwe::CongestionControl::poll_probe)), but a caller whose pacer
+    /// cannot send them (str0m's pacer sends its own) still needs to find the capacity, so
+    /// the default is 1.5 (one doubling per ~1.7 s, still capped at 1.5 × acknowledged +
+    /// 10 kbit/s).
     pub multiplicative_increase_per_second: f64,
     /// Packets sent within this interval form one group (libwebrtc `kBurstDeltaThresholdMs`,
     /// 5 ms), in `(0, 100 ms]`.

@@ -4,15 +4,17 @@
 use std::time::Duration;
 
 use sfu_bwe::{
-    BandwidthEstimate, BandwidthUsage, Bitrate, CongestionControl, SendHistory, SentPacket,
-    Timestamp, TwccFeedback, TwccSample,
+    BandwidthEstimate, BandwidthUsage, Bitrate, CongestionControl, ProbeCluster, SendHistory,
+    SentPacket, Timestamp, TwccFeedback, TwccSample,
+};
+use sfu_bwe_control::{
+    CompetitionDetector, CompetitionParams, LossController, LossParams, ProbeParams, Prober,
 };
 
 use crate::acknowledged_bitrate::AcknowledgedBitrate;
 use crate::aimd::{AimdParams, AimdRateControl};
 use crate::config::{GoogCcConfig, GoogCcConfigError};
 use crate::inter_arrival::InterArrival;
-use crate::loss_based::{LossBasedControl, LossParams};
 use crate::overuse_detector::{DetectorParams, OveruseDetector};
 use crate::trendline::Trendline;
 
@@ -41,13 +43,22 @@ pub struct GoogCcEstimator {
     detector: OveruseDetector,
     aimd: AimdRateControl,
     acknowledged: AcknowledgedBitrate,
-    loss: LossBasedControl,
+    loss: LossController,
+    prober: Prober,
+    competition: CompetitionDetector,
+    last_loss_cut: Option<Timestamp>,
+    last_overuse: Option<Timestamp>,
     rtt: Duration,
     samples: Vec<TwccSample>,
     estimate: Bitrate,
 }
 
 const DEFAULT_RTT: Duration = Duration::from_millis(200);
+/// Periodic probes wait this long after the last over-use: a flow that keeps meeting the
+/// queue is at its share, and a burst would only take slack another flow left.
+const CALM_BEFORE_PROBING: Duration = Duration::from_millis(2500);
+/// Periodic probes only while the acknowledged rate is within this factor of the estimate.
+const PROBE_WHEN_USING: f64 = 1.25;
 
 impl GoogCcEstimator {
     /// An estimator with a validated `config`.
@@ -73,11 +84,19 @@ impl GoogCcEstimator {
                 config.initial_bitrate,
             ),
             acknowledged: AcknowledgedBitrate::default(),
-            loss: LossBasedControl::new(LossParams {
+            loss: LossController::new(LossParams {
                 low: config.loss_low,
                 high: config.loss_high,
                 window: config.loss_window,
+                relax_per_second: 1.08,
             }),
+            prober: Prober::new(ProbeParams {
+                max_rate: config.bounds.max(),
+                ..ProbeParams::default()
+            }),
+            competition: CompetitionDetector::new(CompetitionParams::default()),
+            last_loss_cut: None,
+            last_overuse: None,
             rtt: DEFAULT_RTT,
             samples: Vec::with_capacity(64),
             estimate: config.initial_bitrate,
@@ -116,6 +135,13 @@ impl GoogCcEstimator {
         self.loss.last_fraction()
     }
 
+    /// Whether the estimator currently competes with a loss-based flow (it then answers
+    /// loss instead of queueing delay).
+    #[must_use]
+    pub fn competing(&self) -> bool {
+        self.competition.competing()
+    }
+
     /// Rate at which the receiver acknowledged data, once measured.
     #[must_use]
     pub fn acknowledged_bitrate(&self) -> Option<Bitrate> {
@@ -124,6 +150,7 @@ impl GoogCcEstimator {
 
     fn on_received(&mut self, sample: TwccSample, arrival: Timestamp, now: Timestamp) {
         self.acknowledged.on_packet(arrival, sample.size);
+        self.competition.on_delay(sample.send_time, arrival);
         let Some(d) = self.inter_arrival.on_packet(sample.send_time, arrival, now) else {
             return;
         };
@@ -142,29 +169,45 @@ impl GoogCcEstimator {
 
 impl CongestionControl for GoogCcEstimator {
     fn on_packet_sent(&mut self, packet: SentPacket) {
+        self.prober.on_sent(&packet);
         self.history.record(packet);
     }
 
     fn on_feedback(&mut self, feedback: &TwccFeedback) {
         let now = feedback.received_at();
         let loss = &mut self.loss;
+        let mut lost_any = false;
         self.history
             .resolve_feedback(feedback, &mut self.samples, |lost| {
-                loss.on_report(lost, now)
+                lost_any |= lost;
+                loss.on_report(lost, now);
             });
+        if lost_any {
+            self.competition.on_loss(now);
+        }
         if !self.samples.is_empty() {
             let mut samples = std::mem::take(&mut self.samples);
+            let mut probed = None;
             for s in &samples {
                 if let Some(arrival) = s.arrival {
                     self.on_received(*s, arrival, now);
                 }
+                if let Some(r) = self.prober.on_sample(s, now) {
+                    probed = Some(r.rate);
+                }
             }
             samples.clear();
             self.samples = samples;
+            self.competition.update(now);
 
-            let usage = self.detector.state();
+            let usage = if self.competition.competing() {
+                self.competing_usage(lost_any, now)
+            } else {
+                self.detector.state()
+            };
             let acknowledged = self.acknowledged.estimate();
             if usage == BandwidthUsage::Overusing {
+                self.last_overuse = Some(now);
                 // Over-use means a saturated bottleneck: the latest window measures its
                 // capacity without the smoothing lag, which matters after a sudden drop
                 // (decreasing from a lagging average leaves a standing queue that a
@@ -179,6 +222,9 @@ impl CongestionControl for GoogCcEstimator {
                 }
             } else {
                 self.aimd.update(usage, acknowledged, now);
+                if let Some(rate) = probed {
+                    self.aimd.on_probe(rate, now);
+                }
             }
         }
         self.loss.update(self.estimate, self.rtt, now);
@@ -186,13 +232,54 @@ impl CongestionControl for GoogCcEstimator {
         self.estimate = self.config.bounds.clamp(target);
     }
 
+    fn poll_probe(&mut self, now: Timestamp) -> Option<ProbeCluster> {
+        let calm = self
+            .last_overuse
+            .is_none_or(|t| now.saturating_duration_since(t) >= CALM_BEFORE_PROBING);
+        // A sender that does not use its estimate (application-limited) learns nothing
+        // from a probe it would not use either.
+        let acknowledged = self.acknowledged.estimate();
+        let using_estimate =
+            acknowledged.is_some_and(|a| a.scale(PROBE_WHEN_USING) >= self.estimate);
+        // Below the capacity measured at the last over-use, the flow is on its way back
+        // to its share; only beyond it is there news a probe could confirm. (Flows that
+        // share a saturated link never get there: one of them would take the slack the
+        // others' back-off left.)
+        let beyond_capacity = match (self.aimd.link_capacity(), acknowledged) {
+            (Some(c), Some(a)) => a >= c,
+            _ => true,
+        };
+        let uncongested = self.detector.state() == BandwidthUsage::Normal
+            && calm
+            && using_estimate
+            && beyond_capacity
+            && self.loss.limit() == Bitrate::MAX
+            && !self.competition.competing();
+        self.prober.poll(now, self.estimate, uncongested)
+    }
+
     fn on_rtt(&mut self, rtt: Duration, _now: Timestamp) {
         self.rtt = rtt;
-        self.aimd.set_rtt(rtt);
     }
 
     fn estimate(&self) -> BandwidthEstimate {
         BandwidthEstimate::new(self.estimate)
+    }
+}
+
+impl GoogCcEstimator {
+    /// The verdict while competing with a loss-based flow: queueing delay is that flow's
+    /// doing, so only loss (a queue overflow) counts as over-use, once per RTT + 100 ms.
+    fn competing_usage(&mut self, lost: bool, now: Timestamp) -> BandwidthUsage {
+        let due = self.last_loss_cut.is_none_or(|t| {
+            now.saturating_duration_since(t) >= self.rtt + Duration::from_millis(100)
+        });
+        if lost && due {
+            self.last_loss_cut = Some(now);
+            BandwidthUsage::Overusing
+        } else {
+            BandwidthUsage::Normal
+        }
     }
 }
 
@@ -243,5 +330,9 @@ impl CongestionControl for DefaultGoogCC {
 
     fn estimate(&self) -> BandwidthEstimate {
         self.0.estimate()
+    }
+
+    fn poll_probe(&mut self, now: Timestamp) -> Option<ProbeCluster> {
+        self.0.poll_probe(now)
     }
 }

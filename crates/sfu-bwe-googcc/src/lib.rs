@@ -10,17 +10,26 @@
 //! | `overuse_detector.rs` | `TrendlineEstimator::Detect`, adaptive threshold | §5.4, §5.5 threshold |
 //! | `aimd.rs`, `link_capacity.rs` | `AimdRateControl`, `LinkCapacityEstimator` | §5.5 rate control |
 //! | `acknowledged_bitrate.rs` | `AcknowledgedBitrateEstimator`, `BitrateEstimator` | R in §5.5 |
-//! | `loss_based.rs` | `SendSideBandwidthEstimation` loss rules | §6 |
 //! | `estimator.rs` | `GoogCcNetworkController`, `DelayBasedBwe` | §4 overview |
+//!
+//! From `sfu-bwe-control` it takes the loss-based cap (`LossController`, in place of
+//! libwebrtc's loss rules, §6), probe clusters (`Prober`, like libwebrtc's
+//! `ProbeController`) and the detection of a competing loss-based flow
+//! (`CompetitionDetector`, which libwebrtc lacks).
 //!
 //! The final estimate is `clamp(min(delay-based, loss-based))` within the configured
 //! bounds (see [`GoogCcEstimator`] for the drive loop).
 //!
+//! Where it departs from libwebrtc, measured on the RFC 8867 suite of `sfu-bwe-sim`
+//! (`docs/bench-bwe.md`): additive increase and the interval between decreases do not
+//! depend on the RTT, so flows with different RTTs converge to equal shares; the additive
+//! step is one full packet per 100 ms; periodic probes run only when the flow is calm, uses
+//! its estimate and has passed the capacity it last measured; and while a loss-based flow
+//! keeps the queue full, over-use is read from loss instead of delay.
+//!
 //! What it deliberately does not do: read a clock (time comes from the feedback's
-//! `received_at`), touch I/O, parse RTCP, send probe clusters, or handle ALR
-//! (application-limited) detection. Without probing, start-up and recovery use a faster
-//! multiplicative increase than libwebrtc's 1.08/s; see
-//! [`GoogCcConfig::multiplicative_increase_per_second`].
+//! `received_at`), touch I/O, parse RTCP, or pace (the caller sends the probe clusters
+//! [`poll_probe`](sfu_bwe::CongestionControl::poll_probe) asks for).
 //!
 //! # Example
 //!
@@ -53,7 +62,6 @@ mod config;
 mod estimator;
 mod inter_arrival;
 mod link_capacity;
-mod loss_based;
 mod overuse_detector;
 mod trendline;
 

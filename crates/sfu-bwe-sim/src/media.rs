@@ -1,5 +1,6 @@
-//! A media flow: a sender paced at its estimator's rate within an encoder range, and a
-//! receiver that answers with TWCC feedback like a browser does.
+//! A media flow: a sender paced at its estimator's rate within an encoder range, padded
+//! up to the rate of any probe cluster the estimator asks for, and a receiver that answers
+//! with TWCC feedback like a browser does.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub(crate) struct MediaFlow {
     min_rate: Bitrate,
     max_rate: Bitrate,
     next_seq: TwccSeq,
+    /// A probe cluster being sent: until when, and at what rate (padding fills the gap).
+    probe: Option<(Timestamp, Bitrate)>,
     in_flight: VecDeque<InFlight>,
     receiver_clock_offset: Duration,
 }
@@ -47,6 +50,7 @@ impl MediaFlow {
             min_rate,
             max_rate,
             next_seq: TwccSeq::new(65_000),
+            probe: None,
             in_flight: VecDeque::new(),
             receiver_clock_offset: Duration::from_secs(1234),
         }
@@ -63,6 +67,9 @@ impl MediaFlow {
     /// Records a packet leaving at `now`, that arrives at `arrival` (or is lost), and
     /// returns when the next one leaves.
     pub(crate) fn sent(&mut self, now: Timestamp, arrival: Option<Timestamp>) -> Timestamp {
+        if let Some(cluster) = self.cc.poll_probe(now) {
+            self.probe = Some((now.saturating_add(cluster.duration), cluster.rate));
+        }
         let seq = self.next_seq;
         self.next_seq = seq.next();
         self.cc.on_packet_sent(SentPacket {
@@ -75,7 +82,12 @@ impl MediaFlow {
             sent: now,
             arrival,
         });
-        let rate = self.target().max(Bitrate::from_kbps(10));
+        let mut rate = self.target().max(Bitrate::from_kbps(10));
+        match self.probe {
+            Some((until, probe)) if now < until => rate = rate.max(probe),
+            Some(_) => self.probe = None,
+            None => {}
+        }
         now.saturating_add(
             rate.time_to_send(MEDIA_PACKET)
                 .unwrap_or(Duration::from_millis(10)),

@@ -1,5 +1,5 @@
-//! RFC 8868 metrics over a [`Record`]: per flow, utilisation against a max-min fair
-//! share, goodput, loss and queueing delay; per window, Jain's fairness index; per event,
+//! RFC 8868 metrics over a [`Record`]: per flow, sending rate and its utilisation of a
+//! max-min fair share, goodput, loss and queueing delay; per window, Jain's fairness index; per event,
 //! the time to reach a share and the time to get below capacity.
 
 use std::time::Duration;
@@ -12,11 +12,15 @@ use crate::record::Record;
 /// One flow over a window of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlowMetrics {
-    /// Delivered rate over the bins the flow was active in.
+    /// Rate handed to the network over the bins the flow was active in (RFC 8868 §3.1
+    /// "sending rate"; lost packets and probe padding included).
+    pub sending_rate: Bitrate,
+    /// Delivered rate over the same bins.
     pub goodput: Bitrate,
     /// Mean max-min fair share over the same bins.
     pub fair_share: Bitrate,
-    /// `goodput / fair_share`.
+    /// `sending_rate / fair_share` (RFC 8868 §3.4 "bandwidth utilization", against the
+    /// flow's share of the bottleneck).
     pub utilisation: f64,
     /// Fraction of the flow's packets lost (queue drops and random loss).
     pub loss: f64,
@@ -97,6 +101,7 @@ pub fn window(record: &Record, specs: &[FlowSpec], from_s: f64, to_s: f64) -> Wi
     let n = specs.len();
     let mut fair_sum = vec![0.0; n];
     let mut delivered = vec![DataSize::ZERO; n];
+    let mut sent = vec![DataSize::ZERO; n];
     let mut active_bins = vec![0u32; n];
     let (mut packets, mut lost) = (vec![0u64; n], vec![0u64; n]);
     let (mut ceilings, mut shares) = (Vec::new(), Vec::new());
@@ -111,6 +116,7 @@ pub fn window(record: &Record, specs: &[FlowSpec], from_s: f64, to_s: f64) -> Wi
                 active_bins[i] += 1;
                 fair_sum[i] += shares[i].as_bps_f64();
                 delivered[i] = delivered[i].saturating_add(fb.delivered);
+                sent[i] = sent[i].saturating_add(fb.sent);
             }
         }
     }
@@ -122,6 +128,7 @@ pub fn window(record: &Record, specs: &[FlowSpec], from_s: f64, to_s: f64) -> Wi
             }
             let span = record.bin * active_bins[i];
             let goodput = Bitrate::from_size_over(delivered[i], span).unwrap_or(Bitrate::ZERO);
+            let sending_rate = Bitrate::from_size_over(sent[i], span).unwrap_or(Bitrate::ZERO);
             let fair = fair_sum[i] / f64::from(active_bins[i]);
             let mut delays: Vec<Duration> = record.flows[i]
                 .queue
@@ -136,10 +143,11 @@ pub fn window(record: &Record, specs: &[FlowSpec], from_s: f64, to_s: f64) -> Wi
                 delays.iter().sum::<Duration>() / delays.len() as u32
             };
             Some(FlowMetrics {
+                sending_rate,
                 goodput,
                 fair_share: Bitrate::from_bps_f64(fair),
                 utilisation: if fair > 0.0 {
-                    goodput.as_bps_f64() / fair
+                    sending_rate.as_bps_f64() / fair
                 } else {
                     1.0
                 },

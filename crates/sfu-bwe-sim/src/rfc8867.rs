@@ -349,6 +349,18 @@ impl Case {
                     floor,
                 );
             }
+            for (i, f) in self.flows.iter().enumerate() {
+                if f.kind == FlowKind::Tcp
+                    && let Some(m) = w.flows[i]
+                {
+                    // Holding a share must not mean starving the TCP flow.
+                    ev.at_least(
+                        format!("TCP flow {i} share {from:.0}–{to:.0} s"),
+                        m.utilisation,
+                        0.40,
+                    );
+                }
+            }
             if multi && !tcp {
                 let media_only = media_window(&w, &media);
                 ev.at_least(format!("Jain {from:.0}–{to:.0} s"), media_only.0, 0.9);

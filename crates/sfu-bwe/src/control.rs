@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{BandwidthEstimate, SentPacket, Timestamp, TwccFeedback};
+use crate::{BandwidthEstimate, Bitrate, SentPacket, Timestamp, TwccFeedback};
 
 /// A send-side bandwidth estimator driven by transport-wide feedback.
 ///
@@ -31,6 +31,27 @@ pub trait CongestionControl {
 
     /// The current estimate, always within the implementation's configured bounds.
     fn estimate(&self) -> BandwidthEstimate;
+
+    /// A probe the estimator wants sent from `now` on, if any.
+    ///
+    /// When it returns a [`ProbeCluster`], the caller's pacer sends at least its rate for
+    /// its duration, with padding when media is short, and reports every packet through
+    /// [`on_packet_sent`](Self::on_packet_sent) as usual: the estimator recognises the
+    /// cluster by send time. Ask before each packet is sent; most calls return `None`.
+    fn poll_probe(&mut self, now: Timestamp) -> Option<ProbeCluster> {
+        let _ = now;
+        None
+    }
+}
+
+/// A burst the estimator asks the pacer to send to measure whether the path carries more
+/// than the current estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeCluster {
+    /// The rate to send at.
+    pub rate: Bitrate,
+    /// How long to send at it.
+    pub duration: Duration,
 }
 
 impl<C: CongestionControl + ?Sized> CongestionControl for Box<C> {
@@ -48,5 +69,9 @@ impl<C: CongestionControl + ?Sized> CongestionControl for Box<C> {
 
     fn estimate(&self) -> BandwidthEstimate {
         (**self).estimate()
+    }
+
+    fn poll_probe(&mut self, now: Timestamp) -> Option<ProbeCluster> {
+        (**self).poll_probe(now)
     }
 }

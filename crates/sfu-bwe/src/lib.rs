@@ -11,7 +11,8 @@
 //!   (draft-holmer-rmcat-transport-wide-cc-extensions-01): [`TwccSeq`], [`SentPacket`],
 //!   [`TwccReport`], [`TwccFeedback`], [`TwccSample`], and [`SendHistory`], an O(1) ring
 //!   buffer that matches reports with send times;
-//! - the [`CongestionControl`] trait a room drives, and the detector verdict
+//! - the [`CongestionControl`] trait a room drives, the [`ProbeCluster`] it may ask the
+//!   pacer to send, and the detector verdict
 //!   [`BandwidthUsage`] (draft-ietf-rmcat-gcc-02 §5.4).
 //!
 //! It deliberately contains no estimation algorithm, no clock, no I/O and no RTP parsing:
@@ -45,7 +46,7 @@ mod time;
 mod twcc;
 mod units;
 
-pub use control::CongestionControl;
+pub use control::{CongestionControl, ProbeCluster};
 pub use error::BoundsError;
 pub use estimate::{BandwidthEstimate, BandwidthUsage, BitrateBounds};
 pub use history::SendHistory;

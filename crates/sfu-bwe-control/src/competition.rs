@@ -1,0 +1,225 @@
+//! [`CompetitionDetector`]: notices a loss-based flow (TCP) sharing the bottleneck.
+//!
+//! A delay-based controller yields as soon as the queue grows. A loss-based flow does not:
+//! it fills the queue until packets drop, so a delay-based flow beside it backs off again
+//! and again while the queue stays full, and ends near its minimum rate. The detector
+//! recognises that situation from two facts the owner reports:
+//!
+//! - one-way delays of received packets: the **queue** is the smallest delay of the last
+//!   second minus the smallest of the last 30 s (the path's base delay as far as seen);
+//! - **loss events**: packets dropped although the owner backs off on delay.
+//!
+//! It enters *competing* when the queue has stayed above `enter_queue` for `enter_hold`
+//! and a loss event happened within that time: the queue overflowed although this flow
+//! yields. While competing, the owner should ignore delay and answer loss instead, like
+//! the competing flow does. Every `check_every`, the detector reports not competing for
+//! `check_for`, so the owner yields on delay again: if the queue then falls below
+//! `exit_queue`, nobody else kept it full, and competing ends. Otherwise the queue was
+//! someone else's and competing resumes.
+
+use std::time::Duration;
+
+use sfu_bwe::Timestamp;
+
+/// Thresholds of a [`CompetitionDetector`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompetitionParams {
+    /// A queue at least this long, for `enter_hold`, with loss, means competition.
+    pub enter_queue: Duration,
+    /// How long the queue must stay above `enter_queue`.
+    pub enter_hold: Duration,
+    /// A queue below this during a check ends competing.
+    pub exit_queue: Duration,
+    /// Time between checks while competing.
+    pub check_every: Duration,
+    /// How long a check yields on delay.
+    pub check_for: Duration,
+}
+
+impl Default for CompetitionParams {
+    fn default() -> Self {
+        Self {
+            enter_queue: Duration::from_millis(60),
+            enter_hold: Duration::from_secs(2),
+            exit_queue: Duration::from_millis(25),
+            check_every: Duration::from_secs(10),
+            check_for: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// Seconds of one-way delay history kept for the base delay.
+const HISTORY_S: usize = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Yielding,
+    Competing { since: Timestamp },
+    Checking { until: Timestamp, drained: bool },
+}
+
+/// Detects a competing loss-based flow (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct CompetitionDetector {
+    params: CompetitionParams,
+    /// Smallest one-way delay (µs, arbitrary offset) per second, ring indexed by second.
+    minima: [i64; HISTORY_S],
+    /// The second each slot holds.
+    slot_second: [u64; HISTORY_S],
+    latest_second: u64,
+    above_since: Option<Timestamp>,
+    last_loss: Option<Timestamp>,
+    mode: Mode,
+}
+
+impl CompetitionDetector {
+    /// A detector that has seen nothing.
+    #[must_use]
+    pub fn new(params: CompetitionParams) -> Self {
+        Self {
+            params,
+            minima: [i64::MAX; HISTORY_S],
+            slot_second: [u64::MAX; HISTORY_S],
+            latest_second: 0,
+            above_since: None,
+            last_loss: None,
+            mode: Mode::Yielding,
+        }
+    }
+
+    /// Whether the owner should compete (ignore delay, answer loss) now.
+    #[must_use]
+    pub fn competing(&self) -> bool {
+        matches!(self.mode, Mode::Competing { .. })
+    }
+
+    /// A packet sent at `send` (sender clock) arrived at `arrival` (receiver clock). O(1).
+    pub fn on_delay(&mut self, send: Timestamp, arrival: Timestamp) {
+        let delay = arrival.as_micros() as i64 - send.as_micros() as i64;
+        let second = send.as_micros() / 1_000_000;
+        let slot = (second % HISTORY_S as u64) as usize;
+        if self.slot_second[slot] != second {
+            self.slot_second[slot] = second;
+            self.minima[slot] = i64::MAX;
+        }
+        self.minima[slot] = self.minima[slot].min(delay);
+        self.latest_second = self.latest_second.max(second);
+    }
+
+    /// Packets were reported lost at `now`.
+    pub fn on_loss(&mut self, now: Timestamp) {
+        self.last_loss = Some(now);
+    }
+
+    /// The standing queue: the last second's smallest delay over the base delay.
+    #[must_use]
+    pub fn queue(&self) -> Option<Duration> {
+        let latest = self.latest_second;
+        let valid = |i: usize| {
+            self.slot_second[i] != u64::MAX
+                && latest.saturating_sub(self.slot_second[i]) < HISTORY_S as u64
+        };
+        let base = (0..HISTORY_S)
+            .filter(|&i| valid(i))
+            .map(|i| self.minima[i])
+            .min()?;
+        // The current second may hold few packets: take the smaller of it and the one before.
+        let recent = (0..HISTORY_S)
+            .filter(|&i| valid(i) && latest - self.slot_second[i] <= 1)
+            .map(|i| self.minima[i])
+            .min()?;
+        Some(Duration::from_micros(
+            u64::try_from(recent - base).unwrap_or(0),
+        ))
+    }
+
+    /// Advances the state machine at `now`; call once per feedback message.
+    pub fn update(&mut self, now: Timestamp) {
+        let queue = self.queue().unwrap_or(Duration::ZERO);
+        let p = self.params;
+        if queue >= p.enter_queue {
+            self.above_since.get_or_insert(now);
+        } else {
+            self.above_since = None;
+        }
+        self.mode = match self.mode {
+            Mode::Yielding => {
+                let held = self
+                    .above_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= p.enter_hold);
+                let lossy = self
+                    .last_loss
+                    .is_some_and(|t| now.saturating_duration_since(t) <= p.enter_hold);
+                if held && lossy {
+                    Mode::Competing { since: now }
+                } else {
+                    Mode::Yielding
+                }
+            }
+            Mode::Competing { since } if now.saturating_duration_since(since) >= p.check_every => {
+                Mode::Checking {
+                    until: now.saturating_add(p.check_for),
+                    drained: false,
+                }
+            }
+            Mode::Competing { since } => Mode::Competing { since },
+            Mode::Checking { until, drained } => {
+                let drained = drained || queue < p.exit_queue;
+                if now < until {
+                    Mode::Checking { until, drained }
+                } else if drained {
+                    self.above_since = None;
+                    Mode::Yielding
+                } else {
+                    Mode::Competing { since: now }
+                }
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `seconds` of packets every 10 ms with a queue of `queue_ms`, a loss every
+    /// second if `lossy`, updating every 50 ms. Returns whether it was competing at the end.
+    fn feed(
+        d: &mut CompetitionDetector,
+        from_s: u64,
+        seconds: u64,
+        queue_ms: u64,
+        lossy: bool,
+    ) -> bool {
+        for i in 0..seconds * 100 {
+            let t = Timestamp::from_millis(from_s * 1000 + i * 10);
+            d.on_delay(t, t.saturating_add(Duration::from_millis(50 + queue_ms)));
+            if lossy && i % 100 == 0 {
+                d.on_loss(t);
+            }
+            if i % 5 == 0 {
+                d.update(t);
+            }
+        }
+        d.competing()
+    }
+
+    #[test]
+    fn a_queue_that_stays_full_with_loss_means_competition() {
+        let mut d = CompetitionDetector::new(CompetitionParams::default());
+        assert!(!feed(&mut d, 0, 5, 0, false));
+        assert!(!feed(&mut d, 5, 5, 200, false), "no loss: our own queue");
+        assert!(feed(&mut d, 10, 3, 200, true));
+    }
+
+    #[test]
+    fn a_check_that_drains_the_queue_ends_competing() {
+        let mut d = CompetitionDetector::new(CompetitionParams::default());
+        feed(&mut d, 0, 5, 0, false);
+        assert!(feed(&mut d, 5, 4, 200, true));
+        // Still full at the check: competing resumes.
+        assert!(feed(&mut d, 9, 12, 200, true));
+        // The queue drains once the competitor has gone: at the next check, competing ends.
+        assert!(!feed(&mut d, 21, 12, 0, false));
+    }
+}

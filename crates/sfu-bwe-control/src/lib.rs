@@ -1,0 +1,46 @@
+//! Control blocks the sfu-kit bandwidth estimators share.
+//!
+//! Both estimators (`sfu-bwe-googcc`, `sfu-bwe-kalman`) combine a delay-based controller of
+//! their own with three pieces that do not depend on how delay is filtered:
+//!
+//! - [`LossController`]: a loss-based cap whose decisions need statistical evidence
+//!   (Wilson score intervals), so random loss does not read as congestion;
+//! - [`Prober`]: probe clusters at start and, when the path looks uncongested, periodically,
+//!   and the rate their feedback shows;
+//! - [`CompetitionDetector`]: notices a standing queue that the flow's own back-off does not
+//!   drain — a loss-based flow (TCP) sharing the bottleneck — so the owner can stop
+//!   yielding to it.
+//!
+//! Like every estimator crate: time is an argument, there is no clock and no I/O, and the
+//! per-packet paths are O(1) and allocation-free.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use sfu_bwe::{Bitrate, Timestamp};
+//! use sfu_bwe_control::{LossController, LossParams};
+//!
+//! let mut loss = LossController::new(LossParams::default());
+//! for i in 0..100u64 {
+//!     // Every third packet lost: far above 10 % even at 99 % confidence.
+//!     loss.on_report(i % 3 == 0, Timestamp::from_millis(i * 10));
+//! }
+//! let cap = loss.update(
+//!     Bitrate::from_kbps(1000),
+//!     Duration::from_millis(100),
+//!     Timestamp::from_millis(1000),
+//! );
+//! assert!(cap < Bitrate::from_kbps(1000));
+//! ```
+#![forbid(unsafe_code)]
+
+mod competition;
+mod loss;
+mod probe;
+#[cfg(test)]
+mod test_rng;
+
+pub use competition::{CompetitionDetector, CompetitionParams};
+pub use loss::{LossController, LossParams, wilson_interval};
+pub use probe::{ProbeParams, ProbeResult, Prober};
