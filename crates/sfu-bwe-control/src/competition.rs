@@ -6,12 +6,14 @@
 //! recognises that situation from two facts the owner reports:
 //!
 //! - one-way delays of received packets: the **queue** is the smallest delay of the last
-//!   second minus the smallest of the last 30 s (the path's base delay as far as seen);
+//!   second or so minus the smallest of the last 120 s (the path's base delay as far as
+//!   seen);
 //! - **loss events**: packets dropped although the owner backs off on delay.
 //!
 //! It enters *competing* when the queue has stayed above `enter_queue` for `enter_hold`
-//! and a loss event happened within that time: the queue overflowed although this flow
-//! yields. While competing, the owner should ignore delay and answer loss instead, like
+//! and a loss event happened within that time (the queue overflowed although this flow
+//! yields), or when it has stayed above `long_queue` for `long_hold` (a deep buffer that
+//! overflows rarely). While competing, the owner should ignore delay and answer loss instead, like
 //! the competing flow does. Every `check_every`, the detector reports not competing for
 //! `check_for`, so the owner yields on delay again: if the queue then falls below
 //! `exit_queue`, nobody else kept it full, and competing ends. Otherwise the queue was
@@ -28,6 +30,12 @@ pub struct CompetitionParams {
     pub enter_queue: Duration,
     /// How long the queue must stay above `enter_queue`.
     pub enter_hold: Duration,
+    /// A queue at least this long for `long_hold` means competition even without loss: a
+    /// loss-based flow in a deep buffer loses packets only once a minute or so, and a
+    /// delay-based flow never keeps such a queue that long.
+    pub long_queue: Duration,
+    /// How long the queue must stay above `long_queue`.
+    pub long_hold: Duration,
     /// A queue below this during a check ends competing.
     pub exit_queue: Duration,
     /// Time between checks while competing.
@@ -41,6 +49,8 @@ impl Default for CompetitionParams {
         Self {
             enter_queue: Duration::from_millis(60),
             enter_hold: Duration::from_secs(2),
+            long_queue: Duration::from_millis(150),
+            long_hold: Duration::from_secs(10),
             exit_queue: Duration::from_millis(25),
             check_every: Duration::from_secs(10),
             check_for: Duration::from_millis(1500),
@@ -48,8 +58,10 @@ impl Default for CompetitionParams {
     }
 }
 
-/// Seconds of one-way delay history kept for the base delay.
-const HISTORY_S: usize = 30;
+/// Buckets of one-way delay history kept for the base delay, and their width: 120 s, long
+/// enough to span the sawtooth of a TCP flow in a one-second queue.
+const BASE_BUCKETS: usize = 30;
+const BASE_BUCKET_S: u64 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -62,12 +74,17 @@ enum Mode {
 #[derive(Debug, Clone)]
 pub struct CompetitionDetector {
     params: CompetitionParams,
-    /// Smallest one-way delay (µs, arbitrary offset) per second, ring indexed by second.
-    minima: [i64; HISTORY_S],
-    /// The second each slot holds.
-    slot_second: [u64; HISTORY_S],
-    latest_second: u64,
+    /// Smallest one-way delay (µs, arbitrary offset) per bucket, ring indexed by bucket.
+    minima: [i64; BASE_BUCKETS],
+    /// The bucket number each slot holds.
+    slot_bucket: [u64; BASE_BUCKETS],
+    /// The second of the newest sample, and the smallest delays of that second and the
+    /// one before.
+    second: u64,
+    second_min: i64,
+    previous_min: i64,
     above_since: Option<Timestamp>,
+    long_since: Option<Timestamp>,
     last_loss: Option<Timestamp>,
     mode: Mode,
 }
@@ -78,10 +95,13 @@ impl CompetitionDetector {
     pub fn new(params: CompetitionParams) -> Self {
         Self {
             params,
-            minima: [i64::MAX; HISTORY_S],
-            slot_second: [u64::MAX; HISTORY_S],
-            latest_second: 0,
+            minima: [i64::MAX; BASE_BUCKETS],
+            slot_bucket: [u64::MAX; BASE_BUCKETS],
+            second: 0,
+            second_min: i64::MAX,
+            previous_min: i64::MAX,
             above_since: None,
+            long_since: None,
             last_loss: None,
             mode: Mode::Yielding,
         }
@@ -97,13 +117,25 @@ impl CompetitionDetector {
     pub fn on_delay(&mut self, send: Timestamp, arrival: Timestamp) {
         let delay = arrival.as_micros() as i64 - send.as_micros() as i64;
         let second = send.as_micros() / 1_000_000;
-        let slot = (second % HISTORY_S as u64) as usize;
-        if self.slot_second[slot] != second {
-            self.slot_second[slot] = second;
+        let bucket = second / BASE_BUCKET_S;
+        let slot = (bucket % BASE_BUCKETS as u64) as usize;
+        if self.slot_bucket[slot] != bucket {
+            self.slot_bucket[slot] = bucket;
             self.minima[slot] = i64::MAX;
         }
         self.minima[slot] = self.minima[slot].min(delay);
-        self.latest_second = self.latest_second.max(second);
+        if second > self.second {
+            self.previous_min = if second == self.second + 1 {
+                self.second_min
+            } else {
+                i64::MAX
+            };
+            self.second = second;
+            self.second_min = i64::MAX;
+        }
+        if second == self.second {
+            self.second_min = self.second_min.min(delay);
+        }
     }
 
     /// Packets were reported lost at `now`.
@@ -111,23 +143,23 @@ impl CompetitionDetector {
         self.last_loss = Some(now);
     }
 
-    /// The standing queue: the last second's smallest delay over the base delay.
+    /// The standing queue: the smallest delay of the last second or so (the current and
+    /// the previous second, since the current one may hold few packets) over the smallest
+    /// of the last 120 s.
     #[must_use]
     pub fn queue(&self) -> Option<Duration> {
-        let latest = self.latest_second;
-        let valid = |i: usize| {
-            self.slot_second[i] != u64::MAX
-                && latest.saturating_sub(self.slot_second[i]) < HISTORY_S as u64
-        };
-        let base = (0..HISTORY_S)
-            .filter(|&i| valid(i))
+        let newest = self.second / BASE_BUCKET_S;
+        let base = (0..BASE_BUCKETS)
+            .filter(|&i| {
+                self.slot_bucket[i] != u64::MAX
+                    && newest.saturating_sub(self.slot_bucket[i]) < BASE_BUCKETS as u64
+            })
             .map(|i| self.minima[i])
             .min()?;
-        // The current second may hold few packets: take the smaller of it and the one before.
-        let recent = (0..HISTORY_S)
-            .filter(|&i| valid(i) && latest - self.slot_second[i] <= 1)
-            .map(|i| self.minima[i])
-            .min()?;
+        let recent = self.second_min.min(self.previous_min);
+        if recent == i64::MAX {
+            return None;
+        }
         Some(Duration::from_micros(
             u64::try_from(recent - base).unwrap_or(0),
         ))
@@ -142,6 +174,11 @@ impl CompetitionDetector {
         } else {
             self.above_since = None;
         }
+        if queue >= p.long_queue {
+            self.long_since.get_or_insert(now);
+        } else {
+            self.long_since = None;
+        }
         self.mode = match self.mode {
             Mode::Yielding => {
                 let held = self
@@ -150,7 +187,10 @@ impl CompetitionDetector {
                 let lossy = self
                     .last_loss
                     .is_some_and(|t| now.saturating_duration_since(t) <= p.enter_hold);
-                if held && lossy {
+                let long = self
+                    .long_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= p.long_hold);
+                if (held && lossy) || long {
                     Mode::Competing { since: now }
                 } else {
                     Mode::Yielding
@@ -169,6 +209,7 @@ impl CompetitionDetector {
                     Mode::Checking { until, drained }
                 } else if drained {
                     self.above_since = None;
+                    self.long_since = None;
                     Mode::Yielding
                 } else {
                     Mode::Competing { since: now }

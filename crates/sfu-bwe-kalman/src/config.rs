@@ -26,7 +26,10 @@ pub struct KalmanConfig {
     /// Default 0.85 (§5.5).
     pub beta: f64,
     /// Growth per second far from convergence (η), in `(1, 4]`. The draft's 1.08 assumes
-    /// probing finds the capacity; this crate does not probe, so the default is 1.5.
+    /// probing finds the capacity. This estimator asks for probes
+    /// ([`poll_probe`](sfu_bwe::CongestionControl::poll_probe)), but a caller whose pacer
+    /// cannot send them (str0m's pacer sends its own) still needs to find the capacity, so
+    /// the default is 1.5.
     pub eta_per_second: f64,
     /// Packets sent within this interval form one group (§5.2), in `(0, 100 ms]`.
     /// Default 5 ms.

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use sfu_bwe::{
-    BandwidthEstimate, BandwidthUsage, Bitrate, CongestionControl, DataSize, SendHistory,
-    SentPacket, Timestamp, TwccFeedback, TwccSample, TwccSeq,
+    BandwidthEstimate, BandwidthUsage, Bitrate, CongestionControl, DataSize, ProbeCluster,
+    SendHistory, SentPacket, Timestamp, TwccFeedback, TwccSample, TwccSeq,
 };
+use sfu_bwe_control::{CompetitionDetector, CompetitionParams, ProbeParams, Prober};
 
 use crate::config::{KalmanConfig, KalmanConfigError};
 use crate::delay::DelayEstimator;
@@ -32,9 +33,23 @@ pub struct BandwidthEstimator {
     loss: LossEstimator,
     incoming: IncomingRate,
     rate: RateController,
+    prober: Prober,
+    competition: CompetitionDetector,
+    rtt: Duration,
+    last_loss_cut: Option<Timestamp>,
+    last_overuse: Option<Timestamp>,
     samples: Vec<TwccSample>,
     estimate: Bitrate,
 }
+
+const DEFAULT_RTT: Duration = Duration::from_millis(200);
+/// The span of the recent received rate that decreases start from.
+const RECENT_SPAN: Duration = Duration::from_millis(150);
+/// Periodic probes wait this long after the last over-use: a flow that keeps meeting the
+/// queue is at its share, and a burst would only take slack another flow left.
+const CALM_BEFORE_PROBING: Duration = Duration::from_millis(2500);
+/// Periodic probes only while R is within this factor of the estimate.
+const PROBE_WHEN_USING: f64 = 1.25;
 
 impl BandwidthEstimator {
     /// An estimator with a validated `config`.
@@ -53,6 +68,14 @@ impl BandwidthEstimator {
                 },
                 config.initial_bitrate,
             ),
+            prober: Prober::new(ProbeParams {
+                max_rate: config.bounds.max(),
+                ..ProbeParams::default()
+            }),
+            competition: CompetitionDetector::new(CompetitionParams::default()),
+            rtt: DEFAULT_RTT,
+            last_loss_cut: None,
+            last_overuse: None,
             samples: Vec::with_capacity(64),
             estimate: config.initial_bitrate,
             config,
@@ -98,36 +121,115 @@ impl BandwidthEstimator {
     pub fn usage(&self) -> BandwidthUsage {
         self.delay.usage()
     }
+
+    /// Whether the estimator currently competes with a loss-based flow (it then answers
+    /// loss instead of queueing delay).
+    #[must_use]
+    pub fn competing(&self) -> bool {
+        self.competition.competing()
+    }
+
+    /// The verdict while competing with a loss-based flow: queueing delay is that flow's
+    /// doing, so only loss (a queue overflow) counts as over-use, once per RTT + 100 ms.
+    fn competing_usage(&mut self, lost: bool, now: Timestamp) -> BandwidthUsage {
+        let due = self.last_loss_cut.is_none_or(|t| {
+            now.saturating_duration_since(t) >= self.rtt + Duration::from_millis(100)
+        });
+        if lost && due {
+            self.last_loss_cut = Some(now);
+            BandwidthUsage::Overusing
+        } else {
+            BandwidthUsage::Normal
+        }
+    }
 }
 
 impl CongestionControl for BandwidthEstimator {
     fn on_packet_sent(&mut self, packet: SentPacket) {
+        self.prober.on_sent(&packet);
         self.history.record(packet);
     }
 
     fn on_feedback(&mut self, feedback: &TwccFeedback) {
         let now = feedback.received_at();
         let loss = &mut self.loss;
+        let mut lost_any = false;
         self.history
             .resolve_feedback(feedback, &mut self.samples, |lost| {
-                loss.on_report(lost, now)
+                lost_any |= lost;
+                loss.on_report(lost, now);
             });
+        if lost_any {
+            self.competition.on_loss(now);
+        }
         if !self.samples.is_empty() {
+            let mut probed = None;
             for s in &self.samples {
                 if let Some(arrival) = s.arrival {
                     self.incoming.push(arrival, s.size);
+                    self.competition.on_delay(s.send_time, arrival);
                 }
                 self.delay.update(s);
+                if let Some(r) = self.prober.on_sample(s, now) {
+                    probed = Some(r.rate);
+                }
             }
-            self.rate
-                .update(self.delay.usage(), self.incoming.rate(), now);
+            self.competition.update(now);
+            let usage = if self.competition.competing() {
+                self.competing_usage(lost_any, now)
+            } else {
+                self.delay.usage()
+            };
+            if usage == BandwidthUsage::Overusing {
+                self.last_overuse = Some(now);
+            }
+            let received = match usage {
+                // Decrease from what the path carries now: after a capacity drop the
+                // window's average lags by half a window, and a cut from it leaves a queue.
+                BandwidthUsage::Overusing => {
+                    match (self.incoming.rate(), self.incoming.recent_rate(RECENT_SPAN)) {
+                        (Some(r), Some(recent)) => Some(r.min(recent)),
+                        (r, recent) => r.or(recent),
+                    }
+                }
+                _ => self.incoming.rate(),
+            };
+            self.rate.update(usage, received, now);
+            if let Some(rate) = probed
+                && usage != BandwidthUsage::Overusing
+            {
+                self.rate.on_probe(rate, now);
+            }
         }
-        let loss_cap = self.loss.update(self.estimate, now);
+        let loss_cap = self.loss.update(self.estimate, self.rtt, now);
         self.estimate = self.config.bounds.clamp(self.rate.rate().min(loss_cap));
     }
 
     fn on_rtt(&mut self, rtt: Duration, _now: Timestamp) {
-        self.rate.set_rtt(rtt);
+        self.rtt = rtt;
+    }
+
+    fn poll_probe(&mut self, now: Timestamp) -> Option<ProbeCluster> {
+        let calm = self
+            .last_overuse
+            .is_none_or(|t| now.saturating_duration_since(t) >= CALM_BEFORE_PROBING);
+        let received = self.incoming.rate();
+        // A sender that does not use its estimate (application-limited) learns nothing
+        // from a probe it would not use either.
+        let using_estimate = received.is_some_and(|r| r.scale(PROBE_WHEN_USING) >= self.estimate);
+        // Below the rate of its last over-uses the flow is on its way back to its share;
+        // only beyond it is there news a probe could confirm.
+        let beyond_capacity = match (self.rate.link_capacity(), received) {
+            (Some(c), Some(r)) => r >= c,
+            _ => true,
+        };
+        let uncongested = self.delay.usage() == BandwidthUsage::Normal
+            && calm
+            && using_estimate
+            && beyond_capacity
+            && self.loss.limit() == Bitrate::MAX
+            && !self.competition.competing();
+        self.prober.poll(now, self.estimate, uncongested)
     }
 
     fn estimate(&self) -> BandwidthEstimate {

@@ -6,8 +6,13 @@
 //!   historical `OveruseEstimator` / `OveruseDetector`).
 //! - Rate controller (§5.5): increase / hold / decrease driven by the detector, decrease to
 //!   β × the received rate R, multiplicative increase far from convergence and additive
-//!   near it.
-//! - [`LossEstimator`] (§6): the loss-based cap A_s.
+//!   near it. Unlike the draft, the additive step (one packet per 100 ms) and the interval
+//!   between decreases do not depend on the RTT, so flows with different RTTs converge to
+//!   equal shares (RFC 8867 §5.5 in `sfu-bwe-sim`).
+//! - [`LossEstimator`] (§6): the loss-based cap A_s, decided on confidence intervals.
+//! - From `sfu-bwe-control`: probe clusters at start and when the flow is calm, and
+//!   detection of a competing loss-based flow, against which over-use is read from loss
+//!   instead of delay.
 //! - [`BandwidthEstimator`]: all of the above behind [`CongestionControl`](sfu_bwe::CongestionControl),
 //!   with an O(1) send-time history.
 //! - [`PerSubscriber`] / [`ClientHint`]: a subscriber's own limits (max bitrate, max layer)
@@ -16,9 +21,11 @@
 //! For the current libwebrtc shape (trendline instead of Kalman, acknowledged-bitrate
 //! estimator), use `sfu-bwe-googcc`; both implement the same trait.
 //!
-//! What it deliberately does not do: read a clock, perform I/O, parse RTCP, probe, or
-//! detect application-limited periods. Without probing, growth far from convergence uses
-//! η = 1.5/s by default instead of the draft's 1.08 (see [`KalmanConfig::eta_per_second`]).
+//! What it deliberately does not do: read a clock, perform I/O, parse RTCP, or pace (the
+//! caller sends the probe clusters
+//! [`poll_probe`](sfu_bwe::CongestionControl::poll_probe) asks for). Growth far from
+//! convergence uses η = 1.5/s by default instead of the draft's 1.08, for callers that
+//! cannot send probes (see [`KalmanConfig::eta_per_second`]).
 //!
 //! # Example
 //!

@@ -50,6 +50,28 @@ impl IncomingRate {
         }
     }
 
+    /// The rate over the last `span` of receiver time only, when the ring covers it: what
+    /// the path carries now, without the window's lag. O(packets in `span`).
+    pub(crate) fn recent_rate(&self, span: Duration) -> Option<Bitrate> {
+        let (last, _) = *self.packets.back()?;
+        let from = last.saturating_sub(span);
+        let mut bytes = 0u64;
+        let mut first = None;
+        for &(t, s) in self.packets.iter().rev() {
+            if t < from {
+                break;
+            }
+            bytes += s.bytes();
+            first = Some((t, s));
+        }
+        let (first, first_size) = first?;
+        let covered = last.saturating_duration_since(first);
+        if covered < span / 2 {
+            return None;
+        }
+        Bitrate::from_size_over(DataSize::from_bytes(bytes - first_size.bytes()), covered)
+    }
+
     /// R, once the window holds more than half a window of data.
     pub(crate) fn rate(&self) -> Option<Bitrate> {
         let (first, first_size) = self.packets.front()?;
@@ -90,8 +112,19 @@ pub(crate) struct RateController {
     /// convergence" is within three standard deviations of it.
     converged_kbps: Option<f64>,
     converged_var: f64,
-    rtt: Duration,
 }
+
+/// Shortest time between two decreases while over-use persists. The draft reacts once per
+/// RTT; a fixed interval at least as long as the round trips of the RFC 8867 suite (up to
+/// 300 ms plus queueing) keeps short- and long-RTT flows cutting at the same pace.
+const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
+/// After a decrease A_r sits below R; R this far below A_r means the capacity dropped, and
+/// waiting for the interval would let the queue grow.
+const FALLING_BEHIND: f64 = 0.8;
+/// Additive increase adds one 1200-byte packet per this time (96 kbit/s per second),
+/// whatever the RTT: every flow adds the same rate, which is what makes AIMD converge to
+/// equal shares, and the short cycle keeps utilisation high.
+const RESPONSE_TIME: Duration = Duration::from_millis(100);
 
 impl RateController {
     pub(crate) fn new(params: RateParams, initial: Bitrate) -> Self {
@@ -102,7 +135,6 @@ impl RateController {
             last_change: None,
             converged_kbps: None,
             converged_var: 0.4,
-            rtt: Duration::from_millis(200),
         }
     }
 
@@ -110,8 +142,25 @@ impl RateController {
         self.rate
     }
 
-    pub(crate) fn set_rtt(&mut self, rtt: Duration) {
-        self.rtt = rtt;
+    /// The rate R averaged over decreases, while it is believed.
+    pub(crate) fn link_capacity(&self) -> Option<Bitrate> {
+        self.converged_kbps
+            .map(|k| Bitrate::from_bps_f64(k * 1000.0))
+    }
+
+    /// A probe showed the path carries `rate`: A_r rises to it (never falls), and a
+    /// convergence point it leaves behind no longer holds.
+    pub(crate) fn on_probe(&mut self, rate: Bitrate, now: Timestamp) {
+        if rate <= self.rate {
+            return;
+        }
+        if let Some((_, high)) = self.band()
+            && rate.as_kbps_f64() > high
+        {
+            self.converged_kbps = None;
+        }
+        self.rate = self.params.bounds.clamp(rate);
+        self.last_change = Some(now);
     }
 
     fn band(&self) -> Option<(f64, f64)> {
@@ -129,14 +178,14 @@ impl RateController {
     ) -> Bitrate {
         match usage {
             BandwidthUsage::Overusing => {
-                // Over-use persists across feedbacks: reduce again at most once per RTT.
-                let interval = self
-                    .rtt
-                    .clamp(Duration::from_millis(10), Duration::from_millis(200));
+                // Over-use persists across feedbacks: reduce again once per interval, or
+                // at once when R shows the capacity fell.
+                let falling = received.is_some_and(|r| r < self.rate.scale(FALLING_BEHIND));
                 let due = self.state != State::Decrease
+                    || falling
                     || self
                         .last_change
-                        .is_none_or(|t| now.saturating_duration_since(t) >= interval);
+                        .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_INTERVAL);
                 if due {
                     self.decrease(received, now);
                 }
@@ -193,9 +242,7 @@ impl RateController {
             self.converged_kbps = None;
         }
         let step = if self.converged_kbps.is_some() {
-            // Additive: about one 1200-byte packet per response time (RTT + 100 ms).
-            let response = self.rtt.as_secs_f64() + 0.1;
-            (1200.0 * 8.0 / response).max(4000.0) * dt
+            1200.0 * 8.0 / RESPONSE_TIME.as_secs_f64() * dt
         } else {
             let eta = self.params.eta_per_second.powf(dt.min(1.0));
             (self.rate.as_bps_f64() * (eta - 1.0)).max(1000.0 * dt.min(1.0))
@@ -254,18 +301,20 @@ mod tests {
     }
 
     #[test]
-    fn increase_is_additive_near_convergence() {
-        let mut c = ctl();
-        let r = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Overusing, r, at(0));
-        c.update(BandwidthUsage::Normal, r, at(100));
-        let before = c.rate();
-        let after = c.update(BandwidthUsage::Normal, r, at(1100));
-        let step = after.saturating_sub(before);
-        assert!(
-            step > Bitrate::ZERO && step < Bitrate::from_kbps(40),
-            "step {step}"
-        );
+    fn increase_is_additive_near_convergence_and_the_same_at_every_rate() {
+        for kbps in [300, 1000, 3000] {
+            let mut c = ctl();
+            let r = Some(Bitrate::from_kbps(kbps));
+            c.update(BandwidthUsage::Overusing, r, at(0));
+            c.update(BandwidthUsage::Normal, r, at(100));
+            let before = c.rate();
+            let after = c.update(BandwidthUsage::Normal, r, at(1100));
+            assert_eq!(
+                after.saturating_sub(before),
+                Bitrate::from_kbps(96),
+                "at {kbps}k"
+            );
+        }
     }
 
     #[test]
