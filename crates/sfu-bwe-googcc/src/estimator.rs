@@ -56,7 +56,10 @@ pub struct GoogCcEstimator {
 const DEFAULT_RTT: Duration = Duration::from_millis(200);
 /// Periodic probes wait this long after the last over-use: a flow that keeps meeting the
 /// queue is at its share, and a burst would only take slack another flow left.
-const CALM_BEFORE_PROBING: Duration = Duration::from_millis(2500);
+const CALM_BEFORE_PROBING: Duration = Duration::from_secs(1);
+/// Periodic probes only once the flow carries this much more than the capacity measured
+/// at its last over-uses: in a steady sawtooth over-use comes before that.
+const BEYOND_CAPACITY: f64 = 1.05;
 /// Periodic probes only while the acknowledged rate is within this factor of the estimate.
 const PROBE_WHEN_USING: f64 = 1.25;
 
@@ -246,7 +249,7 @@ impl CongestionControl for GoogCcEstimator {
         // share a saturated link never get there: one of them would take the slack the
         // others' back-off left.)
         let beyond_capacity = match (self.aimd.link_capacity(), acknowledged) {
-            (Some(c), Some(a)) => a >= c,
+            (Some(c), Some(a)) => a >= c.scale(BEYOND_CAPACITY),
             _ => true,
         };
         let uncongested = self.detector.state() == BandwidthUsage::Normal

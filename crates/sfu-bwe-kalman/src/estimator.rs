@@ -38,16 +38,23 @@ pub struct BandwidthEstimator {
     rtt: Duration,
     last_loss_cut: Option<Timestamp>,
     last_overuse: Option<Timestamp>,
+    overuse_since: Option<Timestamp>,
     samples: Vec<TwccSample>,
     estimate: Bitrate,
 }
 
 const DEFAULT_RTT: Duration = Duration::from_millis(200);
+/// Over-use acts this long after it began, minus the flow's RTT (see
+/// `equalised_usage`).
+const REACTION_TIME: Duration = Duration::from_millis(150);
 /// The span of the recent received rate that decreases start from.
 const RECENT_SPAN: Duration = Duration::from_millis(150);
 /// Periodic probes wait this long after the last over-use: a flow that keeps meeting the
 /// queue is at its share, and a burst would only take slack another flow left.
-const CALM_BEFORE_PROBING: Duration = Duration::from_millis(2500);
+const CALM_BEFORE_PROBING: Duration = Duration::from_secs(1);
+/// Periodic probes only once the flow carries this much more than the capacity measured
+/// at its last over-uses: in a steady sawtooth over-use comes before that.
+const BEYOND_CAPACITY: f64 = 1.05;
 /// Periodic probes only while R is within this factor of the estimate.
 const PROBE_WHEN_USING: f64 = 1.25;
 
@@ -76,6 +83,7 @@ impl BandwidthEstimator {
             rtt: DEFAULT_RTT,
             last_loss_cut: None,
             last_overuse: None,
+            overuse_since: None,
             samples: Vec::with_capacity(64),
             estimate: config.initial_bitrate,
             config,
@@ -129,6 +137,31 @@ impl BandwidthEstimator {
         self.competition.competing()
     }
 
+    /// The detector's verdict, with over-use held back until it has lasted
+    /// [`REACTION_TIME`] − RTT: flows sharing a queue then all react about the same time
+    /// after it started to grow, instead of the shortest-RTT flow cutting first, draining
+    /// the queue, and leaving the longer-RTT flows a larger share. A capacity drop does not
+    /// wait: when the received rate falls well below the estimate, over-use counts at once.
+    fn equalised_usage(&mut self, now: Timestamp) -> BandwidthUsage {
+        let usage = self.delay.usage();
+        if usage != BandwidthUsage::Overusing {
+            self.overuse_since = None;
+            return usage;
+        }
+        let since = *self.overuse_since.get_or_insert(now);
+        let wait = REACTION_TIME.saturating_sub(self.rtt);
+        let falling = match (self.incoming.recent_rate(RECENT_SPAN), self.incoming.rate()) {
+            (Some(recent), _) => recent < self.estimate.scale(0.8),
+            (None, Some(r)) => r < self.estimate.scale(0.8),
+            (None, None) => true,
+        };
+        if falling || now.saturating_duration_since(since) >= wait {
+            BandwidthUsage::Overusing
+        } else {
+            BandwidthUsage::Normal
+        }
+    }
+
     /// The verdict while competing with a loss-based flow: queueing delay is that flow's
     /// doing, so only loss (a queue overflow) counts as over-use, once per RTT + 100 ms.
     fn competing_usage(&mut self, lost: bool, now: Timestamp) -> BandwidthUsage {
@@ -178,7 +211,7 @@ impl CongestionControl for BandwidthEstimator {
             let usage = if self.competition.competing() {
                 self.competing_usage(lost_any, now)
             } else {
-                self.delay.usage()
+                self.equalised_usage(now)
             };
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);
@@ -220,7 +253,7 @@ impl CongestionControl for BandwidthEstimator {
         // Below the rate of its last over-uses the flow is on its way back to its share;
         // only beyond it is there news a probe could confirm.
         let beyond_capacity = match (self.rate.link_capacity(), received) {
-            (Some(c), Some(r)) => r >= c,
+            (Some(c), Some(r)) => r >= c.scale(BEYOND_CAPACITY),
             _ => true,
         };
         let uncongested = self.delay.usage() == BandwidthUsage::Normal
