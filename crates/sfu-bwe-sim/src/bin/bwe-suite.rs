@@ -4,19 +4,25 @@
 //!
 //! ```text
 //! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- [--seeds N] [--case NAME] [--all-checks]
+//! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- --case 5.8 --csv googcc
 //! ```
+//!
+//! `--csv` prints one run (seed 0, 50 ms feedback) bin by bin instead: time, capacity, and
+//! per flow its target, sending rate and the largest queueing delay it met (kbit/s, ms).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sfu_bwe_sim::EstimatorKind;
+use sfu_bwe_sim::{EstimatorKind, Record};
 use sfu_bwe_sim::rfc8867::{Case, Check, Conditions};
 
 struct Args {
     seeds: u64,
     case: Option<String>,
     all_checks: bool,
+    /// `--csv ESTIMATOR`: print one run of `--case` (seed 0, 50 ms feedback) bin by bin.
+    csv: Option<EstimatorKind>,
 }
 
 fn parse() -> anyhow::Result<Args> {
@@ -24,6 +30,7 @@ fn parse() -> anyhow::Result<Args> {
         seeds: 10,
         case: None,
         all_checks: false,
+        csv: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -37,8 +44,15 @@ fn parse() -> anyhow::Result<Args> {
             }
             "--case" => args.case = Some(it.next().context("--case needs a name")?),
             "--all-checks" => args.all_checks = true,
+            "--csv" => {
+                args.csv = Some(match it.next().as_deref() {
+                    Some("googcc") => EstimatorKind::GoogCc,
+                    Some("kalman") => EstimatorKind::Kalman,
+                    other => bail!("--csv needs googcc or kalman, not {other:?}"),
+                });
+            }
             "-h" | "--help" => {
-                println!("usage: bwe-suite [--seeds N] [--case NAME] [--all-checks]");
+                println!("usage: bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
@@ -79,8 +93,54 @@ impl Worst {
     }
 }
 
+fn csv(case: &Case, record: &Record) {
+    let mut header = vec!["t_s".to_string(), "capacity_kbps".to_string()];
+    for i in 0..case.flows.len() {
+        header.extend([
+            format!("f{i}_target_kbps"),
+            format!("f{i}_sent_kbps"),
+            format!("f{i}_queue_ms"),
+        ]);
+    }
+    println!("{}", header.join(","));
+    let mut worst = vec![vec![0.0f64; record.capacity.len()]; record.flows.len()];
+    for (f, flow) in record.flows.iter().enumerate() {
+        for q in &flow.queue {
+            if let Some(i) = record.index(q.at) {
+                worst[f][i] = worst[f][i].max(q.delay.as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    for (i, cap) in record.capacity.iter().enumerate() {
+        let mut row = vec![format!("{:.1}", record.secs(i)), format!("{:.0}", cap.as_kbps_f64())];
+        for (f, flow) in record.flows.iter().enumerate() {
+            let b = flow.bins[i];
+            row.extend([
+                format!("{:.0}", b.target.as_kbps_f64()),
+                format!("{:.0}", record.rate(b.sent).as_kbps_f64()),
+                format!("{:.0}", worst[f][i]),
+            ]);
+        }
+        println!("{}", row.join(","));
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = parse()?;
+    if let Some(kind) = args.csv {
+        let name = args.case.as_deref().context("--csv needs --case")?;
+        let conditions = Conditions {
+            estimator: kind,
+            seed: 0,
+            feedback_interval: Duration::from_millis(50),
+        };
+        let case = Case::all(conditions)
+            .into_iter()
+            .find(|c| c.name == name)
+            .with_context(|| format!("no case {name:?}"))?;
+        csv(&case, &case.run());
+        return Ok(());
+    }
     let intervals = [Duration::from_millis(50), Duration::from_millis(100)];
     println!(
         "| case | estimator | runs meeting every target | missed targets: worst value (target), runs missing |"
