@@ -83,6 +83,10 @@ pub struct CompetitionDetector {
     second: u64,
     second_min: i64,
     previous_min: i64,
+    /// The smallest delay over the buckets still in the window, recomputed when a new
+    /// bucket starts (every 4 s) and lowered by each sample in between.
+    base: i64,
+    newest_bucket: u64,
     above_since: Option<Timestamp>,
     long_since: Option<Timestamp>,
     last_loss: Option<Timestamp>,
@@ -100,6 +104,8 @@ impl CompetitionDetector {
             second: 0,
             second_min: i64::MAX,
             previous_min: i64::MAX,
+            base: i64::MAX,
+            newest_bucket: 0,
             above_since: None,
             long_since: None,
             last_loss: None,
@@ -124,6 +130,20 @@ impl CompetitionDetector {
             self.minima[slot] = i64::MAX;
         }
         self.minima[slot] = self.minima[slot].min(delay);
+        if bucket > self.newest_bucket || self.base == i64::MAX {
+            self.newest_bucket = self.newest_bucket.max(bucket);
+            let newest = self.newest_bucket;
+            self.base = (0..BASE_BUCKETS)
+                .filter(|&i| {
+                    self.slot_bucket[i] != u64::MAX
+                        && newest.saturating_sub(self.slot_bucket[i]) < BASE_BUCKETS as u64
+                })
+                .map(|i| self.minima[i])
+                .min()
+                .unwrap_or(i64::MAX);
+        } else {
+            self.base = self.base.min(delay);
+        }
         if second > self.second {
             self.previous_min = if second == self.second + 1 {
                 self.second_min
@@ -145,21 +165,14 @@ impl CompetitionDetector {
 
     /// The standing queue: the smallest delay of the last second or so (the current and
     /// the previous second, since the current one may hold few packets) over the smallest
-    /// of the last 120 s.
+    /// of the last 120 s. O(1).
     #[must_use]
     pub fn queue(&self) -> Option<Duration> {
-        let newest = self.second / BASE_BUCKET_S;
-        let base = (0..BASE_BUCKETS)
-            .filter(|&i| {
-                self.slot_bucket[i] != u64::MAX
-                    && newest.saturating_sub(self.slot_bucket[i]) < BASE_BUCKETS as u64
-            })
-            .map(|i| self.minima[i])
-            .min()?;
         let recent = self.second_min.min(self.previous_min);
-        if recent == i64::MAX {
+        if recent == i64::MAX || self.base == i64::MAX {
             return None;
         }
+        let base = self.base;
         Some(Duration::from_micros(
             u64::try_from(recent - base).unwrap_or(0),
         ))

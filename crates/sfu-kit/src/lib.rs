@@ -94,8 +94,8 @@ pub use sfu_metrics::SfuMetrics;
 #[cfg(any(feature = "kalman-bwe", feature = "googcc-bwe", feature = "pacer"))]
 pub mod bwe {
     pub use sfu_bwe::{
-        BandwidthEstimate, Bitrate, CongestionControl, DataSize, Timestamp, TwccFeedback,
-        TwccSample,
+        BandwidthEstimate, Bitrate, CongestionControl, DataSize, ProbeCluster, Timestamp,
+        TwccFeedback, TwccSample,
     };
 
     /// The Kalman-filter estimator of the original GCC design.

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sfu_bwe_sim::{EstimatorKind, Record};
 use sfu_bwe_sim::rfc8867::{Case, Check, Conditions};
+use sfu_bwe_sim::{EstimatorKind, Record};
 
 struct Args {
     seeds: u64,
@@ -52,7 +52,9 @@ fn parse() -> anyhow::Result<Args> {
                 });
             }
             "-h" | "--help" => {
-                println!("usage: bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR]");
+                println!(
+                    "usage: bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
@@ -112,7 +114,10 @@ fn csv(case: &Case, record: &Record) {
         }
     }
     for (i, cap) in record.capacity.iter().enumerate() {
-        let mut row = vec![format!("{:.1}", record.secs(i)), format!("{:.0}", cap.as_kbps_f64())];
+        let mut row = vec![
+            format!("{:.1}", record.secs(i)),
+            format!("{:.0}", cap.as_kbps_f64()),
+        ];
         for (f, flow) in record.flows.iter().enumerate() {
             let b = flow.bins[i];
             row.extend([
