@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use sfu_bwe::Timestamp;
+use sfu_bwe::{BandwidthUsage, Timestamp};
 
 /// Thresholds of a [`CompetitionDetector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +90,7 @@ pub struct CompetitionDetector {
     above_since: Option<Timestamp>,
     long_since: Option<Timestamp>,
     last_loss: Option<Timestamp>,
+    last_loss_cut: Option<Timestamp>,
     mode: Mode,
 }
 
@@ -109,6 +110,7 @@ impl CompetitionDetector {
             above_since: None,
             long_since: None,
             last_loss: None,
+            last_loss_cut: None,
             mode: Mode::Yielding,
         }
     }
@@ -155,6 +157,31 @@ impl CompetitionDetector {
         }
         if second == self.second {
             self.second_min = self.second_min.min(delay);
+        }
+    }
+
+    /// The verdict the owner should act on: the delay detector's `delay` while yielding;
+    /// while competing, over-use only when this feedback reported a loss, at most once per
+    /// `rtt` + 100 ms, since queueing delay is the other flow's doing and only a queue
+    /// overflow says this flow sends too much.
+    pub fn verdict(
+        &mut self,
+        delay: BandwidthUsage,
+        lost: bool,
+        rtt: Duration,
+        now: Timestamp,
+    ) -> BandwidthUsage {
+        if !self.competing() {
+            return delay;
+        }
+        let due = self
+            .last_loss_cut
+            .is_none_or(|t| now.saturating_duration_since(t) >= rtt + Duration::from_millis(100));
+        if lost && due {
+            self.last_loss_cut = Some(now);
+            BandwidthUsage::Overusing
+        } else {
+            BandwidthUsage::Normal
         }
     }
 
@@ -275,5 +302,37 @@ mod tests {
         assert!(feed(&mut d, 9, 12, 200, true));
         // The queue drains once the competitor has gone: at the next check, competing ends.
         assert!(!feed(&mut d, 21, 12, 0, false));
+    }
+
+    #[test]
+    fn while_competing_only_loss_is_over_use_once_per_round_trip() {
+        let mut d = CompetitionDetector::new(CompetitionParams::default());
+        let rtt = Duration::from_millis(100);
+        let t = |ms| Timestamp::from_millis(ms);
+        assert_eq!(
+            d.verdict(BandwidthUsage::Overusing, false, rtt, t(0)),
+            BandwidthUsage::Overusing,
+            "yielding: the delay verdict stands"
+        );
+        feed(&mut d, 0, 5, 0, false);
+        assert!(feed(&mut d, 5, 4, 200, true));
+        let now = 9_000;
+        assert_eq!(
+            d.verdict(BandwidthUsage::Overusing, false, rtt, t(now)),
+            BandwidthUsage::Normal
+        );
+        assert_eq!(
+            d.verdict(BandwidthUsage::Normal, true, rtt, t(now)),
+            BandwidthUsage::Overusing
+        );
+        assert_eq!(
+            d.verdict(BandwidthUsage::Normal, true, rtt, t(now + 100)),
+            BandwidthUsage::Normal,
+            "within RTT + 100 ms of the last cut"
+        );
+        assert_eq!(
+            d.verdict(BandwidthUsage::Normal, true, rtt, t(now + 200)),
+            BandwidthUsage::Overusing
+        );
     }
 }

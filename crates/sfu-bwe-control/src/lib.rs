@@ -43,4 +43,4 @@ mod test_rng;
 
 pub use competition::{CompetitionDetector, CompetitionParams};
 pub use loss::{LossController, LossParams, wilson_interval};
-pub use probe::{ProbeParams, ProbeResult, Prober};
+pub use probe::{PathState, ProbeParams, ProbeResult, Prober};

@@ -55,6 +55,55 @@ impl Default for ProbeParams {
     }
 }
 
+/// What the owner of a [`Prober`] knows about the path when a periodic probe could go
+/// out; [`PathState::uncongested`] decides whether it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathState {
+    /// The estimate in force.
+    pub estimate: Bitrate,
+    /// Whether the delay-based detector currently reads the path as normal.
+    pub delay_normal: bool,
+    /// When the owner last saw over-use.
+    pub last_overuse: Option<Timestamp>,
+    /// The rate the receiver currently gets (acknowledged or received rate).
+    pub received: Option<Bitrate>,
+    /// The capacity measured at the last over-uses, while the owner believes it.
+    pub capacity: Option<Bitrate>,
+    /// Whether something other than delay limits the rate (a loss cap, competition).
+    pub otherwise_limited: bool,
+}
+
+/// Periodic probes wait this long after the last over-use: a flow that keeps meeting the
+/// queue is at its share, and a burst would only take slack another flow left.
+const CALM_BEFORE_PROBING: Duration = Duration::from_secs(1);
+/// Periodic probes only once the flow carries this much more than the capacity measured at
+/// its last over-uses: in a steady sawtooth, over-use comes first. (Flows that share a
+/// saturated link never get there: one of them would take the slack the others' back-off
+/// left.)
+const BEYOND_CAPACITY: f64 = 1.05;
+/// Periodic probes only while the received rate is within this factor of the estimate: a
+/// sender that does not use its estimate (application-limited) learns nothing from a probe
+/// it would not use either.
+const USING_ESTIMATE: f64 = 1.25;
+
+impl PathState {
+    /// Whether a periodic probe may go out at `now`.
+    #[must_use]
+    pub fn uncongested(&self, now: Timestamp) -> bool {
+        let calm = self
+            .last_overuse
+            .is_none_or(|t| now.saturating_duration_since(t) >= CALM_BEFORE_PROBING);
+        let using_estimate = self
+            .received
+            .is_some_and(|r| r.scale(USING_ESTIMATE) >= self.estimate);
+        let beyond_capacity = match (self.capacity, self.received) {
+            (Some(c), Some(r)) => r >= c.scale(BEYOND_CAPACITY),
+            _ => true,
+        };
+        self.delay_normal && calm && using_estimate && beyond_capacity && !self.otherwise_limited
+    }
+}
+
 /// What a completed cluster measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbeResult {
@@ -144,15 +193,10 @@ impl Prober {
         packets.max(self.params.min_duration)
     }
 
-    /// The cluster to send from `now`, if one is due. `estimate` is the estimate in force;
-    /// `uncongested` says whether the owner sees no sign of congestion (periodic probes
-    /// wait for it).
-    pub fn poll(
-        &mut self,
-        now: Timestamp,
-        estimate: Bitrate,
-        uncongested: bool,
-    ) -> Option<ProbeCluster> {
+    /// The cluster to send from `now`, if one is due, given what the owner knows of the
+    /// path (periodic probes wait until [`PathState::uncongested`]).
+    pub fn poll(&mut self, now: Timestamp, path: &PathState) -> Option<ProbeCluster> {
+        let estimate = path.estimate;
         if self.clusters.iter().flatten().any(|c| now < c.end) {
             return None;
         }
@@ -173,7 +217,7 @@ impl Prober {
             return None;
         } else if let Some(rate) = self.further.take() {
             (Kind::Further, rate)
-        } else if uncongested && self.periodic_due(now) {
+        } else if self.periodic_due(now) && path.uncongested(now) {
             (Kind::Periodic, estimate.scale(self.params.periodic_scale))
         } else {
             return None;
@@ -313,6 +357,18 @@ mod tests {
     use super::*;
     use sfu_bwe::TwccSeq;
 
+    /// A path that allows periodic probes (`open`) or not, with `estimate` in force.
+    fn path(estimate: Bitrate, open: bool) -> PathState {
+        PathState {
+            estimate,
+            delay_normal: open,
+            last_overuse: None,
+            received: Some(estimate),
+            capacity: None,
+            otherwise_limited: false,
+        }
+    }
+
     /// Sends `cluster` from `at` over a path of `capacity`; returns the result.
     fn run_cluster(
         p: &mut Prober,
@@ -359,29 +415,34 @@ mod tests {
         let mut p = Prober::new(ProbeParams::default());
         let start = Bitrate::from_kbps(150);
         let capacity = Bitrate::from_kbps(2_000);
-        let first = p.poll(Timestamp::ZERO, start, true).expect("start probe");
+        let first = p
+            .poll(Timestamp::ZERO, &path(start, true))
+            .expect("start probe");
         assert_eq!(first.rate, Bitrate::from_kbps(450));
         let r1 = run_cluster(&mut p, first, Timestamp::ZERO, capacity).expect("result");
         assert!(r1.rate.as_kbps_f64() > 400.0, "{r1:?}");
         let t = Timestamp::from_millis(500);
-        let second = p.poll(t, start, true).expect("second start probe");
+        let second = p.poll(t, &path(start, true)).expect("second start probe");
         assert_eq!(second.rate, Bitrate::from_kbps(900));
         run_cluster(&mut p, second, t, capacity).expect("result");
         // 900 kbit/s got through: probe 1.8 Mbit/s next.
         let t = Timestamp::from_millis(1000);
-        let third = p.poll(t, start, true).expect("further probe");
+        let third = p.poll(t, &path(start, true)).expect("further probe");
         assert!(third.rate.as_kbps_f64() > 1700.0, "{third:?}");
         let r3 = run_cluster(&mut p, third, t, capacity).expect("result");
         // 3.6 Mbit/s next, which the 2 Mbit/s path caps.
         let t = Timestamp::from_millis(1500);
-        let fourth = p.poll(t, r3.rate, true).expect("further probe");
+        let fourth = p.poll(t, &path(r3.rate, true)).expect("further probe");
         let r4 = run_cluster(&mut p, fourth, t, capacity).expect("result");
         assert!(
             (r4.rate.as_kbps_f64() - 1900.0).abs() < 150.0,
             "capacity reading {r4:?}"
         );
         // Below 70 % of 3.6 Mbit/s: no further probe.
-        assert_eq!(p.poll(Timestamp::from_millis(2000), r4.rate, true), None);
+        assert_eq!(
+            p.poll(Timestamp::from_millis(2000), &path(r4.rate, true)),
+            None
+        );
     }
 
     #[test]
@@ -391,21 +452,59 @@ mod tests {
             ..ProbeParams::default()
         });
         let est = Bitrate::from_kbps(1000);
-        assert_eq!(p.poll(Timestamp::ZERO, est, false), None);
+        assert_eq!(p.poll(Timestamp::ZERO, &path(est, false)), None);
         let c = p
-            .poll(Timestamp::from_millis(10), est, true)
+            .poll(Timestamp::from_millis(10), &path(est, true))
             .expect("periodic probe");
         assert_eq!(c.rate, Bitrate::from_kbps(1500));
         // A path of 1.2 Mbit/s cannot carry 1.5: no result to trust.
         let t = Timestamp::from_millis(10);
         assert_eq!(run_cluster(&mut p, c, t, Bitrate::from_kbps(1200)), None);
         // Not again before the interval.
-        assert_eq!(p.poll(Timestamp::from_millis(1000), est, true), None);
+        assert_eq!(p.poll(Timestamp::from_millis(1000), &path(est, true)), None);
         let t = Timestamp::from_millis(2500);
-        let c = p.poll(t, est, true).expect("next periodic probe");
+        let c = p.poll(t, &path(est, true)).expect("next periodic probe");
         let r = run_cluster(&mut p, c, t, Bitrate::from_kbps(5000)).expect("kept up");
         assert!(r.rate.as_kbps_f64() > 1400.0, "{r:?}");
         // Success is followed up soon.
-        assert!(p.poll(Timestamp::from_millis(3200), r.rate, true).is_some());
+        assert!(
+            p.poll(Timestamp::from_millis(3200), &path(r.rate, true))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn periodic_probes_need_calm_use_of_the_estimate_and_news_beyond_the_last_capacity() {
+        let k = Bitrate::from_kbps;
+        let now = Timestamp::from_millis(10_000);
+        let open = PathState {
+            estimate: k(1000),
+            delay_normal: true,
+            last_overuse: Some(Timestamp::from_millis(8_000)),
+            received: Some(k(1000)),
+            capacity: Some(k(900)),
+            otherwise_limited: false,
+        };
+        assert!(open.uncongested(now));
+        let recent_overuse = PathState {
+            last_overuse: Some(Timestamp::from_millis(9_500)),
+            ..open
+        };
+        assert!(!recent_overuse.uncongested(now));
+        let app_limited = PathState {
+            received: Some(k(500)),
+            ..open
+        };
+        assert!(!app_limited.uncongested(now));
+        let at_old_capacity = PathState {
+            capacity: Some(k(1000)),
+            ..open
+        };
+        assert!(!at_old_capacity.uncongested(now));
+        let loss_capped = PathState {
+            otherwise_limited: true,
+            ..open
+        };
+        assert!(!loss_capped.uncongested(now));
     }
 }

@@ -8,7 +8,8 @@ use sfu_bwe::{
     SentPacket, Timestamp, TwccFeedback, TwccSample,
 };
 use sfu_bwe_control::{
-    CompetitionDetector, CompetitionParams, LossController, LossParams, ProbeParams, Prober,
+    CompetitionDetector, CompetitionParams, LossController, LossParams, PathState, ProbeParams,
+    Prober,
 };
 
 use crate::acknowledged_bitrate::AcknowledgedBitrate;
@@ -46,7 +47,6 @@ pub struct GoogCcEstimator {
     loss: LossController,
     prober: Prober,
     competition: CompetitionDetector,
-    last_loss_cut: Option<Timestamp>,
     last_overuse: Option<Timestamp>,
     rtt: Duration,
     samples: Vec<TwccSample>,
@@ -54,15 +54,6 @@ pub struct GoogCcEstimator {
 }
 
 const DEFAULT_RTT: Duration = Duration::from_millis(200);
-/// Periodic probes wait this long after the last over-use: a flow that keeps meeting the
-/// queue is at its share, and a burst would only take slack another flow left.
-const CALM_BEFORE_PROBING: Duration = Duration::from_secs(1);
-/// Periodic probes only once the flow carries this much more than the capacity measured
-/// at its last over-uses: in a steady sawtooth over-use comes before that.
-const BEYOND_CAPACITY: f64 = 1.05;
-/// Periodic probes only while the acknowledged rate is within this factor of the estimate.
-const PROBE_WHEN_USING: f64 = 1.25;
-
 impl GoogCcEstimator {
     /// An estimator with a validated `config`.
     pub fn new(config: GoogCcConfig) -> Result<Self, GoogCcConfigError> {
@@ -98,7 +89,6 @@ impl GoogCcEstimator {
                 ..ProbeParams::default()
             }),
             competition: CompetitionDetector::new(CompetitionParams::default()),
-            last_loss_cut: None,
             last_overuse: None,
             rtt: DEFAULT_RTT,
             samples: Vec::with_capacity(64),
@@ -203,11 +193,9 @@ impl CongestionControl for GoogCcEstimator {
             self.samples = samples;
             self.competition.update(now);
 
-            let usage = if self.competition.competing() {
-                self.competing_usage(lost_any, now)
-            } else {
-                self.detector.state()
-            };
+            let usage = self
+                .competition
+                .verdict(self.detector.state(), lost_any, self.rtt, now);
             let acknowledged = self.acknowledged.estimate();
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);
@@ -236,29 +224,15 @@ impl CongestionControl for GoogCcEstimator {
     }
 
     fn poll_probe(&mut self, now: Timestamp) -> Option<ProbeCluster> {
-        let calm = self
-            .last_overuse
-            .is_none_or(|t| now.saturating_duration_since(t) >= CALM_BEFORE_PROBING);
-        // A sender that does not use its estimate (application-limited) learns nothing
-        // from a probe it would not use either.
-        let acknowledged = self.acknowledged.estimate();
-        let using_estimate =
-            acknowledged.is_some_and(|a| a.scale(PROBE_WHEN_USING) >= self.estimate);
-        // Below the capacity measured at the last over-use, the flow is on its way back
-        // to its share; only beyond it is there news a probe could confirm. (Flows that
-        // share a saturated link never get there: one of them would take the slack the
-        // others' back-off left.)
-        let beyond_capacity = match (self.aimd.link_capacity(), acknowledged) {
-            (Some(c), Some(a)) => a >= c.scale(BEYOND_CAPACITY),
-            _ => true,
+        let path = PathState {
+            estimate: self.estimate,
+            delay_normal: self.detector.state() == BandwidthUsage::Normal,
+            last_overuse: self.last_overuse,
+            received: self.acknowledged.estimate(),
+            capacity: self.aimd.link_capacity(),
+            otherwise_limited: self.loss.limit() != Bitrate::MAX || self.competition.competing(),
         };
-        let uncongested = self.detector.state() == BandwidthUsage::Normal
-            && calm
-            && using_estimate
-            && beyond_capacity
-            && self.loss.limit() == Bitrate::MAX
-            && !self.competition.competing();
-        self.prober.poll(now, self.estimate, uncongested)
+        self.prober.poll(now, &path)
     }
 
     fn on_rtt(&mut self, rtt: Duration, _now: Timestamp) {
@@ -267,22 +241,6 @@ impl CongestionControl for GoogCcEstimator {
 
     fn estimate(&self) -> BandwidthEstimate {
         BandwidthEstimate::new(self.estimate)
-    }
-}
-
-impl GoogCcEstimator {
-    /// The verdict while competing with a loss-based flow: queueing delay is that flow's
-    /// doing, so only loss (a queue overflow) counts as over-use, once per RTT + 100 ms.
-    fn competing_usage(&mut self, lost: bool, now: Timestamp) -> BandwidthUsage {
-        let due = self.last_loss_cut.is_none_or(|t| {
-            now.saturating_duration_since(t) >= self.rtt + Duration::from_millis(100)
-        });
-        if lost && due {
-            self.last_loss_cut = Some(now);
-            BandwidthUsage::Overusing
-        } else {
-            BandwidthUsage::Normal
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use sfu_bwe::{
     BandwidthEstimate, BandwidthUsage, Bitrate, CongestionControl, DataSize, ProbeCluster,
     SendHistory, SentPacket, Timestamp, TwccFeedback, TwccSample, TwccSeq,
 };
-use sfu_bwe_control::{CompetitionDetector, CompetitionParams, ProbeParams, Prober};
+use sfu_bwe_control::{CompetitionDetector, CompetitionParams, PathState, ProbeParams, Prober};
 
 use crate::config::{KalmanConfig, KalmanConfigError};
 use crate::delay::DelayEstimator;
@@ -36,7 +36,6 @@ pub struct BandwidthEstimator {
     prober: Prober,
     competition: CompetitionDetector,
     rtt: Duration,
-    last_loss_cut: Option<Timestamp>,
     last_overuse: Option<Timestamp>,
     overuse_since: Option<Timestamp>,
     samples: Vec<TwccSample>,
@@ -49,15 +48,6 @@ const DEFAULT_RTT: Duration = Duration::from_millis(200);
 const REACTION_TIME: Duration = Duration::from_millis(150);
 /// The span of the recent received rate that decreases start from.
 const RECENT_SPAN: Duration = Duration::from_millis(150);
-/// Periodic probes wait this long after the last over-use: a flow that keeps meeting the
-/// queue is at its share, and a burst would only take slack another flow left.
-const CALM_BEFORE_PROBING: Duration = Duration::from_secs(1);
-/// Periodic probes only once the flow carries this much more than the capacity measured
-/// at its last over-uses: in a steady sawtooth over-use comes before that.
-const BEYOND_CAPACITY: f64 = 1.05;
-/// Periodic probes only while R is within this factor of the estimate.
-const PROBE_WHEN_USING: f64 = 1.25;
-
 impl BandwidthEstimator {
     /// An estimator with a validated `config`.
     pub fn new(config: KalmanConfig) -> Result<Self, KalmanConfigError> {
@@ -81,7 +71,6 @@ impl BandwidthEstimator {
             }),
             competition: CompetitionDetector::new(CompetitionParams::default()),
             rtt: DEFAULT_RTT,
-            last_loss_cut: None,
             last_overuse: None,
             overuse_since: None,
             samples: Vec::with_capacity(64),
@@ -161,20 +150,6 @@ impl BandwidthEstimator {
             BandwidthUsage::Normal
         }
     }
-
-    /// The verdict while competing with a loss-based flow: queueing delay is that flow's
-    /// doing, so only loss (a queue overflow) counts as over-use, once per RTT + 100 ms.
-    fn competing_usage(&mut self, lost: bool, now: Timestamp) -> BandwidthUsage {
-        let due = self.last_loss_cut.is_none_or(|t| {
-            now.saturating_duration_since(t) >= self.rtt + Duration::from_millis(100)
-        });
-        if lost && due {
-            self.last_loss_cut = Some(now);
-            BandwidthUsage::Overusing
-        } else {
-            BandwidthUsage::Normal
-        }
-    }
 }
 
 impl CongestionControl for BandwidthEstimator {
@@ -208,11 +183,8 @@ impl CongestionControl for BandwidthEstimator {
                 }
             }
             self.competition.update(now);
-            let usage = if self.competition.competing() {
-                self.competing_usage(lost_any, now)
-            } else {
-                self.equalised_usage(now)
-            };
+            let delay = self.equalised_usage(now);
+            let usage = self.competition.verdict(delay, lost_any, self.rtt, now);
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);
             }
@@ -243,26 +215,15 @@ impl CongestionControl for BandwidthEstimator {
     }
 
     fn poll_probe(&mut self, now: Timestamp) -> Option<ProbeCluster> {
-        let calm = self
-            .last_overuse
-            .is_none_or(|t| now.saturating_duration_since(t) >= CALM_BEFORE_PROBING);
-        let received = self.incoming.rate();
-        // A sender that does not use its estimate (application-limited) learns nothing
-        // from a probe it would not use either.
-        let using_estimate = received.is_some_and(|r| r.scale(PROBE_WHEN_USING) >= self.estimate);
-        // Below the rate of its last over-uses the flow is on its way back to its share;
-        // only beyond it is there news a probe could confirm.
-        let beyond_capacity = match (self.rate.link_capacity(), received) {
-            (Some(c), Some(r)) => r >= c.scale(BEYOND_CAPACITY),
-            _ => true,
+        let path = PathState {
+            estimate: self.estimate,
+            delay_normal: self.delay.usage() == BandwidthUsage::Normal,
+            last_overuse: self.last_overuse,
+            received: self.incoming.rate(),
+            capacity: self.rate.link_capacity(),
+            otherwise_limited: self.loss.limit() != Bitrate::MAX || self.competition.competing(),
         };
-        let uncongested = self.delay.usage() == BandwidthUsage::Normal
-            && calm
-            && using_estimate
-            && beyond_capacity
-            && self.loss.limit() == Bitrate::MAX
-            && !self.competition.competing();
-        self.prober.poll(now, self.estimate, uncongested)
+        self.prober.poll(now, &path)
     }
 
     fn estimate(&self) -> BandwidthEstimate {
