@@ -1,4 +1,4 @@
-//! `cargo xtask bench [CRATE]` and `cargo xtask bwe-plot`.
+//! `cargo xtask bench [CRATE]`, `cargo xtask bwe-plot` and `cargo xtask bwe-suite`.
 
 use crate::exec::{cargo, run as exec};
 
@@ -16,13 +16,25 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     run_benches(args.first().map(String::as_str))
 }
 
-/// Writes the BWE scenario plots (SVG) with the simulator's `bwe-plot` binary.
+/// Writes the BWE plots (SVG) with the simulator's `bwe-plot` binary: every RFC 8867 case
+/// and scenario, both estimators. `--out DIR` (default `target/bwe-plots`); `--seed N` and
+/// `--feedback MS` are passed on.
 pub(crate) fn bwe_plot(args: &[String]) -> anyhow::Result<()> {
-    let out = match args {
-        [flag, dir, ..] if flag == "--out" => dir.clone(),
-        _ => "target/bwe-plots".to_string(),
-    };
-    exec(&mut cargo([
+    let mut out = "target/bwe-plots".to_string();
+    let mut passed = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--out", Some(dir)) => out = dir.clone(),
+            (flag @ ("--seed" | "--feedback"), Some(v)) => {
+                passed.extend([flag.to_string(), v.clone()]);
+            }
+            (other, _) => anyhow::bail!(
+                "unknown or incomplete argument {other:?}; usage: bwe-plot [--out DIR] [--seed N] [--feedback MS]"
+            ),
+        }
+    }
+    let mut cmd = cargo([
         "run",
         "--release",
         "-p",
@@ -32,7 +44,26 @@ pub(crate) fn bwe_plot(args: &[String]) -> anyhow::Result<()> {
         "--",
         "--out",
         &out,
-    ]))?;
+    ]);
+    cmd.args(&passed);
+    exec(&mut cmd)?;
     println!("plots written to {out}");
     Ok(())
+}
+
+/// Runs the RFC 8867 suite with the simulator's `bwe-suite` binary and prints its table;
+/// arguments are passed on (`--seeds N`, `--case NAME`, `--all-checks`, `--csv ESTIMATOR`).
+pub(crate) fn bwe_suite(args: &[String]) -> anyhow::Result<()> {
+    let mut cmd = cargo([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "sfu-bwe-sim",
+        "--bin",
+        "bwe-suite",
+        "--",
+    ]);
+    cmd.args(args);
+    exec(&mut cmd)
 }

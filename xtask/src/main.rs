@@ -27,7 +27,11 @@ tasks:
   fuzz [--iterations N]                  stable-Rust fuzz loops over the codec parsers
   load [sfu-load args]                   the load generator against a fresh basic-sfu
                                          (e.g. --scenario 1x10 --seconds 10; --help)
-  bwe-plot [--out DIR]                   SVG plots of the BWE scenarios
+  bwe-plot [--out DIR] [--seed N] [--feedback MS]
+                                         SVG plots of the RFC 8867 cases and BWE scenarios
+  bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR]
+                                         the RFC 8867 suite: per case and estimator, runs
+                                         meeting every target and the worst misses
 ";
 
 /// Prints the body of a GET of `args[0]`.
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&rest),
         Some("load") => load::run(&rest),
         Some("bwe-plot") => bench::bwe_plot(&rest),
+        Some("bwe-suite") => bench::bwe_suite(&rest),
         // Used by the constrained-link test from inside a network namespace.
         Some("http-get") => http_get(&rest),
         Some("help" | "--help" | "-h") | None => {

@@ -1,9 +1,12 @@
-//! Draws every standard scenario for every estimator as an SVG (estimate and capacity on
-//! top, bottleneck queueing delay below) and prints the headline metrics.
+//! Draws every RFC 8867 case and every standard scenario for every estimator as an SVG
+//! (rates and capacity on top, bottleneck queueing delay below) and prints the headline
+//! metrics.
 //!
 //! ```text
-//! cargo run --release -p sfu-bwe-sim --bin bwe-plot -- --out target/bwe-plots
+//! cargo run --release -p sfu-bwe-sim --bin bwe-plot -- --out target/bwe-plots [--seed N] [--feedback MS]
 //! ```
+//!
+//! `--seed` and `--feedback` pick the RFC 8867 run drawn (default: seed 0, 50 ms).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,13 +20,14 @@ use sfu_bwe_sim::{
 };
 
 fn main() -> anyhow::Result<()> {
-    let out = parse_out()?;
+    let args = parse_args()?;
+    let out = args.out;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     for kind in EstimatorKind::ALL {
         let conditions = Conditions {
             estimator: kind,
-            seed: 0,
-            feedback_interval: Duration::from_millis(50),
+            seed: args.seed,
+            feedback_interval: args.feedback,
         };
         for case in Case::all(conditions) {
             let record = case.run();
@@ -31,9 +35,11 @@ fn main() -> anyhow::Result<()> {
             draw_case(&path, &case, kind, &record)?;
             let failed = case.evaluate(&record).failures().count();
             println!(
-                "{:<7} {:<14} {failed} targets missed (seed 0, 50 ms feedback)  -> {}",
+                "{:<7} {:<14} {failed} targets missed (seed {}, {} ms feedback)  -> {}",
                 kind.name(),
                 case.name,
+                args.seed,
+                args.feedback.as_millis(),
                 path.display()
             );
         }
@@ -55,20 +61,46 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_out() -> anyhow::Result<PathBuf> {
+const USAGE: &str = "usage: bwe-plot --out DIR [--seed N] [--feedback MS]";
+
+/// Where to write, and the seed and feedback interval of the RFC 8867 runs drawn.
+struct Args {
+    out: PathBuf,
+    seed: u64,
+    feedback: Duration,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
     let mut args = std::env::args().skip(1);
-    let mut out = None;
+    let (mut out, mut seed, mut feedback) = (None, 0, Duration::from_millis(50));
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--out" => out = args.next().map(PathBuf::from),
+            "--seed" => {
+                seed = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .context("--seed needs a number")?;
+            }
+            "--feedback" => {
+                feedback = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_millis)
+                    .context("--feedback needs milliseconds")?;
+            }
             "-h" | "--help" => {
-                println!("usage: bwe-plot --out DIR");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => bail!("unknown argument {other:?}; usage: bwe-plot --out DIR"),
+            other => bail!("unknown argument {other:?}; {USAGE}"),
         }
     }
-    out.context("missing --out DIR")
+    Ok(Args {
+        out: out.context("missing --out DIR")?,
+        seed,
+        feedback,
+    })
 }
 
 fn ms(d: Duration) -> f64 {
