@@ -263,6 +263,10 @@ impl Prober {
 
     /// Counts a sent packet into the cluster whose window holds it. O(1).
     pub fn on_sent(&mut self, packet: &SentPacket) {
+        // Outside every cluster window (nearly every packet): one comparison.
+        if self.last_end.is_none_or(|end| packet.send_time >= end) {
+            return;
+        }
         for c in self.clusters.iter_mut().flatten() {
             if packet.send_time >= c.start && packet.send_time < c.end {
                 c.sent += 1;

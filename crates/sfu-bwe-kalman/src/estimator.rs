@@ -79,10 +79,11 @@ impl BandwidthEstimator {
         })
     }
 
-    /// Records that packet `seq` of `size` left at `send_time`. O(1), allocation-free.
+    /// Records that packet `seq` of `size` left at `send_time`, the same as
+    /// [`on_packet_sent`](CongestionControl::on_packet_sent). O(1), allocation-free.
     #[inline]
     pub fn record_send_time(&mut self, seq: TwccSeq, send_time: Timestamp, size: DataSize) {
-        self.history.record(SentPacket {
+        self.on_packet_sent(SentPacket {
             seq,
             send_time,
             size,

@@ -13,7 +13,9 @@ use crate::scenarios::EstimatorKind;
 pub enum FlowKind {
     /// RTP media paced at the estimate of one of our estimators, with TWCC feedback.
     Media(EstimatorKind),
-    /// A bulk TCP NewReno transfer ([`crate::tcp`] documents the model).
+    /// A bulk TCP NewReno transfer: slow start from 10 segments, congestion avoidance,
+    /// fast retransmit and recovery with partial ACKs, an RFC 6298 timer with backoff; an
+    /// ACK per segment, no SACK, no pacing.
     Tcp,
 }
 

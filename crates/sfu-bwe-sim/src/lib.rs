@@ -1,29 +1,42 @@
-//! A deterministic network model for the sfu-kit bandwidth estimators (dev-only).
+//! Deterministic network models for the sfu-kit bandwidth estimators (dev-only).
 //!
-//! The model is a discrete-event simulation in simulated time:
+//! Two discrete-event simulations in simulated time, no wall clock, no global state: same
+//! seed, same result.
 //!
-//! - a **sender** that paces 1200-byte packets at the estimator's current estimate and
-//!   tells it about each one ([`CongestionControl::on_packet_sent`](sfu_bwe::CongestionControl));
-//! - a **bottleneck** ([`Link`]): drop-tail FIFO served at a piecewise-constant capacity
-//!   ([`CapacitySchedule`]), a propagation delay, and seeded random loss after the queue;
-//! - a **receiver** that, like a browser's TWCC generator, sends feedback every 50 ms for
-//!   every sequence number up to the newest arrival, gaps reported lost, in its own clock;
-//!   feedback returns after the propagation delay over an uncongested reverse path.
+//! **[`Network`]** (the RFC 8867 suite, [`rfc8867`]): media flows, each with its own
+//! estimator, and TCP NewReno flows share one drop-tail bottleneck ([`Link`]: served at a
+//! [`CapacitySchedule`], queue limited in time, seeded random loss), then travel their own
+//! propagation delay with RFC 8868 jitter, in order or reordered. A media sender paces
+//! 1200-byte packets at its estimate within an encoder range and pads up to any probe
+//! cluster the estimator asks for; its receiver sends TWCC feedback every 50 or 100 ms like
+//! a browser. The run yields a [`Record`] (per flow and 100 ms bin: sent, delivered, lost,
+//! target; per packet: queueing delay) that [`metrics`] turns into RFC 8868 metrics and
+//! [`rfc8867::Case::evaluate`] judges against the targets. `tests/rfc8867.rs` runs every
+//! case; the `bwe-suite` and `bwe-plot` binaries print and draw them.
 //!
-//! Same seed, same trace: there is no wall clock and no global state. [`Scenario`] holds the
-//! standard setups that `tests/` asserts on and the `bwe-plot` binary draws.
-//!
-//! It deliberately does not model cross traffic, jitter, reordering or ALR; those belong in
-//! further scenarios, not in the estimators' unit tests.
+//! **[`Simulation`]** (the [`Scenario`]s): one media flow without probing over a link of
+//! its own, yielding a [`Trace`]; the older unit-level scenarios (convergence, a capacity
+//! drop, random loss) that `tests/` asserts on.
 //!
 //! # Example
 //!
 //! ```
-//! use sfu_bwe_sim::{EstimatorKind, Scenario};
+//! use std::time::Duration;
+//! use sfu_bwe_sim::EstimatorKind;
+//! use sfu_bwe_sim::rfc8867::{Case, Conditions};
 //!
-//! let trace = EstimatorKind::GoogCc.run(&Scenario::steady(1000));
-//! let steady = trace.stats(20.0, 40.0).expect("the run lasts 40 s");
-//! assert!(steady.mean_estimate.bps() > 500_000);
+//! let case = Case::against_tcp(
+//!     Conditions {
+//!         estimator: EstimatorKind::GoogCc,
+//!         seed: 1,
+//!         feedback_interval: Duration::from_millis(50),
+//!     },
+//!     300,
+//! );
+//! let record = case.run();
+//! let share = sfu_bwe_sim::metrics::window(&record, &case.flows, 20.0, 110.0);
+//! // The media flow (flow 0) holds a share against NewReno.
+//! assert!(share.flows[0].expect("active").utilisation > 0.4);
 //! ```
 #![forbid(unsafe_code)]
 
