@@ -7,7 +7,7 @@
 //! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- --case 5.8 --csv googcc
 //! ```
 //!
-//! `--csv` prints one run (seed 0, 50 ms feedback) bin by bin instead: time, capacity, and
+//! `--csv` prints one run (seed 0, 50 ms feedback or `--feedback MS`) bin by bin instead: time, capacity, and
 //! per flow its target, sending rate and the largest queueing delay it met (kbit/s, ms).
 
 use std::collections::BTreeMap;
@@ -21,8 +21,10 @@ struct Args {
     seeds: u64,
     case: Option<String>,
     all_checks: bool,
-    /// `--csv ESTIMATOR`: print one run of `--case` (seed 0, 50 ms feedback) bin by bin.
+    /// `--csv ESTIMATOR`: print one run of `--case` (seed 0) bin by bin.
     csv: Option<EstimatorKind>,
+    /// With `--csv`: the feedback interval of the run printed.
+    feedback: Duration,
 }
 
 fn parse() -> anyhow::Result<Args> {
@@ -31,6 +33,7 @@ fn parse() -> anyhow::Result<Args> {
         case: None,
         all_checks: false,
         csv: None,
+        feedback: Duration::from_millis(50),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -44,6 +47,13 @@ fn parse() -> anyhow::Result<Args> {
             }
             "--case" => args.case = Some(it.next().context("--case needs a name")?),
             "--all-checks" => args.all_checks = true,
+            "--feedback" => {
+                args.feedback = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_millis)
+                    .context("--feedback needs milliseconds")?;
+            }
             "--csv" => {
                 args.csv = Some(match it.next().as_deref() {
                     Some("googcc") => EstimatorKind::GoogCc,
@@ -137,7 +147,7 @@ fn main() -> anyhow::Result<()> {
         let conditions = Conditions {
             estimator: kind,
             seed: 0,
-            feedback_interval: Duration::from_millis(50),
+            feedback_interval: args.feedback,
         };
         let case = Case::all(conditions)
             .into_iter()
