@@ -69,6 +69,10 @@ const STEPS: &[Step] = &[
         name: "e2e-svc",
         run: crate::e2e_svc::run_all,
     },
+    Step {
+        name: "e2e-firefox",
+        run: crate::e2e_firefox::run_all,
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {

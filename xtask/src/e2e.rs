@@ -70,12 +70,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "--clean-only" => opts.clean_only = true,
             "--link-only" => return crate::e2e_link::run_all().map(|_| ()),
             "--svc-only" => return crate::e2e_svc::run_all().map(|_| ()),
+            "--firefox-only" => return crate::e2e_firefox::run_all().map(|_| ()),
             "--svc" => {
                 let codec = it.next().context("--svc needs a codec (vp9, av1)")?;
                 return crate::e2e_svc::run(codec).map(|_| ());
             }
             other => bail!(
-                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only, --svc CODEC)"
+                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only, --svc CODEC, --firefox-only)"
             ),
         }
     }
@@ -83,6 +84,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     if !opts.clean_only {
         crate::e2e_link::run_all()?;
         crate::e2e_svc::run_all()?;
+        crate::e2e_firefox::run_all()?;
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ use crate::e2e::{
 use crate::exec::root;
 
 const ROOM: &str = "link";
-const SFU_IP: &str = "10.77.0.1";
+pub(crate) const SFU_IP: &str = "10.77.0.1";
 const SUB_IP: &str = "10.77.0.2";
 /// The subscriber's downlink while limited.
 const LIMIT: &str = "300kbit";
@@ -39,14 +39,15 @@ const MAX_FREEZE: f64 = 1.0;
 /// Time allowed to climb back to the top layer.
 const UPSWITCH_WITHIN: Duration = Duration::from_secs(15);
 
-/// Two namespaces and their veth pair, removed on drop.
-struct Namespaces {
-    sfu: String,
-    sub: String,
+/// Two namespaces and their veth pair, removed on drop: `sfu` (10.77.0.1) and `sub`
+/// (10.77.0.2).
+pub(crate) struct Namespaces {
+    pub(crate) sfu: String,
+    pub(crate) sub: String,
 }
 
 impl Namespaces {
-    fn create() -> anyhow::Result<Self> {
+    pub(crate) fn create() -> anyhow::Result<Self> {
         let id = std::process::id();
         let ns = Self {
             sfu: format!("sfukit-sfu-{id}"),
@@ -113,7 +114,7 @@ fn in_ns(ns: &str, args: &[&str]) -> anyhow::Result<()> {
 }
 
 /// GET `url` from inside namespace `ns` (xtask runs itself there).
-fn get_in(ns: &str, url: &str) -> anyhow::Result<String> {
+pub(crate) fn get_in(ns: &str, url: &str) -> anyhow::Result<String> {
     let me = std::env::current_exe()?;
     let out = Command::new("ip")
         .args(["netns", "exec", ns])

@@ -1,0 +1,225 @@
+//! `cargo xtask e2e` part four: Firefox and Chromium in one room.
+//!
+//! Firefox gathers no loopback candidates and never pairs with a remote loopback one, so the
+//! room runs across the namespaces of the constrained-link test (unshaped here): basic-sfu
+//! and a Chromium peer in `sfu` (10.77.0.1, the SFU's candidate), Firefox ESR in `sub`
+//! (10.77.0.2). Both publish (camera and microphone, Chromium with 3-encoding simulcast,
+//! Firefox with the same page) and both watch. Firefox runs headless with a profile whose
+//! preferences give fake devices without prompts and let `getUserMedia` work on the page's
+//! plain-http origin; the page itself reports each browser's `getStats()` to the server, so
+//! no WebDriver session is needed. Pass:
+//! - each browser decodes the other's video (frame width > 0) and receives its audio;
+//! - over a 10 s window 10 s after that, both keep decoding at least 10 frames/s each way, at
+//!   the width of the top layer the other sends, with no freeze, at most one keyframe and
+//!   at most one PLI or FIR (Firefox's `getStats()` has no freeze counters: there, the frame rate
+//!   is what shows a stall).
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::ci::Outcome;
+use crate::e2e::{
+    Procs, build_sfu, find_chromium, num, num_f, page_url, remotes, skipped, start_browser,
+    start_sfu, token, wait_for,
+};
+use crate::e2e_link::{Namespaces, SFU_IP, brief, client_named, get_in, layer_widths};
+use crate::exec::root;
+
+const ROOM: &str = "firefox";
+/// Time after both decode before the window opens.
+const SETTLE: Duration = Duration::from_secs(10);
+/// The window over which decoding must go on.
+const WINDOW: Duration = Duration::from_secs(10);
+/// Frames per second each browser must decode from the other over the window.
+const MIN_FPS: f64 = 10.0;
+
+/// Firefox preferences: fake camera and microphone without a prompt, `getUserMedia` on a
+/// plain-http origin that is not loopback, host candidates as addresses (not mDNS names an
+/// SFU cannot resolve), autoplay, and nothing that reaches for the network in the
+/// background.
+const PREFS: &str = r#"
+user_pref("media.navigator.streams.fake", true);
+user_pref("media.navigator.permission.disabled", true);
+user_pref("media.devices.insecure.enabled", true);
+user_pref("media.getusermedia.insecure.enabled", true);
+user_pref("media.peerconnection.ice.obfuscate_host_addresses", false);
+user_pref("media.autoplay.default", 0);
+user_pref("media.autoplay.blocking_policy", 0);
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("browser.aboutwelcome.enabled", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("datareporting.healthreport.uploadEnabled", false);
+user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+user_pref("app.update.auto", false);
+user_pref("app.normandy.enabled", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("extensions.update.enabled", false);
+user_pref("browser.safebrowsing.malware.enabled", false);
+user_pref("browser.safebrowsing.phishing.enabled", false);
+"#;
+
+pub(crate) fn find_firefox() -> Option<PathBuf> {
+    ["/usr/bin/firefox-esr", "/usr/bin/firefox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Starts headless Firefox on `url` inside namespace `ns`, with a fresh profile.
+fn start_firefox(firefox: &Path, url: &str, artifacts: &Path, ns: &str) -> anyhow::Result<Child> {
+    let profile = artifacts.join("profile-firefox");
+    let _ = std::fs::remove_dir_all(&profile);
+    std::fs::create_dir_all(&profile)?;
+    std::fs::write(profile.join("user.js"), PREFS)?;
+    let log = std::fs::File::create(artifacts.join("firefox.log"))?;
+    // `setsid` gives Firefox a session and process group of its own, so it and its
+    // content processes go together.
+    Command::new("ip")
+        .args(["netns", "exec", ns, "setsid"])
+        .arg(firefox)
+        .args(["--headless", "--no-remote", "--profile"])
+        .arg(&profile)
+        .arg(url)
+        .env("MOZ_HEADLESS", "1")
+        .env("HOME", artifacts)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .context("starting firefox")
+}
+
+/// What `viewer` (a client id) receives from `publisher` (a client id), if anything.
+fn received<'a>(r: &'a Value, viewer: &str, publisher: &str) -> Option<&'a Value> {
+    remotes(r.get(viewer)?)
+        .find(|(id, _)| id.as_str() == publisher)
+        .map(|(_, v)| v)
+}
+
+fn decodes_with_audio(r: &Value, viewer: &str, publisher: &str) -> bool {
+    received(r, viewer, publisher).is_some_and(|v| {
+        num(v, "framesDecoded") > 0 && num(v, "frameWidth") > 0 && num(v, "audioPackets") > 0
+    })
+}
+
+pub(crate) fn run_all() -> anyhow::Result<Outcome> {
+    let Some(chromium) = find_chromium() else {
+        return skipped("no chromium found (apt-get install -y chromium)");
+    };
+    let Some(firefox) = find_firefox() else {
+        return skipped("no firefox found (apt-get install -y firefox-esr)");
+    };
+    let ns = match Namespaces::create() {
+        Ok(ns) => ns,
+        Err(e) => return skipped(&format!("cannot create network namespaces ({e:#})")),
+    };
+    let sfu_bin = build_sfu()?;
+    let artifacts = root().join("target/e2e");
+    std::fs::create_dir_all(&artifacts)?;
+    let mut procs = Procs::default();
+    let (url, sfu) = start_sfu(
+        &sfu_bin,
+        &artifacts,
+        Some(&ns.sfu),
+        &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
+    )?;
+    procs.add(sfu);
+    let port = url
+        .rsplit(':')
+        .next()
+        .context("no port in the SFU's URL")?
+        .to_string();
+    let local = format!("http://127.0.0.1:{port}");
+    let remote = format!("http://{SFU_IP}:{port}");
+    println!("e2e-firefox: basic-sfu in {} at {remote}", ns.sfu);
+    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
+    let reports = || -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&get_in(
+            &ns.sfu,
+            &format!("{local}/api/reports?room={ROOM}&token={admin}"),
+        )?)?)
+    };
+
+    let page = page_url(&sfu_bin, &local, ROOM, "chromium", "")?;
+    procs.add(start_browser(
+        &chromium,
+        &page,
+        &artifacts,
+        20,
+        Some(&ns.sfu),
+        &[],
+    )?);
+    let page = page_url(&sfu_bin, &remote, ROOM, "firefox", "")?;
+    procs.add(start_firefox(&firefox, &page, &artifacts, &ns.sub)?);
+
+    let (first, ids) = wait_for("Chromium and Firefox decode each other", 90, || {
+        let r = reports()?;
+        let ids = client_named(&r, "chromium").zip(client_named(&r, "firefox"));
+        Ok(match ids {
+            Some((c, f)) if decodes_with_audio(&r, &c, &f) && decodes_with_audio(&r, &f, &c) => {
+                Ok((r, (c, f)))
+            }
+            _ => Err(brief(&r)),
+        })
+    })?;
+    let (chrome, fox) = ids;
+    println!("e2e-firefox: both decode: {}", brief(&first));
+    // Layer choices settle as the estimates climb (each switch is a keyframe).
+    std::thread::sleep(SETTLE);
+    let first = reports()?;
+    let start = Instant::now();
+    std::thread::sleep(WINDOW);
+    let last = reports()?;
+    let secs = start.elapsed().as_secs_f64();
+    let mut failures = Vec::new();
+    for (viewer, publisher, who) in [
+        (&chrome, &fox, "Chromium ← Firefox"),
+        (&fox, &chrome, "Firefox ← Chromium"),
+    ] {
+        let (Some(a), Some(b)) = (
+            received(&first, viewer, publisher),
+            received(&last, viewer, publisher),
+        ) else {
+            failures.push(format!("{who}: stream gone"));
+            continue;
+        };
+        let delta = |k: &str| num(b, k).saturating_sub(num(a, k));
+        let fps = (num_f(b, "framesDecoded") - num_f(a, "framesDecoded")) / secs;
+        let (freezes, keyframes, plis) = (
+            delta("freezeCount"),
+            delta("keyFramesDecoded"),
+            delta("pliCount") + delta("firCount"),
+        );
+        let (_, top) = layer_widths(&last, publisher);
+        let width = num(b, "frameWidth");
+        println!(
+            "e2e-firefox: {who}: {fps:.1} frames/s at {width} px (top layer sent: {top} px) over {secs:.0} s, {freezes} freezes, {keyframes} keyframes, {plis} PLIs and FIRs, {} audio packets",
+            num(b, "audioPackets")
+        );
+        if fps < MIN_FPS {
+            failures.push(format!("{who}: {fps:.1} frames/s < {MIN_FPS}"));
+        }
+        if freezes > 0 {
+            failures.push(format!("{who}: {freezes} freezes"));
+        }
+        if keyframes > 1 || plis > 1 {
+            failures.push(format!(
+                "{who}: {keyframes} keyframes, {plis} PLIs and FIRs in {secs:.0} s"
+            ));
+        }
+        if top > 0 && width != top {
+            failures.push(format!("{who}: {width} px, not the top layer's {top} px"));
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{}; {}", failures.join("; "), brief(&last));
+    }
+    Ok(Outcome::Passed)
+}
