@@ -1,20 +1,21 @@
-//! `cargo xtask e2e` part four: Firefox and Chromium in one room.
+//! `cargo xtask e2e` part four: Firefox and two Chromium peers in one room.
 //!
 //! Firefox gathers no loopback candidates and never pairs with a remote loopback one, so the
 //! room runs across the namespaces of the constrained-link test (unshaped here): basic-sfu
-//! and a Chromium peer in `sfu` (10.77.0.1, the SFU's candidate), Firefox ESR in `sub`
-//! (10.77.0.2). Both publish (camera and microphone, Chromium with 3-encoding simulcast,
-//! Firefox with the same page) and both watch. Firefox runs headless with a profile whose
+//! and two Chromium peers in `sfu` (10.77.0.1, the SFU's candidate), Firefox ESR in `sub`
+//! (10.77.0.2). All publish camera and microphone with the page's 3-encoding simulcast and
+//! all watch. Firefox runs headless with a profile whose
 //! preferences give fake devices without prompts and let `getUserMedia` work on the page's
 //! plain-http origin; the page itself reports each browser's `getStats()` to the server, so
 //! no WebDriver session is needed. Pass:
-//! - each browser decodes the other's video (frame width > 0) and receives its audio;
-//! - over a 10 s window 10 s after that, both keep decoding at least 10 frames/s each way, at
-//!   the width of the top layer the other sends, with no freeze, at most one keyframe and
+//! - every browser decodes every other's video (frame width > 0) and receives its audio,
+//!   and Firefox sends simulcast (layers of different widths);
+//! - once everyone has received the top layers for 5 s (the estimates climb from their
+//!   start first, switching layers on the way), over a 10 s window every stream keeps at
+//!   least 10 frames/s at the width of the top layer its publisher sends, with no freeze, at most one keyframe and
 //!   at most one PLI or FIR (Firefox's `getStats()` has no freeze counters: there, the frame rate
 //!   is what shows a stall).
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,8 +32,10 @@ use crate::e2e_link::{Namespaces, SFU_IP, brief, client_named, get_in, layer_wid
 use crate::exec::root;
 
 const ROOM: &str = "firefox";
-/// Time after both decode before the window opens.
-const SETTLE: Duration = Duration::from_secs(10);
+/// The Chromium peers beside Firefox.
+const CHROMIUMS: [&str; 2] = ["chromium-a", "chromium-b"];
+/// How long everyone must have received the top layers before the window opens.
+const ON_TOP_FOR: Duration = Duration::from_secs(5);
 /// The window over which decoding must go on.
 const WINDOW: Duration = Duration::from_secs(10);
 /// Frames per second each browser must decode from the other over the window.
@@ -79,7 +82,8 @@ fn start_firefox(firefox: &Path, url: &str, artifacts: &Path, ns: &str) -> anyho
     std::fs::write(profile.join("user.js"), PREFS)?;
     let log = std::fs::File::create(artifacts.join("firefox.log"))?;
     // `setsid` gives Firefox a session and process group of its own, so it and its
-    // content processes go together.
+    // content processes go together. It execs in place (so the child's pid is the group's
+    // id) only when the caller is not already a group leader: no `process_group` here.
     Command::new("ip")
         .args(["netns", "exec", ns, "setsid"])
         .arg(firefox)
@@ -91,9 +95,14 @@ fn start_firefox(firefox: &Path, url: &str, artifacts: &Path, ns: &str) -> anyho
         .stdout(log.try_clone()?)
         .stderr(log)
         .stdin(Stdio::null())
-        .process_group(0)
         .spawn()
         .context("starting firefox")
+}
+
+/// Every (viewer, publisher) pair of distinct clients.
+fn pairs(ids: &[String]) -> impl Iterator<Item = (&String, &String)> {
+    ids.iter()
+        .flat_map(move |v| ids.iter().filter(move |p| *p != v).map(move |p| (v, p)))
 }
 
 /// What `viewer` (a client id) receives from `publisher` (a client id), if anything.
@@ -101,6 +110,12 @@ fn received<'a>(r: &'a Value, viewer: &str, publisher: &str) -> Option<&'a Value
     remotes(r.get(viewer)?)
         .find(|(id, _)| id.as_str() == publisher)
         .map(|(_, v)| v)
+}
+
+/// Whether `viewer` receives the top layer `publisher` sends.
+fn on_top(r: &Value, viewer: &str, publisher: &str) -> bool {
+    let (_, top) = layer_widths(r, publisher);
+    received(r, viewer, publisher).is_some_and(|v| top > 0 && num(v, "frameWidth") == top)
 }
 
 fn decodes_with_audio(r: &Value, viewer: &str, publisher: &str) -> bool {
@@ -147,42 +162,62 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         )?)?)
     };
 
-    let page = page_url(&sfu_bin, &local, ROOM, "chromium", "")?;
-    procs.add(start_browser(
-        &chromium,
-        &page,
-        &artifacts,
-        20,
-        Some(&ns.sfu),
-        &[],
-    )?);
+    for (i, name) in CHROMIUMS.iter().enumerate() {
+        let page = page_url(&sfu_bin, &local, ROOM, name, "")?;
+        procs.add(start_browser(
+            &chromium,
+            &page,
+            &artifacts,
+            20 + i,
+            Some(&ns.sfu),
+            &[],
+        )?);
+    }
     let page = page_url(&sfu_bin, &remote, ROOM, "firefox", "")?;
     procs.add(start_firefox(&firefox, &page, &artifacts, &ns.sub)?);
 
-    let (first, ids) = wait_for("Chromium and Firefox decode each other", 90, || {
+    let names = [CHROMIUMS[0], CHROMIUMS[1], "firefox"];
+    let (first, ids) = wait_for("everyone decodes everyone", 90, || {
         let r = reports()?;
-        let ids = client_named(&r, "chromium").zip(client_named(&r, "firefox"));
+        let ids: Option<Vec<String>> = names.iter().map(|n| client_named(&r, n)).collect();
         Ok(match ids {
-            Some((c, f)) if decodes_with_audio(&r, &c, &f) && decodes_with_audio(&r, &f, &c) => {
-                Ok((r, (c, f)))
-            }
+            Some(ids) if pairs(&ids).all(|(v, p)| decodes_with_audio(&r, v, p)) => Ok((r, ids)),
             _ => Err(brief(&r)),
         })
     })?;
-    let (chrome, fox) = ids;
-    println!("e2e-firefox: both decode: {}", brief(&first));
-    // Layer choices settle as the estimates climb (each switch is a keyframe).
-    std::thread::sleep(SETTLE);
-    let first = reports()?;
+    println!("e2e-firefox: everyone decodes everyone: {}", brief(&first));
+    // The estimates climb from their start for a while, and each layer switch on the way
+    // is a keyframe: open the window once everyone has received the top layers for 5 s.
+    let mut on_top_since: Option<Instant> = None;
+    let first = wait_for("everyone receives the top layers for 5 s", 90, || {
+        let r = reports()?;
+        if !pairs(&ids).all(|(v, p)| on_top(&r, v, p)) {
+            on_top_since = None;
+            return Ok(Err(brief(&r)));
+        }
+        let since = *on_top_since.get_or_insert_with(Instant::now);
+        Ok(if since.elapsed() >= ON_TOP_FOR {
+            Ok(r)
+        } else {
+            Err(brief(&r))
+        })
+    })?;
     let start = Instant::now();
     std::thread::sleep(WINDOW);
     let last = reports()?;
     let secs = start.elapsed().as_secs_f64();
     let mut failures = Vec::new();
-    for (viewer, publisher, who) in [
-        (&chrome, &fox, "Chromium ← Firefox"),
-        (&fox, &chrome, "Firefox ← Chromium"),
-    ] {
+    let fox = &ids[2];
+    let (fox_low, fox_top) = layer_widths(&last, fox);
+    println!("e2e-firefox: Firefox sends simulcast from {fox_low} to {fox_top} px");
+    if fox_low == 0 || fox_low >= fox_top {
+        failures.push(format!(
+            "Firefox does not send simulcast: layers from {fox_low} to {fox_top} px"
+        ));
+    }
+    for (viewer, publisher) in pairs(&ids) {
+        let name = |id: &String| names[ids.iter().position(|i| i == id).unwrap_or(0)];
+        let who = format!("{} ← {}", name(viewer), name(publisher));
         let (Some(a), Some(b)) = (
             received(&first, viewer, publisher),
             received(&last, viewer, publisher),
