@@ -73,6 +73,10 @@ const STEPS: &[Step] = &[
         name: "e2e-firefox",
         run: crate::e2e_firefox::run_all,
     },
+    Step {
+        name: "e2e-gst",
+        run: crate::e2e_gst::run_all,
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {

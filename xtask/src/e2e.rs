@@ -71,12 +71,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "--link-only" => return crate::e2e_link::run_all().map(|_| ()),
             "--svc-only" => return crate::e2e_svc::run_all().map(|_| ()),
             "--firefox-only" => return crate::e2e_firefox::run_all().map(|_| ()),
+            "--gst-only" => return crate::e2e_gst::run_all().map(|_| ()),
             "--svc" => {
                 let codec = it.next().context("--svc needs a codec (vp9, av1)")?;
                 return crate::e2e_svc::run(codec).map(|_| ());
             }
             other => bail!(
-                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only, --svc CODEC, --firefox-only)"
+                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only, --svc CODEC, --firefox-only, --gst-only)"
             ),
         }
     }
@@ -85,6 +86,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         crate::e2e_link::run_all()?;
         crate::e2e_svc::run_all()?;
         crate::e2e_firefox::run_all()?;
+        crate::e2e_gst::run_all()?;
     }
     Ok(())
 }
@@ -480,7 +482,11 @@ pub(crate) fn start_sfu(
     let mut child = command_in(ns, bin.as_os_str())
         .args(["--http-port", "0", "--api-secret", api_secret()])
         .args(args)
-        .env("RUST_LOG", "info")
+        // `E2E_SFU_LOG` overrides the log filter when a run needs looking into.
+        .env(
+            "RUST_LOG",
+            std::env::var("E2E_SFU_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(artifacts.join(log))?)
         .stdin(Stdio::null())

@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod e2e;
 mod e2e_firefox;
+mod e2e_gst;
 mod e2e_link;
 mod e2e_svc;
 mod exec;

@@ -1,0 +1,226 @@
+//! `cargo xtask e2e` part five: GStreamer publishes over WHIP, Chromium watches.
+//!
+//! `examples/gst/whip-publish.py` (GStreamer 1.22's `webrtcbin` with libnice, driven from
+//! Python) pushes a 640×480 test pattern and a tone to `POST /whip/{room}` with a bearer
+//! token, first in VP8, then in H.264. It runs in the `sub` namespace of the
+//! constrained-link test (unshaped) and basic-sfu with a watching Chromium in `sfu`: libnice,
+//! like Firefox, is not to be relied on for loopback candidates. For each codec, pass:
+//! - the watcher decodes the WHIP publisher's video at 640 px, and its frame count rises by
+//!   at least 10 frames/s over 5 s;
+//! - when the script ends its session with `DELETE`, the watcher's tile for it goes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::ci::Outcome;
+use crate::e2e::{
+    Procs, build_sfu, find_chromium, num, num_f, page_url, remotes, skipped, start_browser,
+    start_sfu, token, wait_for,
+};
+use crate::e2e_link::{Namespaces, SFU_IP, brief, client_named, get_in};
+use crate::exec::root;
+
+const ROOM: &str = "gst";
+const PYTHON: &str = "/usr/bin/python3";
+/// The test pattern's width.
+const WIDTH: u64 = 640;
+/// How long each WHIP session publishes before the script deletes it.
+const PUBLISH_FOR: Duration = Duration::from_secs(25);
+/// The window over which the frame count must rise.
+const WINDOW: Duration = Duration::from_secs(5);
+const MIN_FPS: f64 = 10.0;
+
+/// Whether the Python bindings and the GStreamer elements the script needs are here.
+fn gstreamer_ready() -> bool {
+    Command::new(PYTHON)
+        .args([
+            "-c",
+            "import gi; gi.require_version('Gst','1.0'); gi.require_version('GstWebRTC','1.0'); \
+             from gi.repository import Gst; Gst.init(None); import sys; \
+             sys.exit(0 if all(Gst.ElementFactory.find(e) for e in \
+             ['webrtcbin','vp8enc','x264enc','opusenc','nicesrc']) else 1)",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Starts the WHIP publisher in namespace `ns`; its stdout comes back line by line.
+fn start_publisher(
+    ns: &str,
+    url: &str,
+    token: &str,
+    codec: &str,
+    log: std::fs::File,
+) -> anyhow::Result<(Child, mpsc::Receiver<String>)> {
+    let script = root().join("examples/gst/whip-publish.py");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, PYTHON])
+        .arg(script)
+        .args(["--url", url, "--token", token, "--codec", codec])
+        .args(["--seconds", &PUBLISH_FOR.as_secs().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .context("starting whip-publish.py")?;
+    let stdout = child.stdout.take().context("publisher stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((child, rx))
+}
+
+/// The watcher's view of `publisher`, if it has one.
+fn view<'a>(r: &'a Value, watcher: &str, publisher: &str) -> Option<&'a Value> {
+    remotes(r.get(watcher)?)
+        .find(|(id, _)| id.as_str() == publisher)
+        .map(|(_, v)| v)
+}
+
+pub(crate) fn run_all() -> anyhow::Result<Outcome> {
+    let Some(chromium) = find_chromium() else {
+        return skipped("no chromium found (apt-get install -y chromium)");
+    };
+    if !gstreamer_ready() {
+        return skipped(
+            "no GStreamer with webrtcbin for Python (apt-get install -y python3-gst-1.0 \
+             gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-bad gstreamer1.0-plugins-good \
+             gstreamer1.0-plugins-ugly gstreamer1.0-nice)",
+        );
+    }
+    let ns = match Namespaces::create() {
+        Ok(ns) => ns,
+        Err(e) => return skipped(&format!("cannot create network namespaces ({e:#})")),
+    };
+    let sfu_bin = build_sfu()?;
+    let artifacts = root().join("target/e2e");
+    std::fs::create_dir_all(&artifacts)?;
+    let mut procs = Procs::default();
+    let (url, sfu) = start_sfu(
+        &sfu_bin,
+        &artifacts,
+        Some(&ns.sfu),
+        &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
+    )?;
+    procs.add(sfu);
+    let port = url
+        .rsplit(':')
+        .next()
+        .context("no port in the SFU's URL")?
+        .to_string();
+    let local = format!("http://127.0.0.1:{port}");
+    let whip = format!("http://{SFU_IP}:{port}/whip/{ROOM}");
+    println!("e2e-gst: basic-sfu in {} at {whip}", ns.sfu);
+    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
+    let reports = || -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&get_in(
+            &ns.sfu,
+            &format!("{local}/api/reports?room={ROOM}&token={admin}"),
+        )?)?)
+    };
+    let page = page_url(&sfu_bin, &local, ROOM, "watcher", "&publish=none")?;
+    procs.add(start_browser(
+        &chromium,
+        &page,
+        &artifacts,
+        30,
+        Some(&ns.sfu),
+        &[],
+    )?);
+    let watcher = wait_for("the watcher's report", 60, || {
+        let r = reports()?;
+        Ok(client_named(&r, "watcher").ok_or_else(|| brief(&r)))
+    })?;
+
+    for codec in ["vp8", "h264"] {
+        let name = format!("gst-{codec}");
+        let publish_token = token(&sfu_bin, ROOM, &name, false)?;
+        let log = std::fs::File::create(artifacts.join(format!("whip-publish-{codec}.log")))?;
+        let (child, lines) = start_publisher(&ns.sub, &whip, &publish_token, codec, log)?;
+        let pid = child.id();
+        procs.add(child);
+        let location = lines
+            .recv_timeout(Duration::from_secs(40))
+            .ok()
+            .and_then(|l| l.strip_prefix("location ").map(str::to_string))
+            .with_context(|| {
+                format!("whip-publish.py ({codec}) gave no session; see target/e2e/whip-publish-{codec}.log")
+            })?;
+        // The session URL is /whip/{room}/{client}/{secret}.
+        let publisher = location
+            .rsplit('/')
+            .nth(1)
+            .context("a session URL without a client id")?
+            .to_string();
+        println!("e2e-gst: {codec}: WHIP session {location}");
+        let first = wait_for(
+            &format!("the watcher decodes the {codec} WHIP publisher at {WIDTH} px"),
+            60,
+            || {
+                let r = reports()?;
+                Ok(
+                    match view(&r, &watcher, &publisher)
+                        .filter(|v| num(v, "framesDecoded") > 0 && num(v, "frameWidth") == WIDTH)
+                    {
+                        Some(_) => Ok(r),
+                        None => Err(brief(&r)),
+                    },
+                )
+            },
+        )?;
+        let start = Instant::now();
+        std::thread::sleep(WINDOW);
+        let last = reports()?;
+        let (a, b) = (
+            view(&first, &watcher, &publisher).context("stream gone")?,
+            view(&last, &watcher, &publisher).context("stream gone")?,
+        );
+        let fps =
+            (num_f(b, "framesDecoded") - num_f(a, "framesDecoded")) / start.elapsed().as_secs_f64();
+        println!(
+            "e2e-gst: {codec}: the watcher decodes {fps:.1} frames/s at {} px, {} audio packets",
+            num(b, "frameWidth"),
+            num(b, "audioPackets")
+        );
+        if fps < MIN_FPS {
+            bail!(
+                "{codec}: the watcher decodes {fps:.1} frames/s < {MIN_FPS}: {}",
+                brief(&last)
+            );
+        }
+        // The script ends its session with DELETE after PUBLISH_FOR.
+        let deleted = lines
+            .recv_timeout(PUBLISH_FOR + Duration::from_secs(15))
+            .ok()
+            .filter(|l| l == "deleted");
+        if deleted.is_none() {
+            bail!(
+                "whip-publish.py ({codec}) did not end its session; see target/e2e/whip-publish-{codec}.log"
+            );
+        }
+        procs.kill(pid);
+        wait_for(
+            &format!("the watcher's tile for the {codec} publisher goes"),
+            30,
+            || {
+                let r = reports()?;
+                let tiles = r.get(&watcher).map_or(u64::MAX, |w| num(w, "tiles"));
+                Ok(if tiles == 0 { Ok(()) } else { Err(brief(&r)) })
+            },
+        )?;
+        println!("e2e-gst: {codec}: DELETE ended the session and the tile went");
+    }
+    Ok(Outcome::Passed)
+}
