@@ -24,12 +24,8 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
-use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, num_f, page_url, remotes, skipped, start_browser,
-    start_sfu, token, wait_for,
-};
-use crate::e2e_link::{Namespaces, SFU_IP, brief, client_named, get_in, layer_widths};
-use crate::exec::root;
+use crate::e2e::{find_chromium, num, num_f, page_url, remotes, skipped, start_browser, wait_for};
+use crate::e2e_link::{NamespacedSfu, brief, client_named, layer_widths};
 
 const ROOM: &str = "firefox";
 /// The Chromium peers beside Firefox.
@@ -131,54 +127,32 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     let Some(firefox) = find_firefox() else {
         return skipped("no firefox found (apt-get install -y firefox-esr)");
     };
-    let ns = match Namespaces::create() {
-        Ok(ns) => ns,
-        Err(e) => return skipped(&format!("cannot create network namespaces ({e:#})")),
+    let mut env = match NamespacedSfu::start("e2e-firefox", ROOM)? {
+        Ok(env) => env,
+        Err(outcome) => return Ok(outcome),
     };
-    let sfu_bin = build_sfu()?;
-    let artifacts = root().join("target/e2e");
-    std::fs::create_dir_all(&artifacts)?;
-    let mut procs = Procs::default();
-    let (url, sfu) = start_sfu(
-        &sfu_bin,
-        &artifacts,
-        Some(&ns.sfu),
-        &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
-    )?;
-    procs.add(sfu);
-    let port = url
-        .rsplit(':')
-        .next()
-        .context("no port in the SFU's URL")?
-        .to_string();
-    let local = format!("http://127.0.0.1:{port}");
-    let remote = format!("http://{SFU_IP}:{port}");
-    println!("e2e-firefox: basic-sfu in {} at {remote}", ns.sfu);
-    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
-    let reports = || -> anyhow::Result<Value> {
-        Ok(serde_json::from_str(&get_in(
-            &ns.sfu,
-            &format!("{local}/api/reports?room={ROOM}&token={admin}"),
-        )?)?)
-    };
+    let (sfu_bin, artifacts) = (env.sfu_bin.clone(), env.artifacts.clone());
+    let (local, remote) = (env.local.clone(), env.remote.clone());
+    let (ns_sfu, ns_sub) = (env.ns.sfu.clone(), env.ns.sub.clone());
 
     for (i, name) in CHROMIUMS.iter().enumerate() {
         let page = page_url(&sfu_bin, &local, ROOM, name, "")?;
-        procs.add(start_browser(
+        env.procs.add(start_browser(
             &chromium,
             &page,
             &artifacts,
             20 + i,
-            Some(&ns.sfu),
+            Some(&ns_sfu),
             &[],
         )?);
     }
     let page = page_url(&sfu_bin, &remote, ROOM, "firefox", "")?;
-    procs.add(start_firefox(&firefox, &page, &artifacts, &ns.sub)?);
+    env.procs
+        .add(start_firefox(&firefox, &page, &artifacts, &ns_sub)?);
 
     let names = [CHROMIUMS[0], CHROMIUMS[1], "firefox"];
     let (first, ids) = wait_for("everyone decodes everyone", 90, || {
-        let r = reports()?;
+        let r = env.reports()?;
         let ids: Option<Vec<String>> = names.iter().map(|n| client_named(&r, n)).collect();
         Ok(match ids {
             Some(ids) if pairs(&ids).all(|(v, p)| decodes_with_audio(&r, v, p)) => Ok((r, ids)),
@@ -190,7 +164,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     // is a keyframe: open the window once everyone has received the top layers for 5 s.
     let mut on_top_since: Option<Instant> = None;
     let first = wait_for("everyone receives the top layers for 5 s", 90, || {
-        let r = reports()?;
+        let r = env.reports()?;
         if !pairs(&ids).all(|(v, p)| on_top(&r, v, p)) {
             on_top_since = None;
             return Ok(Err(brief(&r)));
@@ -204,7 +178,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     })?;
     let start = Instant::now();
     std::thread::sleep(WINDOW);
-    let last = reports()?;
+    let last = env.reports()?;
     let secs = start.elapsed().as_secs_f64();
     let mut failures = Vec::new();
     let fox = &ids[2];

@@ -19,10 +19,9 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, num_f, page_url, remotes, skipped, start_browser,
-    start_sfu, token, wait_for,
+    find_chromium, num, num_f, page_url, remotes, skipped, start_browser, token, wait_for,
 };
-use crate::e2e_link::{Namespaces, SFU_IP, brief, client_named, get_in};
+use crate::e2e_link::{NamespacedSfu, brief, client_named};
 use crate::exec::root;
 
 const ROOM: &str = "gst";
@@ -100,47 +99,25 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
              gstreamer1.0-plugins-ugly gstreamer1.0-nice)",
         );
     }
-    let ns = match Namespaces::create() {
-        Ok(ns) => ns,
-        Err(e) => return skipped(&format!("cannot create network namespaces ({e:#})")),
+    let mut env = match NamespacedSfu::start("e2e-gst", ROOM)? {
+        Ok(env) => env,
+        Err(outcome) => return Ok(outcome),
     };
-    let sfu_bin = build_sfu()?;
-    let artifacts = root().join("target/e2e");
-    std::fs::create_dir_all(&artifacts)?;
-    let mut procs = Procs::default();
-    let (url, sfu) = start_sfu(
-        &sfu_bin,
-        &artifacts,
-        Some(&ns.sfu),
-        &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
-    )?;
-    procs.add(sfu);
-    let port = url
-        .rsplit(':')
-        .next()
-        .context("no port in the SFU's URL")?
-        .to_string();
-    let local = format!("http://127.0.0.1:{port}");
-    let whip = format!("http://{SFU_IP}:{port}/whip/{ROOM}");
-    println!("e2e-gst: basic-sfu in {} at {whip}", ns.sfu);
-    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
-    let reports = || -> anyhow::Result<Value> {
-        Ok(serde_json::from_str(&get_in(
-            &ns.sfu,
-            &format!("{local}/api/reports?room={ROOM}&token={admin}"),
-        )?)?)
-    };
+    let (sfu_bin, artifacts) = (env.sfu_bin.clone(), env.artifacts.clone());
+    let (local, remote) = (env.local.clone(), env.remote.clone());
+    let (ns_sfu, ns_sub) = (env.ns.sfu.clone(), env.ns.sub.clone());
+    let whip = format!("{remote}/whip/{ROOM}");
     let page = page_url(&sfu_bin, &local, ROOM, "watcher", "&publish=none")?;
-    procs.add(start_browser(
+    env.procs.add(start_browser(
         &chromium,
         &page,
         &artifacts,
         30,
-        Some(&ns.sfu),
+        Some(&ns_sfu),
         &[],
     )?);
     let watcher = wait_for("the watcher's report", 60, || {
-        let r = reports()?;
+        let r = env.reports()?;
         Ok(client_named(&r, "watcher").ok_or_else(|| brief(&r)))
     })?;
 
@@ -148,9 +125,9 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         let name = format!("gst-{codec}");
         let publish_token = token(&sfu_bin, ROOM, &name, false)?;
         let log = std::fs::File::create(artifacts.join(format!("whip-publish-{codec}.log")))?;
-        let (child, lines) = start_publisher(&ns.sub, &whip, &publish_token, codec, log)?;
+        let (child, lines) = start_publisher(&ns_sub, &whip, &publish_token, codec, log)?;
         let pid = child.id();
-        procs.add(child);
+        env.procs.add(child);
         let location = lines
             .recv_timeout(Duration::from_secs(40))
             .ok()
@@ -169,7 +146,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
             &format!("the watcher decodes the {codec} WHIP publisher at {WIDTH} px"),
             60,
             || {
-                let r = reports()?;
+                let r = env.reports()?;
                 Ok(
                     match view(&r, &watcher, &publisher)
                         .filter(|v| num(v, "framesDecoded") > 0 && num(v, "frameWidth") == WIDTH)
@@ -182,7 +159,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         )?;
         let start = Instant::now();
         std::thread::sleep(WINDOW);
-        let last = reports()?;
+        let last = env.reports()?;
         let (a, b) = (
             view(&first, &watcher, &publisher).context("stream gone")?,
             view(&last, &watcher, &publisher).context("stream gone")?,
@@ -210,12 +187,12 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
                 "whip-publish.py ({codec}) did not end its session; see target/e2e/whip-publish-{codec}.log"
             );
         }
-        procs.kill(pid);
+        env.procs.kill(pid);
         wait_for(
             &format!("the watcher's tile for the {codec} publisher goes"),
             30,
             || {
-                let r = reports()?;
+                let r = env.reports()?;
                 let tiles = r.get(&watcher).map_or(u64::MAX, |w| num(w, "tiles"));
                 Ok(if tiles == 0 { Ok(()) } else { Err(brief(&r)) })
             },

@@ -14,6 +14,7 @@
 //! this fake camera) with the headroom a delay-based estimate needs, and not the second
 //! layer (~360 kbit/s): the right answer is the low layer, not a pause.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -130,68 +131,124 @@ pub(crate) fn get_in(ns: &str, url: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// basic-sfu running in the `sfu` namespace of a fresh [`Namespaces`] pair, with what the
+/// namespaced tests need to reach it.
+pub(crate) struct NamespacedSfu {
+    /// The namespaces; dropped (deleted) after the processes.
+    pub(crate) ns: Namespaces,
+    /// The SFU and everything the test starts; killed on drop.
+    pub(crate) procs: Procs,
+    pub(crate) sfu_bin: PathBuf,
+    pub(crate) artifacts: PathBuf,
+    /// The SFU as seen from inside `sfu` (loopback).
+    pub(crate) local: String,
+    /// The SFU as seen from `sub` (its veth address).
+    pub(crate) remote: String,
+    room: String,
+    admin: String,
+}
+
+impl NamespacedSfu {
+    /// Creates the namespaces and starts basic-sfu in `sfu` for `room`, announcing its veth
+    /// address as its candidate. `Err(outcome)` when this machine cannot run it (no
+    /// namespaces): the test is skipped with that outcome.
+    pub(crate) fn start(test: &str, room: &str) -> anyhow::Result<Result<Self, Outcome>> {
+        let ns = match Namespaces::create() {
+            Ok(ns) => ns,
+            Err(e) => {
+                return skipped(&format!("cannot create network namespaces ({e:#})")).map(Err);
+            }
+        };
+        let sfu_bin = build_sfu()?;
+        let artifacts = root().join("target/e2e");
+        std::fs::create_dir_all(&artifacts)?;
+        let mut procs = Procs::default();
+        let (url, sfu) = start_sfu(
+            &sfu_bin,
+            &artifacts,
+            Some(&ns.sfu),
+            &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
+        )?;
+        procs.add(sfu);
+        let port = url
+            .rsplit(':')
+            .next()
+            .context("no port in the SFU's URL")?
+            .to_string();
+        let local = format!("http://127.0.0.1:{port}");
+        let remote = format!("http://{SFU_IP}:{port}");
+        println!("{test}: basic-sfu in {} at {remote}", ns.sfu);
+        let admin = token(&sfu_bin, room, "e2e", true)?;
+        Ok(Ok(Self {
+            procs,
+            sfu_bin,
+            artifacts,
+            local,
+            remote,
+            room: room.to_string(),
+            admin,
+            ns,
+        }))
+    }
+
+    /// Every page's latest `getStats()` report, read inside `sfu`.
+    pub(crate) fn reports(&self) -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&get_in(
+            &self.ns.sfu,
+            &format!(
+                "{}/api/reports?room={}&token={}",
+                self.local, self.room, self.admin
+            ),
+        )?)?)
+    }
+}
+
+impl Drop for NamespacedSfu {
+    fn drop(&mut self) {
+        // The processes go before their namespaces.
+        self.procs = Procs::default();
+    }
+}
+
 pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     let Some(chromium) = find_chromium() else {
         return skipped("no chromium found (apt-get install -y chromium)");
     };
-    let ns = match Namespaces::create() {
-        Ok(ns) => ns,
-        Err(e) => return skipped(&format!("cannot create network namespaces ({e:#})")),
+    let mut env = match NamespacedSfu::start("e2e-link", ROOM)? {
+        Ok(env) => env,
+        Err(outcome) => return Ok(outcome),
     };
-    let sfu_bin = build_sfu()?;
-    let artifacts = root().join("target/e2e");
-    std::fs::create_dir_all(&artifacts)?;
-    let mut procs = Procs::default();
-    let (url, sfu) = start_sfu(
-        &sfu_bin,
-        &artifacts,
-        Some(&ns.sfu),
-        &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
-    )?;
-    procs.add(sfu);
-    let port = url
-        .rsplit(':')
-        .next()
-        .context("no port in the SFU's URL")?
-        .to_string();
-    let local = format!("http://127.0.0.1:{port}");
-    let remote = format!("http://{SFU_IP}:{port}");
-    println!("e2e-link: basic-sfu in {} at {remote}", ns.sfu);
-    let admin = token(&sfu_bin, ROOM, "e2e", true)?;
-    let reports = || -> anyhow::Result<Value> {
-        Ok(serde_json::from_str(&get_in(
-            &ns.sfu,
-            &format!("{local}/api/reports?room={ROOM}&token={admin}"),
-        )?)?)
-    };
+    let (sfu_bin, artifacts) = (env.sfu_bin.clone(), env.artifacts.clone());
+    let (local, remote) = (env.local.clone(), env.remote.clone());
+    let (ns_sfu, ns_sub) = (env.ns.sfu.clone(), env.ns.sub.clone());
 
     for (i, (name, query)) in [("pub", ""), ("watcher", "&publish=none")]
         .into_iter()
         .enumerate()
     {
         let page = page_url(&sfu_bin, &local, ROOM, name, query)?;
-        procs.add(start_browser(
+        env.procs.add(start_browser(
             &chromium,
             &page,
             &artifacts,
             10 + i,
-            Some(&ns.sfu),
+            Some(&ns_sfu),
             &[],
         )?);
     }
     let page = page_url(&sfu_bin, &remote, ROOM, "sub", "&publish=none")?;
     let secure = format!("--unsafely-treat-insecure-origin-as-secure={remote}");
-    procs.add(start_browser(
+    env.procs.add(start_browser(
         &chromium,
         &page,
         &artifacts,
         12,
-        Some(&ns.sub),
+        Some(&ns_sub),
         &[secure],
     )?);
 
     let first = wait_for("both watchers decode the publisher", 90, || {
-        let r = reports()?;
+        let r = env.reports()?;
         Ok(if everyone_decodes(&r) {
             Ok(r)
         } else {
@@ -203,7 +260,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     // the top layers for 5 s.
     let mut on_top_since: Option<Instant> = None;
     let r = wait_for("everyone receives the top layers for 5 s", 60, || {
-        let r = reports()?;
+        let r = env.reports()?;
         if check_top(&r, None).is_err() {
             on_top_since = None;
             return Ok(Err(brief(&r)));
@@ -217,13 +274,13 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
     })?;
     println!("e2e-link: everyone on the top layer: {}", brief(&r));
 
-    ns.limit(Some(LIMIT))?;
+    env.ns.limit(Some(LIMIT))?;
     let limited_at = Instant::now();
     let mut down_after = None;
     let mut after_two = None;
     while limited_at.elapsed() < LIMITED_FOR {
         std::thread::sleep(Duration::from_millis(500));
-        let r = reports()?;
+        let r = env.reports()?;
         check_top(&r, Some(&sub))?;
         if down_after.is_none() && on_lowest(&r, &sub) {
             down_after = Some(limited_at.elapsed());
@@ -232,7 +289,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
             after_two = Some(r);
         }
     }
-    let end = reports()?;
+    let end = env.reports()?;
     let Some(down) = down_after else {
         bail!(
             "the subscriber never reached the lowest layers under {LIMIT}: {}",
@@ -257,13 +314,13 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         );
     }
 
-    ns.limit(None)?;
+    env.ns.limit(None)?;
     let lifted_at = Instant::now();
     wait_for(
         "the subscriber is back on the top layers",
         UPSWITCH_WITHIN.as_secs(),
         || {
-            let r = reports()?;
+            let r = env.reports()?;
             check_top(&r, Some(&sub))?;
             Ok(if check_top(&r, None).is_ok() {
                 Ok(())
