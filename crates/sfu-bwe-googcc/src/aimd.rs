@@ -8,8 +8,8 @@
 //! | normal      | Increase | —        | —        |
 //! | under-use   | Hold     | Hold     | Hold     |
 //!
-//! *Increase* is multiplicative while the link capacity is unknown and additive (about one
-//! packet per response time) near it. *Decrease* sets the rate to β × the acknowledged
+//! *Increase* is multiplicative while the link capacity is unknown and additive (one
+//! full-size packet per 100 ms) near it. *Decrease* sets the rate to β × the acknowledged
 //! rate (β = 0.85) and records that rate as a link capacity sample. Increases never exceed
 //! 1.5 × acknowledged + 10 kbit/s, so the estimate cannot run away from what the path
 //! demonstrably carries.

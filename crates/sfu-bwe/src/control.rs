@@ -14,6 +14,8 @@ use crate::{BandwidthEstimate, Bitrate, SentPacket, Timestamp, TwccFeedback};
 /// 3. Optionally report round-trip time samples with [`on_rtt`](Self::on_rtt).
 /// 4. Read [`estimate`](Self::estimate) whenever a pacing or layer decision needs it; it
 ///    only changes in steps 2 and 3.
+/// 5. If the pacer can send probe clusters, ask [`poll_probe`](Self::poll_probe) before
+///    each packet and send what it returns.
 ///
 /// Time is always an argument; implementations never read a clock.
 pub trait CongestionControl {
@@ -24,7 +26,8 @@ pub trait CongestionControl {
     /// sequence numbers are ignored; no input panics.
     fn on_feedback(&mut self, feedback: &TwccFeedback);
 
-    /// A round-trip time measurement (e.g. from RTCP), used to scale reaction times.
+    /// A round-trip time measurement (e.g. from RTCP), used to space reactions that wait
+    /// for their effect to come back.
     fn on_rtt(&mut self, rtt: Duration, now: Timestamp) {
         let _ = (rtt, now);
     }
