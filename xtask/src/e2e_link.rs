@@ -193,13 +193,15 @@ impl NamespacedSfu {
 
     /// Every page's latest `getStats()` report, read inside `sfu`.
     pub(crate) fn reports(&self) -> anyhow::Result<Value> {
-        Ok(serde_json::from_str(&get_in(
-            &self.ns.sfu,
-            &format!(
-                "{}/api/reports?room={}&token={}",
-                self.local, self.room, self.admin
-            ),
-        )?)?)
+        Ok(serde_json::from_str(&self.get(&format!(
+            "/api/reports?room={}&token={}",
+            self.room, self.admin
+        ))?)?)
+    }
+
+    /// The body of a GET of `path` on the SFU, from inside `sfu`.
+    pub(crate) fn get(&self, path: &str) -> anyhow::Result<String> {
+        get_in(&self.ns.sfu, &format!("{}{path}", self.local))
     }
 }
 
