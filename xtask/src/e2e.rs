@@ -604,6 +604,14 @@ pub(crate) fn remotes(report: &Value) -> impl Iterator<Item = (&String, &Value)>
         .flat_map(|m| m.iter())
 }
 
+/// What client `viewer` (an id in a `/api/reports` map) receives from `publisher`, if
+/// anything.
+pub(crate) fn received<'a>(r: &'a Value, viewer: &str, publisher: &str) -> Option<&'a Value> {
+    remotes(r.get(viewer)?)
+        .find(|(id, _)| id.as_str() == publisher)
+        .map(|(_, v)| v)
+}
+
 pub(crate) fn num(v: &Value, k: &str) -> u64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0) as u64
 }

@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
-use crate::e2e::{find_chromium, num, num_f, page_url, remotes, skipped, start_browser, wait_for};
+use crate::e2e::{find_chromium, num, num_f, page_url, received, skipped, start_browser, wait_for};
 use crate::e2e_link::{NamespacedSfu, brief, client_named, layer_widths};
 
 const ROOM: &str = "firefox";
@@ -111,19 +111,13 @@ fn pairs(ids: &[String]) -> impl Iterator<Item = (&String, &String)> {
         .flat_map(move |v| ids.iter().filter(move |p| *p != v).map(move |p| (v, p)))
 }
 
-/// What `viewer` (a client id) receives from `publisher` (a client id), if anything.
-fn received<'a>(r: &'a Value, viewer: &str, publisher: &str) -> Option<&'a Value> {
-    remotes(r.get(viewer)?)
-        .find(|(id, _)| id.as_str() == publisher)
-        .map(|(_, v)| v)
-}
-
 /// Whether `viewer` receives the top layer `publisher` sends.
 fn on_top(r: &Value, viewer: &str, publisher: &str) -> bool {
     let (_, top) = layer_widths(r, publisher);
     received(r, viewer, publisher).is_some_and(|v| top > 0 && num(v, "frameWidth") == top)
 }
 
+/// Whether `viewer` decodes `publisher`'s video and receives its audio.
 fn decodes_with_audio(r: &Value, viewer: &str, publisher: &str) -> bool {
     received(r, viewer, publisher).is_some_and(|v| {
         num(v, "framesDecoded") > 0 && num(v, "frameWidth") > 0 && num(v, "audioPackets") > 0

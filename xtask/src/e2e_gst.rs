@@ -15,11 +15,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    find_chromium, num, num_f, page_url, remotes, skipped, start_browser, token, wait_for,
+    find_chromium, num, num_f, page_url, received, skipped, start_browser, token, wait_for,
 };
 use crate::e2e_link::{NamespacedSfu, brief, client_named};
 use crate::exec::root;
@@ -79,13 +78,6 @@ fn start_publisher(
         }
     });
     Ok((child, rx))
-}
-
-/// The watcher's view of `publisher`, if it has one.
-fn view<'a>(r: &'a Value, watcher: &str, publisher: &str) -> Option<&'a Value> {
-    remotes(r.get(watcher)?)
-        .find(|(id, _)| id.as_str() == publisher)
-        .map(|(_, v)| v)
 }
 
 pub(crate) fn run_all() -> anyhow::Result<Outcome> {
@@ -148,7 +140,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
             || {
                 let r = env.reports()?;
                 Ok(
-                    match view(&r, &watcher, &publisher)
+                    match received(&r, &watcher, &publisher)
                         .filter(|v| num(v, "framesDecoded") > 0 && num(v, "frameWidth") == WIDTH)
                     {
                         Some(_) => Ok(r),
@@ -161,8 +153,8 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         std::thread::sleep(WINDOW);
         let last = env.reports()?;
         let (a, b) = (
-            view(&first, &watcher, &publisher).context("stream gone")?,
-            view(&last, &watcher, &publisher).context("stream gone")?,
+            received(&first, &watcher, &publisher).context("stream gone")?,
+            received(&last, &watcher, &publisher).context("stream gone")?,
         );
         let fps =
             (num_f(b, "framesDecoded") - num_f(a, "framesDecoded")) / start.elapsed().as_secs_f64();
