@@ -26,9 +26,25 @@ pub struct ClientConfig {
     /// A non-simulcast video track starts at a keyframe; when none arrives within this
     /// time, forwarding starts anyway (the subscriber's decoder will ask for one).
     pub keyframe_wait_limit: Duration,
-    /// The peer receives the room's tracks. A peer that cannot take renegotiation offers
-    /// (a WHIP publisher) is `false`: it only publishes, and is never sent an offer.
-    pub subscribe: bool,
+    /// How the peer receives the room's tracks.
+    pub receive: ReceiveMode,
+}
+
+/// How a peer receives the room's tracks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiveMode {
+    /// Each track on an m-line the room adds for it with a renegotiation offer, and
+    /// closes with another (a browser page of the room).
+    #[default]
+    Renegotiate,
+    /// On the receiving m-lines of the peer's own offer, with no offer ever sent to it (a
+    /// WHEP player). Tracks take a free m-line of their kind in the order they open; a
+    /// track that finds none waits until the track on one ends. The peer receives as many
+    /// tracks at once as its offer has receiving m-lines.
+    OfferedSlots,
+    /// Nothing: the peer only publishes (a WHIP publisher).
+    Nothing,
 }
 
 impl Default for ClientConfig {
@@ -41,7 +57,7 @@ impl Default for ClientConfig {
             layer_evaluation_interval: Duration::from_millis(500),
             layer_upswitch_hold: Duration::from_secs(3),
             keyframe_wait_limit: Duration::from_secs(1),
-            subscribe: true,
+            receive: ReceiveMode::Renegotiate,
         }
     }
 }
@@ -65,9 +81,9 @@ impl ClientConfig {
         self
     }
 
-    /// Sets [`ClientConfig::subscribe`].
-    pub fn with_subscribe(mut self, subscribe: bool) -> Self {
-        self.subscribe = subscribe;
+    /// Sets [`ClientConfig::receive`].
+    pub fn with_receive(mut self, receive: ReceiveMode) -> Self {
+        self.receive = receive;
         self
     }
 

@@ -69,7 +69,7 @@ mod vp8_rewrite;
 
 pub use allocation::TrackPriority;
 pub use client::{Client, ClientStats, DATA_BURST, DATA_RATE, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, ReceiveMode};
 pub use error::ClientError;
 pub use estimator::{EstimatorKind, UnknownEstimator};
 pub use frame_size::keyframe_size;

@@ -37,15 +37,18 @@ pub(crate) enum OutState {
     NegotiatingStop(SfuMid),
 }
 
-/// An inactive m-line whose track ended, kept for the next track of its kind, so the
-/// peer's m-lines number what it receives at once, not what it ever received.
+/// An m-line free for the next track of its kind: an inactive one whose track ended, so
+/// the peer's m-lines number what it receives at once, not what it ever received; or a
+/// receiving m-line of the peer's own offer ([`ReceiveMode::OfferedSlots`]).
+///
+/// [`ReceiveMode::OfferedSlots`]: crate::ReceiveMode::OfferedSlots
 #[derive(Debug)]
 pub(crate) struct FreeSlot {
     pub(crate) mid: SfuMid,
     pub(crate) kind: SfuMediaKind,
-    /// Where the m-line's numbering stopped: the next track carries on from there, so the
-    /// peer sees one RTP stream on that m-line.
-    pub(crate) numbering: Numbering,
+    /// Where the m-line's numbering stopped, once a track used it: the next track carries
+    /// on from there, so the peer sees one RTP stream on that m-line.
+    pub(crate) numbering: Option<Numbering>,
 }
 
 /// A track this client receives from another client.

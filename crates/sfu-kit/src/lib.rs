@@ -72,8 +72,8 @@
 pub use sfu_client::{
     BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
     EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, OfferedTrack,
-    PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, SfuOffer, SfuRtc, SfuRtcBuilder, SvcLayers,
-    TrackInfo, TrackPriority, UnknownEstimator, rtc_config,
+    PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, ReceiveMode, SfuOffer, SfuRtc, SfuRtcBuilder,
+    SvcLayers, TrackInfo, TrackPriority, UnknownEstimator, rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,

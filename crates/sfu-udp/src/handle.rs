@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use sfu_client::{Bitrate, Client, PeerRtcpStats, SfuOffer, SfuRtc, TrackPriority};
+use sfu_client::{Bitrate, Client, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackPriority};
 use sfu_ids::{ClientId, SfuMid};
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,24 +25,29 @@ pub enum ClientSignal {
 }
 
 /// How a peer joins a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JoinOptions {
-    /// The peer receives the room's tracks (the default). A peer that cannot take the
-    /// room's renegotiation offers (a WHIP publisher) joins without: it only publishes.
-    pub subscribe: bool,
-}
-
-impl Default for JoinOptions {
-    fn default() -> Self {
-        Self { subscribe: true }
-    }
+    /// How the peer receives the room's tracks: by default on m-lines the room's
+    /// renegotiation offers add.
+    pub receive: ReceiveMode,
 }
 
 impl JoinOptions {
-    /// A peer that only publishes: it is sent no tracks and so never an offer.
+    /// A peer that only publishes (a WHIP publisher): it is sent no tracks and so never an
+    /// offer.
     pub fn publish_only() -> Self {
-        Self { subscribe: false }
+        Self {
+            receive: ReceiveMode::Nothing,
+        }
+    }
+
+    /// A peer that receives on the receiving m-lines of its own offer and is never sent an
+    /// offer (a WHEP player): see [`ReceiveMode::OfferedSlots`].
+    pub fn offered_slots() -> Self {
+        Self {
+            receive: ReceiveMode::OfferedSlots,
+        }
     }
 }
 
@@ -227,7 +232,7 @@ impl RoomHandle {
             .host_candidate(ctx.candidate)
             .estimator(ctx.config.estimator)
             .build(Instant::now());
-        let config = ctx.config.client.with_subscribe(options.subscribe);
+        let config = ctx.config.client.with_receive(options.receive);
         let mut client = Client::new(id, rtc, config);
         let answer = client
             .accept_offer(&offer)

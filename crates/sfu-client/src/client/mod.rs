@@ -24,7 +24,7 @@ use str0m::{Event, IceConnectionState, Input, Output};
 use tracing::debug;
 
 use crate::allocation::TrackPriority;
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, ReceiveMode};
 use crate::error::ClientError;
 use crate::estimator::Estimation;
 use crate::forwarder::ForwardConfig;
@@ -417,17 +417,19 @@ impl Client {
         self.last_now = now;
         match event {
             Propagated::TrackOpen(info) => {
-                if self.config.subscribe
+                if self.config.receive != ReceiveMode::Nothing
                     && info.origin != self.id
                     && !self.out_index.contains_key(&(info.origin, info.mid))
                 {
                     self.tracks_out.push(TrackOut::new(info.clone()));
                     self.rebuild_index();
+                    self.fill_offered_slots();
                 }
             }
             Propagated::TrackClosed { origin, mid } => {
                 if let Some(&i) = self.out_index.get(&(*origin, *mid)) {
                     self.close_out(i);
+                    self.fill_offered_slots();
                 }
             }
             Propagated::ClientLeft(origin) => {
@@ -437,6 +439,7 @@ impl Client {
                 for i in idx.into_iter().rev() {
                     self.close_out(i);
                 }
+                self.fill_offered_slots();
             }
             Propagated::Media { origin, media } => self.forward(*origin, media, now),
             Propagated::KeyframeRequest { origin, request } => {

@@ -14,6 +14,7 @@ use str0m::media::{Direction, MediaAdded};
 use tracing::debug;
 
 use super::{Client, CodecSlot};
+use crate::config::ReceiveMode;
 use crate::error::ClientError;
 use crate::propagate::{ClientOutput, OfferedTrack, Propagated, SfuOffer, TrackInfo};
 use crate::track::{FreeSlot, NO_PT, OutState, TrackIn};
@@ -43,7 +44,7 @@ impl Client {
                         self.free_slots.push(FreeSlot {
                             mid: m,
                             kind: t.info.kind,
-                            numbering: t.forwarder.numbering(),
+                            numbering: Some(t.forwarder.numbering()),
                         });
                     }
                     OutState::ToOpen
@@ -93,7 +94,7 @@ impl Client {
                 self.free_slots.push(FreeSlot {
                     mid: m,
                     kind: t.info.kind,
-                    numbering: t.forwarder.numbering(),
+                    numbering: Some(t.forwarder.numbering()),
                 });
             }
         }
@@ -124,7 +125,10 @@ impl Client {
 
     /// Creates an offer for pending track changes, when allowed.
     pub(super) fn negotiate_if_needed(&mut self) -> bool {
-        if !self.can_offer || self.pending.is_some() {
+        if self.config.receive != ReceiveMode::Renegotiate
+            || !self.can_offer
+            || self.pending.is_some()
+        {
             return false;
         }
         let pending_work = self
@@ -143,7 +147,9 @@ impl Client {
                         Some(i) => {
                             let slot = self.free_slots.swap_remove(i);
                             change.set_direction(slot.mid.into(), Direction::SendOnly);
-                            t.forwarder.continue_numbering(slot.numbering);
+                            if let Some(numbering) = slot.numbering {
+                                t.forwarder.continue_numbering(numbering);
+                            }
                             t.reused = true;
                             slot.mid
                         }
@@ -192,12 +198,74 @@ impl Client {
         }
     }
 
+    /// Puts the room's tracks on the peer's offered m-lines
+    /// ([`ReceiveMode::OfferedSlots`]), with no offer: an ended track frees its m-line, and
+    /// a waiting track takes the free one of its kind that has been free longest (at first
+    /// in the order of the offer). Called when a track
+    /// opens or closes and when an m-line is added, never per packet.
+    pub(super) fn fill_offered_slots(&mut self) {
+        if self.config.receive != ReceiveMode::OfferedSlots {
+            return;
+        }
+        let now = self.last_now;
+        let mut changed = false;
+        let mut i = 0;
+        while i < self.tracks_out.len() {
+            if let OutState::ToStop(mid) = self.tracks_out[i].state {
+                let t = self.tracks_out.remove(i);
+                self.free_slots.push(FreeSlot {
+                    mid,
+                    kind: t.info.kind,
+                    numbering: Some(t.forwarder.numbering()),
+                });
+                changed = true;
+            } else {
+                i += 1;
+            }
+        }
+        for i in 0..self.tracks_out.len() {
+            let kind = self.tracks_out[i].info.kind;
+            if self.tracks_out[i].state != OutState::ToOpen {
+                continue;
+            }
+            let Some(slot) = self.free_slots.iter().position(|f| f.kind == kind) else {
+                continue;
+            };
+            let slot = self.free_slots.remove(slot);
+            let t = &mut self.tracks_out[i];
+            if let Some(numbering) = slot.numbering {
+                t.forwarder.continue_numbering(numbering);
+            }
+            t.state = OutState::Open(slot.mid);
+            self.fill_pt_map(i);
+            let outcome = self.tracks_out[i].forwarder.restart(now);
+            if let Some(rid) = outcome.keyframe_request {
+                self.request_keyframe_for(i, rid, SfuKeyframeKind::Pli);
+            }
+            changed = true;
+        }
+        if changed {
+            self.rebuild_index();
+        }
+    }
+
     pub(super) fn on_media_added(&mut self, added: MediaAdded) {
+        let mid = SfuMid::from(added.mid);
+        if self.config.receive == ReceiveMode::OfferedSlots
+            && matches!(added.direction, Direction::SendOnly | Direction::SendRecv)
+            && !self.free_slots.iter().any(|f| f.mid == mid)
+        {
+            self.free_slots.push(FreeSlot {
+                mid,
+                kind: added.kind.into(),
+                numbering: None,
+            });
+            self.fill_offered_slots();
+        }
         // Only media the peer sends to us is a published track; m-lines we added are ours.
         if !matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) {
             return;
         }
-        let mid = SfuMid::from(added.mid);
         if self.tracks_in.iter().any(|t| t.info.mid == mid) {
             return;
         }

@@ -204,12 +204,52 @@ impl World {
         // Every peer opens a `chat` data channel, as the page does.
         change.add_channel("chat".into());
         let (offer, pending) = change.apply().expect("changes");
+        let p = self.admit(id, addr, rtc, offer, pending, ClientConfig::default());
+        p.audio = Some(audio);
+        p.video = Some(video);
+        p.simulcast = simulcast;
+        id
+    }
 
+    /// Adds a viewer in the manner of a WHEP player: it sends nothing and offers
+    /// `audio` + `video` receiving m-lines, which the room fills
+    /// ([`sfu_client::ReceiveMode::OfferedSlots`]). Its frames are counted per m-line,
+    /// under the names `slot-<mid>`.
+    pub fn join_viewer(&mut self, audio: usize, video: usize) -> ClientId {
+        let n = self.peers.len() as u64 + 1;
+        let id = ClientId::new(n);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 50_000 + n as u16));
+        let mut rtc = Rtc::builder().enable_raw_packets(true).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        let mut change = rtc.sdp_api();
+        let mut slots = Vec::new();
+        for kind in std::iter::repeat_n(MediaKind::Audio, audio)
+            .chain(std::iter::repeat_n(MediaKind::Video, video))
+        {
+            slots.push(change.add_media(kind, Direction::RecvOnly, None, None, None));
+        }
+        let (offer, pending) = change.apply().expect("changes");
+        let config = ClientConfig::default().with_receive(sfu_client::ReceiveMode::OfferedSlots);
+        let p = self.admit(id, addr, rtc, offer, pending, config);
+        p.publishers = slots.iter().map(|m| (*m, format!("slot-{m}"))).collect();
+        id
+    }
+
+    /// Joins the peer whose offer `rtc` made to the room as client `id`.
+    fn admit(
+        &mut self,
+        id: ClientId,
+        addr: SocketAddr,
+        mut rtc: Rtc,
+        offer: SdpOffer,
+        pending: SdpPendingOffer,
+        config: ClientConfig,
+    ) -> &mut Peer {
         let sfu_rtc = SfuRtc::builder()
             .host_candidate(SFU)
             .estimator(self.estimator)
             .build(self.now);
-        let mut client = Client::new(id, sfu_rtc, ClientConfig::default());
+        let mut client = Client::new(id, sfu_rtc, config);
         let answer = client
             .accept_offer(&offer.to_sdp_string())
             .expect("offer accepted");
@@ -224,9 +264,9 @@ impl World {
             id,
             addr,
             rtc,
-            audio: Some(audio),
-            video: Some(video),
-            simulcast,
+            audio: None,
+            video: None,
+            simulcast: false,
             received: HashMap::new(),
             publishers: HashMap::new(),
             offers: Vec::new(),
@@ -254,7 +294,7 @@ impl World {
             downlink: None,
             frame_no: 0,
         });
-        id
+        self.peers.last_mut().expect("just pushed")
     }
 
     pub fn peer(&mut self, id: ClientId) -> &mut Peer {
