@@ -497,7 +497,7 @@ fn https_serves_the_page_and_refuses_strangers_the_same_way() {
     assert_eq!(fetch("/api/reports?room=a").0, "401");
 }
 
-/// A WHIP request: (status, headers we look at, body).
+/// A WHIP or WHEP request: (status, `Location`, `ETag`, body).
 fn whip(
     sfu: &Server,
     method: &str,
@@ -601,6 +601,52 @@ fn whip_publishes_with_a_bearer_token_and_ends_with_delete() {
         whip(&sfu, "DELETE", &format!("{prefix}/00"), None, None, "").0,
         403
     );
+    assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 200);
+    assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 404);
+}
+
+#[test]
+fn whep_plays_with_any_token_of_the_room_and_refuses_what_is_not_a_viewer() {
+    let sfu = Server::start(&["--join-rate", "0"]);
+    let watch = offer(2, Direction::RecvOnly);
+    let token = sfu.token("p", "player", &["--no-publish"]);
+    let sdp = Some("application/sdp");
+    // Refused: no token, a bad token, another room's, not SDP, bad SDP, an offer that
+    // sends, an offer with nothing to receive on.
+    assert_eq!(whip(&sfu, "POST", "/whep/p", None, sdp, &watch).0, 401);
+    assert_eq!(
+        whip(&sfu, "POST", "/whep/p", Some("not.a.jwt"), sdp, &watch).0,
+        401
+    );
+    let other = sfu.token("x", "player", &[]);
+    assert_eq!(
+        whip(&sfu, "POST", "/whep/p", Some(&other), sdp, &watch).0,
+        403
+    );
+    let (status, _, _, msg) = whip(&sfu, "POST", "/whep/p", Some(&token), None, &watch);
+    assert_eq!(status, 415, "{msg}");
+    for (body, says) in [
+        ("v=0 not sdp".to_string(), "offer refused"),
+        (offer(2, Direction::SendRecv), "receives only"),
+        (offer(2, Direction::Inactive), "a=recvonly"),
+    ] {
+        let (status, _, _, msg) = whip(&sfu, "POST", "/whep/p", Some(&token), sdp, &body);
+        assert_eq!(status, 400, "{msg}");
+        assert!(msg.contains(says), "{msg}");
+    }
+
+    let (status, location, etag, answer) = whip(&sfu, "POST", "/whep/p", Some(&token), sdp, &watch);
+    assert_eq!(status, 201, "{answer}");
+    assert!(answer.contains("a=sendonly"), "{answer}");
+    let location = location.expect("a Location");
+    assert!(location.starts_with("/whep/p/"), "{location}");
+    assert!(etag.is_some());
+    let (prefix, _) = location.rsplit_once('/').unwrap();
+    assert_eq!(
+        whip(&sfu, "DELETE", &format!("{prefix}/00"), None, None, "").0,
+        403
+    );
+    assert_eq!(whip(&sfu, "PATCH", &location, None, None, "").0, 405);
     assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 200);
     assert_eq!(whip(&sfu, "DELETE", &location, None, None, "").0, 404);
 }

@@ -134,7 +134,7 @@ pub(crate) fn router(
         .route("/api/reports", get(reports))
         .route("/api/dev-token", get(dev_token))
         .route("/metrics", get(metrics))
-        .merge(crate::whip::routes(MAX_OFFER_BYTES))
+        .merge(crate::session::routes(MAX_OFFER_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
@@ -161,9 +161,9 @@ impl IntoResponse for AuthError {
 /// Refuses a browser request made by a page of another origin: a site the user visits must
 /// not be able to act in the SFU with the user's network position. Requests without an
 /// `Origin` (not from a browser page) pass; they need a token or secret like any other.
-/// WHIP passes too: it is made for publishers on other sites (CORS allows them), and it
-/// takes its credential only from the `Authorization` header (or the session URL, which is
-/// the credential), never from anything a browser adds by itself. Counts every refusal in
+/// WHIP and WHEP pass too: they are made for clients on other sites (CORS allows them),
+/// and take their credential only from the `Authorization` header (or the session URL,
+/// which is the credential), never from anything a browser adds by itself. Counts every refusal in
 /// `/metrics`.
 async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let response = same_origin(req, next).await;
@@ -180,8 +180,9 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
 
 async fn same_origin(req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let whip = req.uri().path().starts_with("/whip/");
-    if let Some(origin) = headers.get(header::ORIGIN).filter(|_| !whip) {
+    let path = req.uri().path();
+    let session = path.starts_with("/whip/") || path.starts_with("/whep/");
+    if let Some(origin) = headers.get(header::ORIGIN).filter(|_| !session) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let origin = origin.to_str().unwrap_or("");
         let same = host.is_some_and(|h| {

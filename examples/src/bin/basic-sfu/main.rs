@@ -12,7 +12,9 @@
 mod auth;
 mod http;
 mod rooms;
+mod session;
 mod tls;
+mod whep;
 mod whip;
 
 use std::net::{IpAddr, SocketAddr};

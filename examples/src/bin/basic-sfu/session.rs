@@ -1,0 +1,163 @@
+//! What WHIP (RFC 9725) and WHEP sessions share: their routes and CORS, the SDP body,
+//! the `201 Created` answer naming the session, and the session's `DELETE` and `PATCH`.
+//!
+//! A session's URL is `/{whip|whep}/{room}/{client}/{secret}`: it names the participant,
+//! and its secret is the credential of later requests. The SFU is ICE-lite and gives its
+//! one candidate in the answer, so there is nothing to trickle: `PATCH` (trickle ICE, ICE
+//! restart) is answered 405. Pages of any origin may publish and play (CORS), with a token.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use sfu_kit::{ClientId, ClientSignal, JoinOptions, RoomError};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::auth::{AuthError, random_secret, secret_matches};
+use crate::http::{AppState, admit, bad};
+
+pub(crate) const SDP: &str = "application/sdp";
+
+/// The WHIP and WHEP routes (offers up to `max_offer` bytes), open to pages of any
+/// origin. An `OPTIONS` request (a browser's preflight, or a client asking) is answered by
+/// the CORS layer; every answer names what a POST takes (`Accept-Post`).
+pub(crate) fn routes(max_offer: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/whip/{room}",
+            post(crate::whip::publish).layer(DefaultBodyLimit::max(max_offer)),
+        )
+        .route(
+            "/whep/{room}",
+            post(crate::whep::play).layer(DefaultBodyLimit::max(max_offer)),
+        )
+        .route("/whip/{room}/{client}/{secret}", delete(end).patch(patch))
+        .route("/whep/{room}/{client}/{secret}", delete(end).patch(patch))
+        .layer(cors())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("accept-post"),
+            HeaderValue::from_static(SDP),
+        ))
+}
+
+/// CORS for the session routes: any origin, with the headers WHIP and WHEP clients send
+/// and read.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::DELETE, Method::PATCH, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            HeaderName::from_static("accept-post"),
+        ])
+}
+
+/// A 415 unless the request's body is SDP.
+pub(crate) fn require_sdp(headers: &HeaderMap, what: &str) -> Result<(), Response> {
+    let is_sdp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(SDP));
+    if is_sdp {
+        Ok(())
+    } else {
+        Err(bad(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("a {what} offer is sent as application/sdp"),
+        ))
+    }
+}
+
+/// Admits a WHIP or WHEP client (`path` names which) to `room` with its offer, and answers
+/// `201 Created` with the SDP answer, the session's URL in `Location` and an `ETag`. The
+/// participant goes when the room removes its client (its connection went, or the session
+/// was deleted) or the room ends: there is no event stream to watch.
+pub(crate) async fn start(
+    s: &AppState,
+    peer: SocketAddr,
+    path: &str,
+    room: &str,
+    headers: &HeaderMap,
+    offer: String,
+    options: JoinOptions,
+) -> Response {
+    let admitted = match admit(s, peer, room, headers, None, &offer).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let joined = match admitted.handle.join_with(offer, options).await {
+        Ok(j) => j,
+        Err(RoomError::BadSdp(e)) => {
+            return bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}"));
+        }
+        Err(e) => return bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let id = joined.client;
+    let secret = random_secret();
+    s.rooms
+        .add_participant(admitted.reservation, id, admitted.name, secret.clone());
+    let (rooms, name) = (s.rooms.clone(), room.to_string());
+    let mut signals = joined.signals;
+    tokio::spawn(async move {
+        while let Some(signal) = signals.recv().await {
+            if signal == ClientSignal::Closed {
+                break;
+            }
+        }
+        rooms.remove_participant(&name, id);
+    });
+    let client = id.get();
+    (
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, SDP.to_string()),
+            (
+                header::LOCATION,
+                format!("/{path}/{room}/{client}/{secret}"),
+            ),
+            (header::ETAG, format!("\"{client}\"")),
+        ],
+        joined.answer,
+    )
+        .into_response()
+}
+
+/// `DELETE /{whip|whep}/{room}/{client}/{secret}`: ends the session.
+pub(crate) async fn end(
+    State(s): State<AppState>,
+    Path((room, client, secret)): Path<(String, u64, String)>,
+) -> Response {
+    let Some(expected) = s.rooms.secret(&room, client) else {
+        return AuthError::UnknownParticipant.into_response();
+    };
+    if let Err(e) = secret_matches(Some(&secret), &expected) {
+        return e.into_response();
+    }
+    if let Some(h) = s.rooms.handle(&room) {
+        h.leave(ClientId::new(client)).await;
+    }
+    s.rooms.remove_participant(&room, ClientId::new(client));
+    StatusCode::OK.into_response()
+}
+
+/// `PATCH /{whip|whep}/{room}/{client}/{secret}`: trickle ICE and ICE restarts are not
+/// taken.
+pub(crate) async fn patch() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "DELETE")],
+        "the SFU is ICE-lite and gives its candidate in the answer: no trickle ICE, no ICE restart",
+    )
+        .into_response()
+}
