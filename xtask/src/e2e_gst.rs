@@ -1,13 +1,22 @@
-//! `cargo xtask e2e` part five: GStreamer publishes over WHIP, Chromium watches.
+//! `cargo xtask e2e` part five: GStreamer publishes over WHIP, Chromium watches; Chromium
+//! publishes, GStreamer plays over WHEP.
 //!
-//! `examples/gst/whip-publish.py` (GStreamer 1.22's `webrtcbin` with libnice, driven from
-//! Python) pushes a 640×480 test pattern and a tone to `POST /whip/{room}` with a bearer
-//! token, first in VP8, then in H.264. It runs in the `sub` namespace of the
-//! constrained-link test (unshaped) and basic-sfu with a watching Chromium in `sfu`: libnice,
-//! like Firefox, is not to be relied on for loopback candidates. For each codec, pass:
+//! GStreamer 1.22's `webrtcbin` with libnice, driven from Python, runs in the `sub`
+//! namespace of the constrained-link test (unshaped), and basic-sfu with Chromium in `sfu`:
+//! libnice, like Firefox, is not to be relied on for loopback candidates.
+//!
+//! WHIP: `examples/gst/whip-publish.py` pushes a 640×480 test pattern and a tone to
+//! `POST /whip/{room}` with a bearer token, first in VP8, then in H.264. For each codec,
+//! pass:
 //! - the watcher decodes the WHIP publisher's video at 640 px, and its frame count rises by
 //!   at least 10 frames/s over 5 s;
 //! - when the script ends its session with `DELETE`, the watcher's tile for it goes.
+//!
+//! WHEP: a Chromium page publishes its camera (simulcast) and microphone;
+//! `examples/gst/whep-play.py` offers one receive-only VP8 and one Opus m-line to
+//! `POST /whep/{room}` with a watch-only token. Pass: it decodes 150 video frames within
+//! 40 s, at the width of the publisher's top layer, and decodes audio; its `DELETE` ends
+//! the session.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -49,25 +58,23 @@ fn gstreamer_ready() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Starts the WHIP publisher in namespace `ns`; its stdout comes back line by line.
-fn start_publisher(
+/// Starts `examples/gst/{script}` with `args` in namespace `ns`; its stdout comes back
+/// line by line.
+fn start_script(
     ns: &str,
-    url: &str,
-    token: &str,
-    codec: &str,
+    script: &str,
+    args: &[&str],
     log: std::fs::File,
 ) -> anyhow::Result<(Child, mpsc::Receiver<String>)> {
-    let script = root().join("examples/gst/whip-publish.py");
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, PYTHON])
-        .arg(script)
-        .args(["--url", url, "--token", token, "--codec", codec])
-        .args(["--seconds", &PUBLISH_FOR.as_secs().to_string()])
+        .arg(root().join("examples/gst").join(script))
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(log)
         .stdin(Stdio::null())
         .spawn()
-        .context("starting whip-publish.py")?;
+        .with_context(|| format!("starting {script}"))?;
     let stdout = child.stdout.take().context("publisher stdout")?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -117,7 +124,18 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         let name = format!("gst-{codec}");
         let publish_token = token(&sfu_bin, ROOM, &name, false)?;
         let log = std::fs::File::create(artifacts.join(format!("whip-publish-{codec}.log")))?;
-        let (child, lines) = start_publisher(&ns_sub, &whip, &publish_token, codec, log)?;
+        let seconds = PUBLISH_FOR.as_secs().to_string();
+        let args = [
+            "--url",
+            &whip,
+            "--token",
+            &publish_token,
+            "--codec",
+            codec,
+            "--seconds",
+            &seconds,
+        ];
+        let (child, lines) = start_script(&ns_sub, "whip-publish.py", &args, log)?;
         let pid = child.id();
         env.procs.add(child);
         let location = lines
@@ -191,5 +209,86 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
         )?;
         println!("e2e-gst: {codec}: DELETE ended the session and the tile went");
     }
+    whep(&mut env, &chromium)?;
     Ok(Outcome::Passed)
+}
+
+/// Video frames the WHEP player must decode.
+const WHEP_FRAMES: u64 = 150;
+
+/// A Chromium page publishes; `whep-play.py` plays the room over WHEP.
+fn whep(env: &mut NamespacedSfu, chromium: &std::path::Path) -> anyhow::Result<()> {
+    let (sfu_bin, artifacts) = (env.sfu_bin.clone(), env.artifacts.clone());
+    let page = page_url(&sfu_bin, &env.local, ROOM, "camera", "")?;
+    env.procs.add(start_browser(
+        chromium,
+        &page,
+        &artifacts,
+        31,
+        Some(&env.ns.sfu),
+        &[],
+    )?);
+    // The camera publishes once the watcher decodes it; its top layer's width is what the
+    // player should get on an unshaped link.
+    let top = wait_for("the watcher decodes the camera", 60, || {
+        let r = env.reports()?;
+        let found = client_named(&r, "watcher")
+            .zip(client_named(&r, "camera"))
+            .and_then(|(w, c)| {
+                let decoding = received(&r, &w, &c).is_some_and(|v| num(v, "framesDecoded") > 0);
+                let top = r[&c]["sent"]
+                    .as_object()?
+                    .values()
+                    .map(|l| num(l, "frameWidth"))
+                    .max()?;
+                (decoding && top > 0).then_some(top)
+            });
+        Ok(found.ok_or_else(|| brief(&r)))
+    })?;
+    let whep = format!("{}/whep/{ROOM}", env.remote);
+    let watch_token = token(&sfu_bin, ROOM, "gst-player", false)?;
+    let frames = WHEP_FRAMES.to_string();
+    let args = ["--url", &whep, "--token", &watch_token, "--frames", &frames];
+    let log = std::fs::File::create(artifacts.join("whep-play.log"))?;
+    let (child, lines) = start_script(&env.ns.sub, "whep-play.py", &args, log)?;
+    let pid = child.id();
+    env.procs.add(child);
+    let mut last = None;
+    let deadline = Instant::now() + Duration::from_secs(70);
+    let mut location = None;
+    while let Some(line) = deadline
+        .checked_duration_since(Instant::now())
+        .and_then(|left| lines.recv_timeout(left).ok())
+    {
+        if let Some(l) = line.strip_prefix("location ") {
+            println!("e2e-gst: whep: session {l}");
+            location = Some((l.to_string(), Instant::now()));
+        } else if line == "deleted" {
+            break;
+        } else if line.starts_with("video ") {
+            last = Some(line);
+        }
+    }
+    env.procs.kill(pid);
+    let log = "see target/e2e/whep-play.log";
+    let (_, started) = location.with_context(|| format!("whep-play.py got no session; {log}"))?;
+    let took = started.elapsed().as_secs_f64();
+    let last = last.with_context(|| format!("whep-play.py reported nothing; {log}"))?;
+    // `video FRAMES WIDTHxHEIGHT audio BUFFERS`
+    let fields: Vec<&str> = last.split_whitespace().collect();
+    let (decoded, size, audio) = match fields[..] {
+        ["video", f, size, "audio", a] => (f.parse::<u64>()?, size, a.parse::<u64>()?),
+        _ => bail!("whep-play.py reported {last:?}"),
+    };
+    let width: u64 = size.split('x').next().unwrap_or("0").parse()?;
+    println!(
+        "e2e-gst: whep: GStreamer decoded {decoded} frames at {size} (the camera's top layer is \
+         {top} px wide) and {audio} audio buffers in {took:.1} s"
+    );
+    if decoded < WHEP_FRAMES || width != top || audio == 0 {
+        bail!(
+            "whep: {decoded} of {WHEP_FRAMES} frames, {width} px of {top}, {audio} audio buffers; {log}"
+        );
+    }
+    Ok(())
 }
