@@ -286,53 +286,52 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     check_rising(&joined, &end)?;
     println!("e2e: phase 6 ok: {}", summary(&end));
 
-    // Phase 7: a browser publishes over WHIP. Everyone shows and decodes it; DELETE on
-    // its session URL ends it and its tile goes.
-    let url = page_url(&sfu_bin, &base, ROOM, "whip", "&whip=1")?;
-    procs.add(start_browser(
-        &chromium,
-        &url,
-        &artifacts,
-        peers + 1,
-        None,
-        &[],
-    )?);
-    let (whip_id, location) = wait_for("the WHIP page's report", 60, || {
-        let r = reports(&base, ROOM, &admin)?;
-        Ok(match whip_session(&r) {
-            Some(s) => Ok(s),
-            None => Err(summary(&r)),
-        })
-    })?;
-    let shown = wait_rising(
-        &base,
-        &admin,
-        "everyone shows and decodes the WHIP publisher",
-        |r| all_decode_from(r, &whip_id),
-    )?;
-    println!(
-        "e2e: phase 7 ok (WHIP client {whip_id}): {}",
-        summary(&shown)
-    );
-    let status = ureq::delete(&format!("{base}{location}"))
-        .call()
-        .map(|r| r.status().as_u16())
-        .unwrap_or_else(|e| match e {
-            ureq::Error::StatusCode(c) => c,
-            _ => 0,
-        });
-    if status != 200 {
-        bail!("DELETE {location}: status {status}");
+    // Phase 7: a browser publishes over WHIP, with the page's own WHIP code (simulcast),
+    // then with Eyevinn's WHIP client library from npm. Everyone shows and decodes it;
+    // DELETE on its session URL ends it and its tile goes.
+    for (mode, name) in [("1", "whip"), ("eyevinn", "whip-eyevinn")] {
+        let url = page_url(&sfu_bin, &base, ROOM, name, &format!("&whip={mode}"))?;
+        let browser = start_browser(&chromium, &url, &artifacts, peers + 1, None, &[])?;
+        let pid = browser.id();
+        procs.add(browser);
+        let (whip_id, location) = wait_for(&format!("the {name} page's report"), 60, || {
+            let r = reports(&base, ROOM, &admin)?;
+            Ok(match whip_session(&r, name) {
+                Some(s) => Ok(s),
+                None => Err(summary(&r)),
+            })
+        })?;
+        let shown = wait_rising(
+            &base,
+            &admin,
+            &format!("everyone shows and decodes the {name} publisher"),
+            |r| all_decode_from(r, &whip_id),
+        )?;
+        println!(
+            "e2e: phase 7 ok ({name} client {whip_id}): {}",
+            summary(&shown)
+        );
+        let status = ureq::delete(&format!("{base}{location}"))
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap_or_else(|e| match e {
+                ureq::Error::StatusCode(c) => c,
+                _ => 0,
+            });
+        if status != 200 {
+            bail!("DELETE {location}: status {status}");
+        }
+        wait_for(&format!("the {name} publisher's tile goes"), 30, || {
+            let r = reports(&base, ROOM, &admin)?;
+            Ok(if settled(&r, peers) {
+                Ok(r)
+            } else {
+                Err(summary(&r))
+            })
+        })?;
+        procs.kill(pid);
+        println!("e2e: phase 7b ok: DELETE ended the {name} session, its tile went");
     }
-    wait_for("the WHIP publisher's tile goes", 30, || {
-        let r = reports(&base, ROOM, &admin)?;
-        Ok(if settled(&r, peers) {
-            Ok(r)
-        } else {
-            Err(summary(&r))
-        })
-    })?;
-    println!("e2e: phase 7b ok: DELETE ended the WHIP session, its tile went");
     println!("e2e: 7 passed, 0 failed");
     Ok(Outcome::Passed)
 }
@@ -698,9 +697,12 @@ fn wait_rising(
     })
 }
 
-/// The WHIP page's client id and session URL, once it reports.
-fn whip_session(r: &Value) -> Option<(String, String)> {
+/// The client id and WHIP session URL of the page named `name`, once it reports.
+fn whip_session(r: &Value, name: &str) -> Option<(String, String)> {
     r.as_object()?.iter().find_map(|(id, rep)| {
+        if rep.get("name")?.as_str()? != name {
+            return None;
+        }
         let location = rep.get("whip")?.as_str()?;
         Some((id.clone(), location.to_string()))
     })

@@ -13,6 +13,7 @@ mod e2e_svc;
 mod exec;
 mod fuzz;
 mod load;
+mod vendor;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,8 @@ tasks:
   bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR]
                                          the RFC 8867 suite: per case and estimator, runs
                                          meeting every target and the worst misses
+  vendor-web                             bundles the page's npm libraries (examples/web)
+                                         into basic-sfu's vendor/ directory (needs npm)
 ";
 
 /// Prints the body of a GET of `args[0]`.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Some("load") => load::run(&rest),
         Some("bwe-plot") => bench::bwe_plot(&rest),
         Some("bwe-suite") => bench::bwe_suite(&rest),
+        Some("vendor-web") => vendor::run_vendor(),
         // Used by the constrained-link test from inside a network namespace.
         Some("http-get") => http_get(&rest),
         Some("help" | "--help" | "-h") | None => {

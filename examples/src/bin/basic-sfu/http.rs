@@ -30,6 +30,8 @@ use crate::auth::{
 use crate::rooms::{Reservation, Rooms, RoomsError, add_counts};
 
 const PAGE: &str = include_str!("index.html");
+/// Eyevinn's WHIP web client, bundled by `cargo xtask vendor-web` (the page's `?whip=eyevinn`).
+const WHIP_CLIENT: &str = include_str!("vendor/whip-client.js");
 
 /// How long a joined page has to open its event stream.
 const EVENT_STREAM_DEADLINE: Duration = Duration::from_secs(20);
@@ -115,6 +117,10 @@ pub(crate) fn router(
     };
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route(
+            "/vendor/whip-client.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], WHIP_CLIENT) }),
+        )
         .route(
             "/api/join",
             post(join).layer(DefaultBodyLimit::max(MAX_OFFER_BYTES)),
