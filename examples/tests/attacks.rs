@@ -625,12 +625,17 @@ fn whep_plays_with_any_token_of_the_room_and_refuses_what_is_not_a_viewer() {
     );
     let (status, _, _, msg) = whip(&sfu, "POST", "/whep/p", Some(&token), None, &watch);
     assert_eq!(status, 415, "{msg}");
-    for (body, says) in [
-        ("v=0 not sdp".to_string(), "offer refused"),
-        (offer(2, Direction::SendRecv), "receives only"),
-        (offer(2, Direction::Inactive), "a=recvonly"),
+    // A watch-only token cannot send; a token that may publish still cannot over WHEP.
+    let sends = offer(2, Direction::SendRecv);
+    let (status, _, _, msg) = whip(&sfu, "POST", "/whep/p", Some(&token), sdp, &sends);
+    assert_eq!(status, 403, "{msg}");
+    let publisher = sfu.token("p", "camera", &[]);
+    for (token, body, says) in [
+        (&token, "v=0 not sdp".to_string(), "offer refused"),
+        (&publisher, sends, "receives only"),
+        (&token, offer(2, Direction::Inactive), "a=recvonly"),
     ] {
-        let (status, _, _, msg) = whip(&sfu, "POST", "/whep/p", Some(&token), sdp, &body);
+        let (status, _, _, msg) = whip(&sfu, "POST", "/whep/p", Some(token), sdp, &body);
         assert_eq!(status, 400, "{msg}");
         assert!(msg.contains(says), "{msg}");
     }

@@ -16,7 +16,8 @@
 //! `examples/gst/whep-play.py` offers one receive-only VP8 and one Opus m-line to
 //! `POST /whep/{room}` with a watch-only token. Pass: it decodes 150 video frames within
 //! 40 s, at the width of the publisher's top layer, and decodes audio; its `DELETE` ends
-//! the session.
+//! the session. Before it, from the same namespace, a bad token must get 401 and a
+//! malformed offer 400 with the reason.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -29,7 +30,7 @@ use crate::ci::Outcome;
 use crate::e2e::{
     find_chromium, num, num_f, page_url, received, skipped, start_browser, token, wait_for,
 };
-use crate::e2e_link::{NamespacedSfu, brief, client_named};
+use crate::e2e_link::{NamespacedSfu, brief, client_named, post_sdp_in};
 use crate::exec::root;
 
 const ROOM: &str = "gst";
@@ -247,6 +248,16 @@ fn whep(env: &mut NamespacedSfu, chromium: &std::path::Path) -> anyhow::Result<(
     })?;
     let whep = format!("{}/whep/{ROOM}", env.remote);
     let watch_token = token(&sfu_bin, ROOM, "gst-player", false)?;
+    // Refusals, from where the player runs: a bad token, and an offer that is not SDP.
+    let (status, why) = post_sdp_in(&env.ns.sub, &whep, "not.a.jwt", "v=0")?;
+    if status != 401 {
+        bail!("whep: a bad token got {status} {why:?}, not 401");
+    }
+    let (status, why) = post_sdp_in(&env.ns.sub, &whep, &watch_token, "v=0 not sdp")?;
+    if status != 400 || !why.contains("offer refused") {
+        bail!("whep: a malformed offer got {status} {why:?}, not 400 with a reason");
+    }
+    println!("e2e-gst: whep: a bad token gets 401, a malformed offer 400 ({why})");
     let frames = WHEP_FRAMES.to_string();
     let args = ["--url", &whep, "--token", &watch_token, "--frames", &frames];
     let log = std::fs::File::create(artifacts.join("whep-play.log"))?;

@@ -131,6 +131,39 @@ pub(crate) fn get_in(ns: &str, url: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// POSTs `sdp` to `url` with the bearer `token` from inside namespace `ns`: (status, body).
+pub(crate) fn post_sdp_in(
+    ns: &str,
+    url: &str,
+    token: &str,
+    sdp: &str,
+) -> anyhow::Result<(u16, String)> {
+    use std::io::Write as _;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(std::env::current_exe()?)
+        .args(["http-post-sdp", url, token])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(sdp.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "POST {url} in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let (status, body) = text.split_once('\n').unwrap_or((&text, ""));
+    Ok((status.trim().parse()?, body.to_string()))
+}
+
 /// basic-sfu running in the `sfu` namespace of a fresh [`Namespaces`] pair, with what the
 /// namespaced tests need to reach it.
 pub(crate) struct NamespacedSfu {

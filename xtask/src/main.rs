@@ -49,6 +49,27 @@ fn http_get(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// POSTs standard input as SDP to `args[0]` with the bearer token `args[1]` and prints the
+/// status on the first line, then the body, whatever the status.
+fn http_post_sdp(args: &[String]) -> anyhow::Result<()> {
+    let [url, token] = args else {
+        anyhow::bail!("http-post-sdp needs a URL and a token");
+    };
+    let body = std::io::read_to_string(std::io::stdin())?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/sdp")
+        .send(&body)?;
+    println!("{}", r.status().as_u16());
+    print!("{}", r.body_mut().read_to_string()?);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let task = args.next();
@@ -62,8 +83,9 @@ fn main() -> ExitCode {
         Some("bwe-plot") => bench::bwe_plot(&rest),
         Some("bwe-suite") => bench::bwe_suite(&rest),
         Some("vendor-web") => vendor::run_vendor(),
-        // Used by the constrained-link test from inside a network namespace.
+        // Used by the namespaced tests from inside a network namespace.
         Some("http-get") => http_get(&rest),
+        Some("http-post-sdp") => http_post_sdp(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             return ExitCode::SUCCESS;

@@ -36,7 +36,7 @@ pub struct JoinOptions {
 impl JoinOptions {
     /// A peer that only publishes (a WHIP publisher): it is sent no tracks and so never an
     /// offer.
-    pub fn publish_only() -> Self {
+    pub const fn publish_only() -> Self {
         Self {
             receive: ReceiveMode::Nothing,
         }
@@ -44,7 +44,7 @@ impl JoinOptions {
 
     /// A peer that receives on the receiving m-lines of its own offer and is never sent an
     /// offer (a WHEP player): see [`ReceiveMode::OfferedSlots`].
-    pub fn offered_slots() -> Self {
+    pub const fn offered_slots() -> Self {
         Self {
             receive: ReceiveMode::OfferedSlots,
         }

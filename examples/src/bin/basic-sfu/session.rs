@@ -62,41 +62,60 @@ fn cors() -> tower_http::cors::CorsLayer {
         ])
 }
 
+/// What a WHIP or WHEP endpoint asks of an offer beyond SDP: `Err` says why not.
+pub(crate) type OfferCheck = fn(&str) -> Result<(), &'static str>;
+
+/// A kind of session: WHIP or WHEP.
+pub(crate) struct Endpoint {
+    /// The first segment of its URLs, `whip` or `whep`.
+    pub(crate) path: &'static str,
+    /// Its name in messages.
+    pub(crate) name: &'static str,
+    /// What its offers must be.
+    pub(crate) check: OfferCheck,
+    /// How its client joins the room.
+    pub(crate) options: JoinOptions,
+}
+
 /// A 415 unless the request's body is SDP.
-pub(crate) fn require_sdp(headers: &HeaderMap, what: &str) -> Result<(), Response> {
+fn not_sdp(headers: &HeaderMap, what: &str) -> Option<Response> {
     let is_sdp = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case(SDP));
-    if is_sdp {
-        Ok(())
-    } else {
-        Err(bad(
+    (!is_sdp).then(|| {
+        bad(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("a {what} offer is sent as application/sdp"),
-        ))
-    }
+        )
+    })
 }
 
-/// Admits a WHIP or WHEP client (`path` names which) to `room` with its offer, and answers
+/// Admits a client of `endpoint` to `room` with its SDP offer, once its credential is good
+/// and the offer passes the endpoint's check (400 with the reason if not), and answers
 /// `201 Created` with the SDP answer, the session's URL in `Location` and an `ETag`. The
 /// participant goes when the room removes its client (its connection went, or the session
 /// was deleted) or the room ends: there is no event stream to watch.
 pub(crate) async fn start(
     s: &AppState,
     peer: SocketAddr,
-    path: &str,
+    endpoint: &Endpoint,
     room: &str,
     headers: &HeaderMap,
     offer: String,
-    options: JoinOptions,
 ) -> Response {
+    if let Some(r) = not_sdp(headers, endpoint.name) {
+        return r;
+    }
     let admitted = match admit(s, peer, room, headers, None, &offer).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let joined = match admitted.handle.join_with(offer, options).await {
+    if let Err(why) = (endpoint.check)(&offer) {
+        return bad(StatusCode::BAD_REQUEST, format!("offer refused: {why}"));
+    }
+    let joined = match admitted.handle.join_with(offer, endpoint.options).await {
         Ok(j) => j,
         Err(RoomError::BadSdp(e)) => {
             return bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}"));
@@ -117,7 +136,7 @@ pub(crate) async fn start(
         }
         rooms.remove_participant(&name, id);
     });
-    let client = id.get();
+    let (client, path) = (id.get(), endpoint.path);
     (
         StatusCode::CREATED,
         [

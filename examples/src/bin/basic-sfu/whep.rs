@@ -16,12 +16,19 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use sfu_kit::JoinOptions;
 
-use crate::http::{AppState, bad};
-use crate::session::{require_sdp, start};
+use crate::http::AppState;
+use crate::session::{Endpoint, start};
+
+const WHEP: Endpoint = Endpoint {
+    path: "whep",
+    name: "WHEP",
+    check: receive_only,
+    options: JoinOptions::offered_slots(),
+};
 
 /// `POST /whep/{room}`: plays `room` on the offer's receiving m-lines.
 pub(crate) async fn play(
@@ -31,14 +38,7 @@ pub(crate) async fn play(
     headers: HeaderMap,
     offer: String,
 ) -> Response {
-    if let Err(r) = require_sdp(&headers, "WHEP") {
-        return r;
-    }
-    if let Err(why) = receive_only(&offer) {
-        return bad(StatusCode::BAD_REQUEST, format!("offer refused: {why}"));
-    }
-    let options = JoinOptions::offered_slots();
-    start(&s, peer, "whep", &room, &headers, offer, options).await
+    start(&s, peer, &WHEP, &room, &headers, offer).await
 }
 
 /// Whether `offer` only receives and has an m-line to receive media on. A WHEP viewer is

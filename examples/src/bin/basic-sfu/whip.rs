@@ -16,7 +16,14 @@ use axum::response::Response;
 use sfu_kit::JoinOptions;
 
 use crate::http::AppState;
-use crate::session::{require_sdp, start};
+use crate::session::{Endpoint, start};
+
+const WHIP: Endpoint = Endpoint {
+    path: "whip",
+    name: "WHIP",
+    check: |_| Ok(()),
+    options: JoinOptions::publish_only(),
+};
 
 /// `POST /whip/{room}`: publishes the offer's tracks into `room`.
 pub(crate) async fn publish(
@@ -26,9 +33,5 @@ pub(crate) async fn publish(
     headers: HeaderMap,
     offer: String,
 ) -> Response {
-    if let Err(r) = require_sdp(&headers, "WHIP") {
-        return r;
-    }
-    let options = JoinOptions::publish_only();
-    start(&s, peer, "whip", &room, &headers, offer, options).await
+    start(&s, peer, &WHIP, &room, &headers, offer).await
 }
