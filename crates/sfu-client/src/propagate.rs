@@ -140,6 +140,11 @@ pub struct SfuOffer {
     pub sdp: String,
     /// Every m-line the offer sends media on, and whose track it carries.
     pub tracks: Vec<OfferedTrack>,
+    /// The offer's number, counting from 1 per client. An offer of the peer's own that
+    /// crosses this one drops it; the peer learns up to which number from
+    /// [`Client::offers_superseded`](crate::Client::offers_superseded) with the answer to
+    /// its offer, and must not answer those.
+    pub seq: u64,
 }
 
 /// One sending m-line of an [`SfuOffer`].

@@ -81,7 +81,9 @@ pub use sfu_ids::{
     SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid, SfuNodeId, SfuProtocol, SfuPt,
     SfuRid, SfuSvcLayer,
 };
-pub use sfu_registry::{Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
+pub use sfu_registry::{
+    AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError,
+};
 pub use sfu_udp::{
     ClientSignal, JoinOptions, Joined, MuxStats, RoomError, RoomHandle, RoomInbox, RoomStats,
     SfuConfig, UdpMux, bind, room_channel, run_udp_loop, serve, serve_socket,

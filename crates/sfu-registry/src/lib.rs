@@ -36,5 +36,5 @@ mod registry;
 mod route;
 pub mod testing;
 
-pub use registry::{Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
+pub use registry::{AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
 pub use route::{MAX_ADDRESSES_PER_CLIENT, RouteMiss, Routed, Router};

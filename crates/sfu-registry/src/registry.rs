@@ -13,6 +13,17 @@ use tracing::debug;
 
 use crate::route::{RouteMiss, Routed, Router};
 
+/// The answer to an offer from a client's peer ([`Registry::accept_offer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AcceptedOffer {
+    /// The SDP answer.
+    pub answer: String,
+    /// The room's offers to this client up to this number ([`sfu_client::SfuOffer::seq`])
+    /// are answered or dropped: the peer must not answer any of them it has not answered.
+    pub superseded: u64,
+}
+
 /// Counters of a room. Read with [`Registry::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -318,15 +329,27 @@ impl Registry {
         Ok(result?)
     }
 
-    /// Applies a new offer from a client's peer and returns the answer.
+    /// Applies a new offer from a client's peer (tracks it publishes or stops, an ICE
+    /// restart) and returns the answer, with the number of the room's offers to that
+    /// client it supersedes ([`Client::offers_superseded`]). An ICE restart's new
+    /// credentials are routed at once.
     pub fn accept_offer(
         &mut self,
         id: ClientId,
         sdp: &str,
         now: Instant,
-    ) -> Result<String, RegistryError> {
+    ) -> Result<AcceptedOffer, RegistryError> {
         let entry = self.entry_mut(id)?;
-        let result = entry.client.accept_offer(sdp);
+        let ufrag = entry.client.ice_ufrag();
+        let result = entry.client.accept_offer(sdp).map(|answer| AcceptedOffer {
+            answer,
+            superseded: entry.client.offers_superseded(),
+        });
+        let restarted = entry.client.ice_ufrag();
+        if restarted != ufrag {
+            let password = entry.client.ice_password();
+            self.router.add_credentials(restarted, password, id);
+        }
         self.mark_dirty(id);
         self.drive(now);
         Ok(result?)

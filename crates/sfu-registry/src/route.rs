@@ -81,6 +81,9 @@ pub enum RouteMiss {
     TooManyAddresses,
 }
 
+/// ICE credentials routed per client: the current ones and those before an ICE restart.
+const UFRAGS_PER_CLIENT: usize = 2;
+
 /// str0m's HMAC-SHA1, the one its ICE agent checks STUN with.
 fn sha1_hmac(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
     static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
@@ -92,13 +95,22 @@ fn sha1_hmac(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
 
 impl<K: Copy + Eq + Hash> Router<K> {
     /// Registers a client's local ICE credentials: the username fragment its peer's STUN
-    /// requests name, and the password they are signed with.
+    /// requests name, and the password they are signed with. After an ICE restart the
+    /// client's previous credentials still route (checks of the old session may still be
+    /// on their way); older ones are forgotten, so restarts cannot grow the table.
     pub fn add_credentials(&mut self, ufrag: String, password: String, id: K) {
-        self.of_client
-            .entry(id)
-            .or_default()
-            .ufrags
-            .push(ufrag.clone());
+        let ufrags = &mut self.of_client.entry(id).or_default().ufrags;
+        ufrags.push(ufrag.clone());
+        while ufrags.len() > UFRAGS_PER_CLIENT {
+            let old = ufrags.remove(0);
+            if self
+                .by_ufrag
+                .get(&old)
+                .is_some_and(|(owner, _)| *owner == id)
+            {
+                self.by_ufrag.remove(&old);
+            }
+        }
         if let Some((previous, _)) = self.by_ufrag.insert(ufrag.clone(), (id, password))
             && previous != id
             && let Some(r) = self.of_client.get_mut(&previous)

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use sfu_client::{Bitrate, Client, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackPriority};
 use sfu_ids::{ClientId, SfuMid};
+use sfu_registry::AcceptedOffer;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::SfuConfig;
@@ -89,6 +90,11 @@ pub(crate) enum Command {
         sdp: String,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
+    Offer {
+        client: ClientId,
+        sdp: String,
+        reply: oneshot::Sender<Result<AcceptedOffer, RoomError>>,
+    },
     Leave {
         client: ClientId,
     },
@@ -168,6 +174,7 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Self::Join { .. } => "Join",
             Self::Answer { .. } => "Answer",
+            Self::Offer { .. } => "Offer",
             Self::Leave { .. } => "Leave",
             Self::SetBitrate { .. } => "SetBitrate",
             Self::SetPriority { .. } => "SetPriority",
@@ -248,6 +255,15 @@ impl RoomHandle {
     /// Delivers the peer's answer to the room's last offer.
     pub async fn answer(&self, client: ClientId, sdp: String) -> Result<(), RoomError> {
         self.request(|reply| Command::Answer { client, sdp, reply })
+            .await?
+    }
+
+    /// Applies a new offer from a joined peer (it publishes or stops a track, or restarts
+    /// ICE) and returns the answer. The room's offers to the peer that the answer
+    /// supersedes ([`AcceptedOffer::superseded`]) must not be answered: the peer's offer
+    /// crossed them, and their changes come in a later offer.
+    pub async fn offer(&self, client: ClientId, sdp: String) -> Result<AcceptedOffer, RoomError> {
+        self.request(|reply| Command::Offer { client, sdp, reply })
             .await?
     }
 

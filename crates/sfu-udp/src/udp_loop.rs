@@ -275,6 +275,13 @@ fn handle_command(
             });
             let _ = reply.send(result);
         }
+        Command::Offer { client, sdp, reply } => {
+            let result = room.accept_offer(client, &sdp, now).map_err(|e| match e {
+                sfu_registry::RegistryError::UnknownClient(c) => RoomError::UnknownClient(c),
+                other => RoomError::BadSdp(other.to_string()),
+            });
+            let _ = reply.send(result);
+        }
         Command::Leave { client } => {
             room.remove(client, now);
         }

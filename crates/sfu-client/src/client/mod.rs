@@ -103,6 +103,10 @@ pub struct Client {
     pending: Option<SdpPendingOffer>,
     /// The initial offer/answer exchange is done; we may send offers.
     can_offer: bool,
+    /// Offers made to the peer so far.
+    offers_made: u64,
+    /// Offers up to this number were dropped because the peer's own offer crossed them.
+    offers_superseded: u64,
     queue: VecDeque<ClientOutput>,
     /// The peer's open data channels and their labels.
     channels: Vec<(str0m::channel::ChannelId, std::sync::Arc<str>)>,
@@ -150,6 +154,8 @@ impl Client {
             codecs: [CodecSlot::Unknown; 128],
             pending: None,
             can_offer: false,
+            offers_made: 0,
+            offers_superseded: 0,
             queue: VecDeque::new(),
             channels: Vec::new(),
             data_budget: data::DataBudget::default(),
@@ -471,6 +477,7 @@ impl Client {
                 };
             }
             Event::MediaAdded(added) => self.on_media_added(added),
+            Event::MediaChanged(changed) => self.on_media_changed(changed),
             Event::RtpPacket(packet) => self.on_rtp(packet),
             Event::KeyframeRequest(req) => self.on_keyframe_request_from_peer(req.into()),
             Event::PeerStats(s) => {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sfu_ids::{SfuKeyframeKind, SfuMid, SfuRid};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::PayloadParams;
-use str0m::media::{Direction, MediaAdded};
+use str0m::media::{Direction, MediaAdded, MediaChanged};
 use tracing::debug;
 
 use super::{Client, CodecSlot};
@@ -56,7 +56,42 @@ impl Client {
         drop(api);
         self.codecs = [CodecSlot::Unknown; 128];
         self.can_offer = true;
+        self.close_unreceived_tracks();
+        self.offers_superseded = self.offers_made;
         Ok(answer.to_sdp_string())
+    }
+
+    /// The offers made before the peer's last offer was accepted: up to this number
+    /// ([`SfuOffer::seq`]) each was either answered, or dropped because the peer's offer
+    /// crossed it. The peer must not answer one of those it has not answered yet: the
+    /// room's changes come again in a later offer.
+    pub fn offers_superseded(&self) -> u64 {
+        self.offers_superseded
+    }
+
+    /// The peer's tracks whose m-line no longer sends to us (the peer stopped the
+    /// transceiver, made it inactive or receive-only, or recycled its m-line for another
+    /// track) are closed: the room is told, and their subscribers' m-lines free.
+    fn close_unreceived_tracks(&mut self) {
+        let rtc = &self.rtc;
+        let mut closed = Vec::new();
+        self.tracks_in.retain(|t| {
+            let receiving = rtc
+                .media(t.info.mid.into())
+                .is_some_and(|m| m.direction().is_receiving());
+            if !receiving {
+                closed.push(t.info.mid);
+            }
+            receiving
+        });
+        for mid in closed {
+            debug!(client = %self.id, %mid, "the peer stopped sending a track");
+            self.queue
+                .push_back(ClientOutput::Propagate(Propagated::TrackClosed {
+                    origin: self.id,
+                    mid,
+                }));
+        }
     }
 
     /// Applies the peer's answer to our last [`ClientOutput::Offer`].
@@ -188,9 +223,11 @@ impl Client {
                         _ => None,
                     })
                     .collect();
+                self.offers_made += 1;
                 self.queue.push_back(ClientOutput::Offer(SfuOffer {
                     sdp: offer.to_sdp_string(),
                     tracks,
+                    seq: self.offers_made,
                 }));
                 true
             }
@@ -247,6 +284,37 @@ impl Client {
         if changed {
             self.rebuild_index();
         }
+    }
+
+    /// An m-line changed direction in a renegotiation: one the peer sends on again (or
+    /// anew, on an m-line that only received before) is a track it publishes. Our own
+    /// m-lines are not: the peer may answer them send-receive.
+    pub(super) fn on_media_changed(&mut self, changed: MediaChanged) {
+        let mid = SfuMid::from(changed.mid);
+        let ours = self.free_slots.iter().any(|f| f.mid == mid)
+            || self.tracks_out.iter().any(|t| {
+                matches!(
+                    t.state,
+                    OutState::Negotiating(m)
+                        | OutState::Open(m)
+                        | OutState::ToStop(m)
+                        | OutState::NegotiatingStop(m) if m == mid
+                )
+            });
+        if ours || !changed.direction.is_receiving() {
+            return;
+        }
+        let Some(kind) = self.rtc.media(changed.mid).map(|m| m.kind()) else {
+            return;
+        };
+        // str0m does not tell the simulcast of a changed m-line: such a track is
+        // forwarded as one stream.
+        self.on_media_added(MediaAdded {
+            mid: changed.mid,
+            kind,
+            direction: changed.direction,
+            simulcast: None,
+        });
     }
 
     pub(super) fn on_media_added(&mut self, added: MediaAdded) {

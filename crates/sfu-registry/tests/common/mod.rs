@@ -62,6 +62,16 @@ pub struct Peer {
     /// The next answer this peer gives is one str0m must reject (it claims ICE-lite, as the
     /// SFU does).
     pub spoil_next_answer: bool,
+    /// The room's offers are kept unanswered in `held` (an offer of the peer's own is
+    /// about to cross them).
+    pub hold_offers: bool,
+    pub held: Vec<sfu_client::SfuOffer>,
+    /// A second video track it publishes (a screen share), once added.
+    pub screen: Option<Mid>,
+    /// Video frames received per (publisher, publisher's mid), as the offers name them.
+    pub track_frames: HashMap<(String, String), u64>,
+    /// (publisher, publisher's mid) of each receiving m-line, from the room's last offer.
+    pub track_of: HashMap<Mid, (String, String)>,
     /// Answers of this peer the room rejected.
     pub answers_rejected: u32,
     /// The bottleneck from the SFU to this peer (`None`: instant delivery).
@@ -290,6 +300,11 @@ impl World {
             layer_bytes: default_layer_bytes,
             stopped_layers: Vec::new(),
             spoil_next_answer: false,
+            hold_offers: false,
+            held: Vec::new(),
+            screen: None,
+            track_frames: HashMap::new(),
+            track_of: HashMap::new(),
             answers_rejected: 0,
             downlink: None,
             frame_no: 0,
@@ -408,10 +423,22 @@ impl World {
                     };
                     p.offers
                         .push((offer.sdp.len(), offer.sdp.matches("\r\nm=").count()));
+                    if p.hold_offers {
+                        p.held.push(offer);
+                        continue;
+                    }
                     p.publishers = offer
                         .tracks
                         .iter()
                         .map(|t| (t.mid.into(), t.publisher.to_string()))
+                        .collect();
+                    p.track_of = offer
+                        .tracks
+                        .iter()
+                        .map(|t| {
+                            let track = (t.publisher.to_string(), t.publisher_mid.to_string());
+                            (t.mid.into(), track)
+                        })
                         .collect();
                     let offer = SdpOffer::from_sdp_string(&offer.sdp).expect("room offers parse");
                     let answer = p.rtc.sdp_api().accept_offer(offer).expect("peer accepts");
@@ -434,6 +461,45 @@ impl World {
                 break;
             }
         }
+    }
+
+    /// The peer of `id` sends its own offer (made by `change` on its `Rtc`) and applies
+    /// the room's answer, which it returns.
+    pub fn peer_offers(
+        &mut self,
+        id: ClientId,
+        change: impl FnOnce(&mut str0m::change::SdpApi),
+    ) -> sfu_registry::AcceptedOffer {
+        let now = self.now;
+        let p = self.peer(id);
+        let mut api = p.rtc.sdp_api();
+        change(&mut api);
+        let (offer, pending) = api.apply().expect("the peer's changes make an offer");
+        let accepted = self
+            .room
+            .accept_offer(id, &offer.to_sdp_string(), now)
+            .expect("the room accepts the peer's offer");
+        let answer = SdpAnswer::from_sdp_string(&accepted.answer).expect("answer parses");
+        self.peer(id)
+            .rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .expect("the peer accepts the room's answer");
+        self.exchange();
+        accepted
+    }
+
+    /// Video frames `receiver` got of `publisher`'s track `publisher_mid`.
+    pub fn track_frames(&self, receiver: ClientId, publisher: ClientId, publisher_mid: Mid) -> u64 {
+        self.peers
+            .iter()
+            .find(|p| p.id == receiver)
+            .and_then(|p| {
+                p.track_frames
+                    .get(&(publisher.to_string(), publisher_mid.to_string()))
+            })
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Video frames `receiver` decoded from `publisher`.
@@ -536,6 +602,9 @@ impl Peer {
                 MediaKind::Video => {
                     entry.1 += 1;
                     self.video_arrivals.push(now);
+                    if let Some(track) = self.track_of.get(&d.mid) {
+                        *self.track_frames.entry(track.clone()).or_default() += 1;
+                    }
                 }
             }
         }
@@ -567,6 +636,19 @@ impl Peer {
                     vec![0xfc; 60],
                 );
             }
+        }
+        if n.is_multiple_of(2)
+            && let Some(mid) = self.screen
+            && let Some(pt) = self.rtc.writer(mid).and_then(|w| {
+                w.payload_params()
+                    .find(|p| p.spec().codec == str0m::format::Codec::Vp8)
+                    .map(|p| p.pt())
+            })
+            && let Some(w) = self.rtc.writer(mid)
+        {
+            let mut frame = vec![0x9d; 500];
+            frame[0] = if n % 50 == 2 { 0x10 } else { 0x11 };
+            let _ = w.write(pt, now, MediaTime::from_90khz(n * 1800), frame);
         }
         if n.is_multiple_of(2)
             && let Some(mid) = self.video
