@@ -13,7 +13,13 @@
 //! 3. a capped subscriber drops to the low layer and keeps decoding, and climbs back when
 //!    the cap goes;
 //! 4. after one browser is killed, the other two drop to one remote tile and keep decoding
-//!    each other.
+//!    each other;
+//! 5. a new browser takes over the leaver's m-lines at the others, which decode it;
+//! 6. a page publishes over WHIP, with its own code (simulcast) and then with Eyevinn's
+//!    WHIP client library: everyone decodes it, and `DELETE` on its session removes it;
+//! 7. a watching page starts a screen share mid-call with an offer of its own (headless
+//!    Chromium shares a fake screen without asking): everyone decodes it in a tile of its
+//!    own; when the share stops, that tile goes everywhere.
 //!
 //! `cargo xtask e2e --peers N --clean-only` runs phases 1–2 with N browsers (the figures
 //! for larger rooms).
@@ -41,6 +47,8 @@ const AUDIO_ONLY_CAP_KBPS: u64 = 60;
 const SETTLE: Duration = Duration::from_secs(10);
 /// The clean-forwarding window.
 const CLEAN_WINDOW: Duration = Duration::from_secs(20);
+/// How long the screen share of phase 8 lasts.
+const SHARE_FOR: Duration = Duration::from_secs(20);
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -332,7 +340,51 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         procs.kill(pid);
         println!("e2e: phase 7b ok: DELETE ended the {name} session, its tile went");
     }
-    println!("e2e: 7 passed, 0 failed");
+    // Phase 8: a watching page starts a screen share mid-call with an offer of its own;
+    // every other page decodes it in a tile of its own. The share stops, and the tile goes.
+    let query = format!("&publish=none&share_at=3&share_for={}", SHARE_FOR.as_secs());
+    let url = page_url(&sfu_bin, &base, ROOM, "sharer", &query)?;
+    procs.add(start_browser(
+        &chromium,
+        &url,
+        &artifacts,
+        peers + 2,
+        None,
+        &[],
+    )?);
+    let sharer = wait_for("the sharer's report", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(crate::e2e_link::client_named(&r, "sharer").ok_or_else(|| summary(&r)))
+    })?;
+    let key = format!("{sharer}:screen");
+    let shared = wait_rising(&base, &admin, "everyone decodes the screen share", |r| {
+        r.as_object().is_some_and(|m| {
+            m.iter()
+                .filter(|(id, _)| **id != sharer)
+                .all(|(_, rep)| remotes(rep).any(|(k, v)| *k == key && num(v, "framesDecoded") > 0))
+        })
+    })?;
+    let widths: Vec<u64> = shared
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(|rep| remotes(rep).find(|(k, _)| **k == key))
+        .map(|(_, v)| num(v, "frameWidth"))
+        .collect();
+    println!("e2e: phase 8 ok: the screen share {key} is decoded at widths {widths:?}");
+    wait_for(
+        "the screen share's tile goes",
+        20 + SHARE_FOR.as_secs(),
+        || {
+            let r = reports(&base, ROOM, &admin)?;
+            let gone = r
+                .as_object()
+                .is_some_and(|m| m.values().all(|rep| remotes(rep).all(|(k, _)| *k != key)));
+            Ok(if gone { Ok(()) } else { Err(summary(&r)) })
+        },
+    )?;
+    println!("e2e: phase 8b ok: the share stopped and its tile went at every page");
+    println!("e2e: 8 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 

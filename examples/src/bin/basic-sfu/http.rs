@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::auth::{
     Auth, AuthError, Claims, DEFAULT_TOKEN_TTL, Grants, random_secret, secret_matches,
 };
-use crate::rooms::{Reservation, Rooms, RoomsError, add_counts};
+use crate::rooms::{Participant, Reservation, Rooms, RoomsError, add_counts};
 
 const PAGE: &str = include_str!("index.html");
 /// Eyevinn's WHIP web client, bundled by `cargo xtask vendor-web` (the page's `?whip=eyevinn`).
@@ -128,6 +128,10 @@ pub(crate) fn router(
         .route(
             "/api/answer",
             post(answer).layer(DefaultBodyLimit::max(MAX_ANSWER_BYTES)),
+        )
+        .route(
+            "/api/offer",
+            post(offer).layer(DefaultBodyLimit::max(MAX_OFFER_BYTES)),
         )
         .route("/api/events", get(events))
         .route("/api/leave", post(leave))
@@ -303,6 +307,21 @@ pub(crate) struct Admitted {
     pub(crate) reservation: Reservation,
     /// The participant's display name.
     pub(crate) name: String,
+    /// The token grants publishing.
+    pub(crate) may_publish: bool,
+}
+
+impl Admitted {
+    /// The participant this admission makes, with its `id` in the room and `secret`.
+    pub(crate) fn participant(&self, id: ClientId, secret: String) -> Participant {
+        Participant {
+            id: id.get(),
+            name: self.name.clone(),
+            screen: None,
+            secret,
+            may_publish: self.may_publish,
+        }
+    }
 }
 
 /// Checks a join as every way in does (the address's join rate, the room's name, a token
@@ -356,6 +375,7 @@ pub(crate) async fn admit(
         handle,
         reservation,
         name,
+        may_publish: claims.grants.publish,
     })
 }
 
@@ -366,15 +386,11 @@ async fn join(
     headers: HeaderMap,
     offer: String,
 ) -> Response {
-    let Admitted {
-        handle,
-        reservation,
-        name,
-    } = match admit(&s, peer, &q.room, &headers, q.token.as_deref(), &offer).await {
+    let admitted = match admit(&s, peer, &q.room, &headers, q.token.as_deref(), &offer).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    match handle.join(offer).await {
+    match admitted.handle.join(offer).await {
         Ok(joined) => {
             let id = joined.client;
             s.waiting
@@ -382,8 +398,8 @@ async fn join(
                 .unwrap_or_else(|e| e.into_inner())
                 .insert((q.room.clone(), id.get()), joined.signals);
             let secret = random_secret();
-            s.rooms
-                .add_participant(reservation, id, name, secret.clone());
+            let participant = admitted.participant(id, secret.clone());
+            s.rooms.add_participant(admitted.reservation, participant);
             // A page that joined but never opened its event stream (it crashed, or was not
             // a browser) is removed, so its signal queue and roster entry do not linger.
             let (state, room) = (s.clone(), q.room.clone());
@@ -441,6 +457,69 @@ async fn answer(
             bad(StatusCode::NOT_FOUND, "no such client in this room")
         }
         Err(RoomError::BadSdp(e)) => bad(StatusCode::BAD_REQUEST, format!("answer refused: {e}")),
+        Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct OfferQuery {
+    room: String,
+    client: u64,
+    secret: Option<String>,
+    /// The offer's m-line that carries a screen share, if one does.
+    screen: Option<String>,
+}
+
+/// A joined participant's own offer: it publishes or stops tracks (a screen share among
+/// them), or restarts ICE. Answered with JSON: `answer`, and `superseded`, the number up
+/// to which the room's offers (their `seq`) must not be answered any more.
+async fn offer(
+    State(s): State<AppState>,
+    Query(q): Query<OfferQuery>,
+    headers: HeaderMap,
+    sdp: String,
+) -> Response {
+    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
+        return r.into_response();
+    }
+    let Some(participant) = s.rooms.participant(&q.room, q.client) else {
+        return AuthError::UnknownParticipant.into_response();
+    };
+    if !participant.may_publish && offers_to_send(&sdp) {
+        return AuthError::NotGranted("publish").into_response();
+    }
+    let tracks = sdp.lines().filter(|l| l.starts_with("m=")).count();
+    if tracks > s.max_tracks {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "offer refused: {tracks} m-lines, at most {} allowed",
+                s.max_tracks
+            ),
+        );
+    }
+    let screen = q.screen.filter(|m| !m.is_empty());
+    if screen
+        .as_ref()
+        .is_some_and(|m| m.len() > 32 || !m.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        return bad(StatusCode::BAD_REQUEST, "a mid is 1-32 letters or digits");
+    }
+    let Some(handle) = s.rooms.handle(&q.room) else {
+        return bad(StatusCode::NOT_FOUND, "no such room");
+    };
+    // Named before the room opens the track, so the others' offers mark it.
+    s.rooms.set_screen(&q.room, q.client, screen);
+    match handle.offer(ClientId::new(q.client), sdp).await {
+        Ok(accepted) => axum::Json(serde_json::json!({
+            "answer": accepted.answer,
+            "superseded": accepted.superseded,
+        }))
+        .into_response(),
+        Err(RoomError::UnknownClient(_)) => {
+            bad(StatusCode::NOT_FOUND, "no such client in this room")
+        }
+        Err(RoomError::BadSdp(e)) => bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}")),
         Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
@@ -647,15 +726,31 @@ fn event_stream(
                 let event = match item {
                     // JSON-encoded: SSE treats a bare CR as a line end, and SDP lines end in
                     // CRLF. `tracks` names the publisher of each m-line the offer sends on
-                    // (a reused m-line keeps the msid of its first track).
+                    // (a reused m-line keeps the msid of its first track), as
+                    // `PUBLISHER:screen` for a screen share. `seq` numbers the offers.
                     Item::Signal(Some(ClientSignal::Offer(offer))) => {
+                        let (rooms, room) = (&guard.rooms, &guard.room);
                         let tracks: serde_json::Map<String, serde_json::Value> = offer
                             .tracks
                             .iter()
-                            .map(|t| (t.mid.to_string(), t.publisher.get().to_string().into()))
+                            .map(|t| {
+                                let publisher = t.publisher.get();
+                                let owner =
+                                    if rooms.is_screen(room, publisher, t.publisher_mid.as_str()) {
+                                        format!("{publisher}:screen")
+                                    } else {
+                                        publisher.to_string()
+                                    };
+                                (t.mid.to_string(), owner.into())
+                            })
                             .collect();
                         Event::default().event("offer").data(
-                            serde_json::json!({ "sdp": offer.sdp, "tracks": tracks }).to_string(),
+                            serde_json::json!({
+                                "sdp": offer.sdp,
+                                "tracks": tracks,
+                                "seq": offer.seq,
+                            })
+                            .to_string(),
                         )
                     }
                     Item::Signal(Some(ClientSignal::ActiveSpeaker(id))) => {

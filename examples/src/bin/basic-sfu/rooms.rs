@@ -13,9 +13,14 @@ use tokio::sync::broadcast;
 pub(crate) struct Participant {
     pub(crate) id: u64,
     pub(crate) name: String,
+    /// The participant's own m-line of the screen share it publishes, if it does.
+    pub(crate) screen: Option<String>,
     /// What every later call for this participant must carry.
     #[serde(skip)]
     pub(crate) secret: String,
+    /// Its token grants publishing: its later offers may send.
+    #[serde(skip)]
+    pub(crate) may_publish: bool,
 }
 
 /// How much the server takes on.
@@ -312,25 +317,50 @@ impl Rooms {
     }
 
     /// Completes the join `reservation` held a place for.
-    pub(crate) fn add_participant(
-        &self,
-        mut reservation: Reservation,
-        id: ClientId,
-        name: String,
-        secret: String,
-    ) {
+    pub(crate) fn add_participant(&self, mut reservation: Reservation, participant: Participant) {
         reservation.kept = true;
         let room = reservation.room.as_str();
         let mut rooms = self.lock();
         if let Some(r) = rooms.get_mut(room) {
             r.joining = r.joining.saturating_sub(1);
-            r.participants.push(Participant {
-                id: id.get(),
-                name,
-                secret,
-            });
+            r.participants.push(participant);
             let _ = r.roster.send(roster_json(&r.participants));
         }
+    }
+
+    /// The participant `client` of `room`, if there is one.
+    pub(crate) fn participant(&self, room: &str, client: u64) -> Option<Participant> {
+        self.lock()
+            .get(room)?
+            .participants
+            .iter()
+            .find(|p| p.id == client)
+            .cloned()
+    }
+
+    /// Names the m-line of `client`'s screen share (`None`: it shares nothing), and tells
+    /// the room's pages.
+    pub(crate) fn set_screen(&self, room: &str, client: u64, screen: Option<String>) {
+        let mut rooms = self.lock();
+        let Some(r) = rooms.get_mut(room) else {
+            return;
+        };
+        let Some(p) = r.participants.iter_mut().find(|p| p.id == client) else {
+            return;
+        };
+        if p.screen != screen {
+            p.screen = screen;
+            let _ = r.roster.send(roster_json(&r.participants));
+        }
+    }
+
+    /// Whether `mid` of `publisher` in `room` is a screen share.
+    pub(crate) fn is_screen(&self, room: &str, publisher: u64, mid: &str) -> bool {
+        self.lock().get(room).is_some_and(|r| {
+            r.participants
+                .iter()
+                .any(|p| p.id == publisher && p.screen.as_deref() == Some(mid))
+        })
     }
 
     /// Gives back a place a join had reserved.

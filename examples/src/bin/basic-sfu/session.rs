@@ -124,8 +124,8 @@ pub(crate) async fn start(
     };
     let id = joined.client;
     let secret = random_secret();
-    s.rooms
-        .add_participant(admitted.reservation, id, admitted.name, secret.clone());
+    let participant = admitted.participant(id, secret.clone());
+    s.rooms.add_participant(admitted.reservation, participant);
     let (rooms, name) = (s.rooms.clone(), room.to_string());
     let mut signals = joined.signals;
     tokio::spawn(async move {
