@@ -606,6 +606,42 @@ fn whip_publishes_with_a_bearer_token_and_ends_with_delete() {
 }
 
 #[test]
+fn a_participants_own_offers_need_its_secret_and_its_grants() {
+    let sfu = Server::start(&["--join-rate", "0"]);
+    let watch = sfu.token("o", "viewer", &["--no-publish"]);
+    let (client, secret) = sfu
+        .join("o", &watch, &offer(1, Direction::RecvOnly))
+        .expect("a viewer joins");
+    let path = |secret: &str| format!("/api/offer?room=o&client={client}&secret={secret}");
+    let sends = offer(2, Direction::SendOnly);
+    // Someone else's offer for this participant, without its secret.
+    assert_eq!(sfu.post(&path("00"), &sends, None).0, 403);
+    assert_eq!(
+        sfu.post(&format!("/api/offer?room=o&client={client}"), &sends, None)
+            .0,
+        401
+    );
+    // A watch-only participant cannot start publishing.
+    let (status, msg) = sfu.post(&path(&secret), &sends, None);
+    assert_eq!(status, 403, "{msg}");
+    assert!(msg.contains("publish"), "{msg}");
+    // Junk and an offer of another connection are refused with the reason, and the
+    // participant is still there.
+    let (status, msg) = sfu.post(&path(&secret), "v=0 not sdp", None);
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("offer refused"), "{msg}");
+    let (status, msg) = sfu.post(&path(&secret), &offer(3, Direction::RecvOnly), None);
+    assert!(status == 200 || status == 400, "{status} {msg}");
+    let (status, msg) = sfu.post(
+        &format!("{}&screen=not%20a%20mid", path(&secret)),
+        &offer(1, Direction::RecvOnly),
+        None,
+    );
+    assert_eq!(status, 400, "{msg}");
+    assert!(sfu.get(&format!("/api/offer?room=o&client={client}")).0 >= 400);
+}
+
+#[test]
 fn whep_plays_with_any_token_of_the_room_and_refuses_what_is_not_a_viewer() {
     let sfu = Server::start(&["--join-rate", "0"]);
     let watch = offer(2, Direction::RecvOnly);
