@@ -85,8 +85,9 @@ pub use sfu_registry::{
     AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError,
 };
 pub use sfu_udp::{
-    ClientSignal, JoinOptions, Joined, MuxStats, RoomError, RoomHandle, RoomInbox, RoomStats,
-    SfuConfig, UdpMux, bind, room_channel, run_udp_loop, serve, serve_socket,
+    ClientSignal, JoinOptions, Joined, MuxStats, ROOM_EVENTS_BUFFER, RoomError, RoomHandle,
+    RoomInbox, RoomStats, RtcConfigFn, SelectorFactory, SfuConfig, UdpMux, bind, room_channel,
+    run_udp_loop, serve, serve_socket,
 };
 
 #[cfg(feature = "metrics-prometheus")]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use sfu_client::{
     Bitrate, Client, ClientError, ClientOutput, LayerChange, Propagated, SfuOffer, TrackPriority,
 };
-use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid};
+use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMediaKind, SfuMid};
 use sfu_speaker::DominantSpeaker;
 use tracing::debug;
 
@@ -55,8 +55,27 @@ pub enum RoomEvent {
         /// The offer, with the publisher of each m-line it sends.
         offer: SfuOffer,
     },
+    /// A client joined the room.
+    ClientJoined(ClientId),
     /// A client was removed (its peer left, timed out or failed).
     ClientRemoved(ClientId),
+    /// A client published a track: it is offered to the others.
+    TrackPublished {
+        /// The publisher.
+        client: ClientId,
+        /// Its m-line of the track.
+        mid: SfuMid,
+        /// Audio or video.
+        kind: SfuMediaKind,
+    },
+    /// A client's track ended (it stopped sending on that m-line); its subscribers' m-lines
+    /// free. The tracks of a client that leaves end with [`RoomEvent::ClientRemoved`].
+    TrackUnpublished {
+        /// The publisher.
+        client: ClientId,
+        /// Its m-line of the track.
+        mid: SfuMid,
+    },
     /// The room's active (dominant) speaker changed. Every subscriber now gives that
     /// speaker's video [`TrackPriority::Speaker`] when its budget is short.
     ActiveSpeaker(ClientId),
@@ -200,6 +219,7 @@ impl Registry {
                 dirty: false,
             },
         );
+        self.events.push_back(RoomEvent::ClientJoined(id));
         self.mark_dirty(id);
         self.drive(now);
         Ok(())
@@ -491,6 +511,21 @@ impl Registry {
                         self.on_active_speaker(speaker);
                     }
                 }
+                self.fanout(from, event, now);
+            }
+            Propagated::TrackOpen(track) => {
+                self.events.push_back(RoomEvent::TrackPublished {
+                    client: track.origin,
+                    mid: track.mid,
+                    kind: track.kind,
+                });
+                self.fanout(from, event, now);
+            }
+            Propagated::TrackClosed { origin, mid } => {
+                self.events.push_back(RoomEvent::TrackUnpublished {
+                    client: *origin,
+                    mid: *mid,
+                });
                 self.fanout(from, event, now);
             }
             _ => self.fanout(from, event, now),

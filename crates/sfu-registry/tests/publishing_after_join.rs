@@ -8,6 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::World;
+use sfu_ids::SfuMediaKind;
+use sfu_registry::RoomEvent;
 use str0m::media::{Direction, MediaKind};
 
 #[test]
@@ -51,6 +53,16 @@ fn a_track_added_mid_call_reaches_the_others_and_stopping_it_closes_it() {
         w.track_frames(b, a, camera) > camera_frames + 50,
         "a's camera stopped at b"
     );
+    // The application heard of both.
+    let screen = screen.into();
+    assert!(w.events.iter().any(|e| matches!(
+        e,
+        RoomEvent::TrackPublished { client, mid, kind: SfuMediaKind::Video } if *client == a && *mid == screen
+    )));
+    assert!(w.events.contains(&RoomEvent::TrackUnpublished {
+        client: a,
+        mid: screen
+    }));
 }
 
 #[test]

@@ -2,10 +2,74 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use sfu_client::{ClientConfig, EstimatorKind};
+use std::fmt;
+use std::sync::Arc;
 
-/// Where and how a room listens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use sfu_client::{ClientConfig, EstimatorKind, LayerSelector, RawRtcConfig};
+
+/// Edits the str0m configuration of each peer of a room before its connection is built:
+/// codecs, RED, DTX, header extensions. It starts from
+/// [`rtc_config`](sfu_client::rtc_config); keep RTP mode and ICE-lite on.
+#[derive(Clone)]
+pub struct RtcConfigFn(Arc<dyn Fn(RawRtcConfig) -> RawRtcConfig + Send + Sync>);
+
+impl RtcConfigFn {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(RawRtcConfig) -> RawRtcConfig + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Applies it to `config`.
+    pub fn apply(&self, config: RawRtcConfig) -> RawRtcConfig {
+        (self.0)(config)
+    }
+}
+
+impl fmt::Debug for RtcConfigFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RtcConfigFn(..)")
+    }
+}
+
+/// Makes the simulcast layer policy of each peer of a room.
+#[derive(Clone)]
+pub struct SelectorFactory(Arc<dyn Fn() -> Box<dyn LayerSelector> + Send + Sync>);
+
+impl SelectorFactory {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn() -> Box<dyn LayerSelector> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// A new selector.
+    pub fn make(&self) -> Box<dyn LayerSelector> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for SelectorFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SelectorFactory(..)")
+    }
+}
+
+/// Where and how a room listens, and how it configures its peers.
+///
+/// ```
+/// use sfu_udp::SfuConfig;
+/// use sfu_client::{BestFitSelector, ClientConfig};
+///
+/// // VP8 and Opus (with RED) only, the default layer policy made explicit, and peers
+/// // that may stay silent for 30 s.
+/// let config = SfuConfig::default()
+///     .with_rtc_config(|c| c.clear_codecs().enable_vp8(true).enable_opus(true, true))
+///     .with_layer_selector(|| Box::new(BestFitSelector))
+///     .with_client(
+///         ClientConfig::default().with_inactivity_timeout(std::time::Duration::from_secs(30)),
+///     );
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SfuConfig {
     /// UDP port; 0 picks a free one.
@@ -23,6 +87,11 @@ pub struct SfuConfig {
     /// bursts (a keyframe fanned out to many subscribers) while the loop is busy. Beyond
     /// the system's limit (`net.core.rmem_max`) only for a process allowed to force it.
     pub socket_buffer_bytes: usize,
+    /// Edits each peer's str0m configuration (`None`: [`rtc_config`](sfu_client::rtc_config)
+    /// as it is).
+    pub rtc_config: Option<RtcConfigFn>,
+    /// Makes each peer's layer policy (`None`: [`BestFitSelector`](sfu_client::BestFitSelector)).
+    pub layer_selector: Option<SelectorFactory>,
 }
 
 /// The default [`SfuConfig::socket_buffer_bytes`]: 4 MiB.
@@ -37,6 +106,8 @@ impl Default for SfuConfig {
             client: ClientConfig::default(),
             estimator: EstimatorKind::default(),
             socket_buffer_bytes: DEFAULT_SOCKET_BUFFER,
+            rtc_config: None,
+            layer_selector: None,
         }
     }
 }
@@ -63,6 +134,30 @@ impl SfuConfig {
     /// Sets [`SfuConfig::socket_buffer_bytes`].
     pub fn with_socket_buffer_bytes(mut self, bytes: usize) -> Self {
         self.socket_buffer_bytes = bytes;
+        self
+    }
+
+    /// Sets [`SfuConfig::client`]: the per-peer limits and timings.
+    pub fn with_client(mut self, client: ClientConfig) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Sets [`SfuConfig::rtc_config`].
+    pub fn with_rtc_config(
+        mut self,
+        f: impl Fn(RawRtcConfig) -> RawRtcConfig + Send + Sync + 'static,
+    ) -> Self {
+        self.rtc_config = Some(RtcConfigFn::new(f));
+        self
+    }
+
+    /// Sets [`SfuConfig::layer_selector`].
+    pub fn with_layer_selector(
+        mut self,
+        f: impl Fn() -> Box<dyn LayerSelector> + Send + Sync + 'static,
+    ) -> Self {
+        self.layer_selector = Some(SelectorFactory::new(f));
         self
     }
 

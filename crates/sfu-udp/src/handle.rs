@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use sfu_client::{Bitrate, Client, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackPriority};
 use sfu_ids::{ClientId, SfuMid};
-use sfu_registry::AcceptedOffer;
-use tokio::sync::{mpsc, oneshot};
+use sfu_registry::{AcceptedOffer, RoomEvent};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::SfuConfig;
 
@@ -159,6 +159,8 @@ struct JoinContext {
     config: SfuConfig,
     candidate: SocketAddr,
     next_id: AtomicU64,
+    /// The room's events, for [`RoomHandle::events`].
+    events: broadcast::Sender<RoomEvent>,
 }
 
 /// The receiving half the room task reads commands from; see [`room_channel`].
@@ -167,7 +169,13 @@ pub struct RoomInbox {
     pub(crate) rx: mpsc::Receiver<Command>,
     /// The room's host candidate: the address its peers send to.
     pub(crate) candidate: SocketAddr,
+    /// Where the room task publishes its events.
+    pub(crate) events: broadcast::Sender<RoomEvent>,
 }
+
+/// Events a subscriber of [`RoomHandle::events`] may fall behind by before it loses the
+/// oldest.
+pub const ROOM_EVENTS_BUFFER: usize = 1024;
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,12 +198,21 @@ impl std::fmt::Debug for Command {
 /// [`SfuConfig::candidate_addr`]).
 pub fn room_channel(config: SfuConfig, candidate: SocketAddr) -> (RoomHandle, RoomInbox) {
     let (tx, rx) = mpsc::channel(64);
+    let events = broadcast::channel(ROOM_EVENTS_BUFFER).0;
     let joins = Arc::new(JoinContext {
         config,
         candidate,
         next_id: AtomicU64::new(1),
+        events: events.clone(),
     });
-    (RoomHandle { tx, joins }, RoomInbox { rx, candidate })
+    (
+        RoomHandle { tx, joins },
+        RoomInbox {
+            rx,
+            candidate,
+            events,
+        },
+    )
 }
 
 impl RoomHandle {
@@ -235,12 +252,19 @@ impl RoomHandle {
     ) -> Result<Joined, RoomError> {
         let ctx = &self.joins;
         let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
-        let rtc = SfuRtc::builder()
+        let mut rtc = SfuRtc::builder()
             .host_candidate(ctx.candidate)
-            .estimator(ctx.config.estimator)
-            .build(Instant::now());
+            .estimator(ctx.config.estimator);
+        if let Some(edit) = &ctx.config.rtc_config {
+            let raw = std::mem::take(rtc.raw_config());
+            *rtc.raw_config() = edit.apply(raw);
+        }
+        let rtc = rtc.build(Instant::now());
         let config = ctx.config.client.with_receive(options.receive);
         let mut client = Client::new(id, rtc, config);
+        if let Some(selectors) = &ctx.config.layer_selector {
+            client = client.with_boxed_selector(selectors.make());
+        }
         let answer = client
             .accept_offer(&offer)
             .map_err(|e| RoomError::BadSdp(e.to_string()))?;
@@ -265,6 +289,14 @@ impl RoomHandle {
     pub async fn offer(&self, client: ClientId, sdp: String) -> Result<AcceptedOffer, RoomError> {
         self.request(|reply| Command::Offer { client, sdp, reply })
             .await?
+    }
+
+    /// The room's events from now on: joins and removals, tracks published and ended,
+    /// the active speaker, every subscriber's layer changes, and the offers the room sends.
+    /// A receiver more than [`ROOM_EVENTS_BUFFER`] events behind loses the oldest
+    /// (`RecvError::Lagged`); the room never waits for one.
+    pub fn events(&self) -> broadcast::Receiver<RoomEvent> {
+        self.joins.events.subscribe()
     }
 
     /// Removes a peer (it left).

@@ -189,6 +189,9 @@ pub(crate) async fn run_room(
             out.clear();
         }
         while let Some(ev) = room.poll_event() {
+            if inbox.events.receiver_count() > 0 {
+                let _ = inbox.events.send(ev.clone());
+            }
             match ev {
                 RoomEvent::Offer { client, offer } => {
                     if let Some(tx) = signals.get(&client)

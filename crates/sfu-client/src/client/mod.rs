@@ -173,8 +173,13 @@ impl Client {
     }
 
     /// Replaces the simulcast layer policy (default: [`BestFitSelector`]).
-    pub fn with_selector(mut self, selector: impl LayerSelector + 'static) -> Self {
-        self.selector = Box::new(selector);
+    pub fn with_selector(self, selector: impl LayerSelector + 'static) -> Self {
+        self.with_boxed_selector(Box::new(selector))
+    }
+
+    /// [`Client::with_selector`] for a policy chosen at run time.
+    pub fn with_boxed_selector(mut self, selector: Box<dyn LayerSelector>) -> Self {
+        self.selector = selector;
         self
     }
 

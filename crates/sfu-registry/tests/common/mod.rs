@@ -139,6 +139,8 @@ pub struct World {
     pub frame_marking: bool,
     /// Every active speaker the room announced, with its time.
     pub speakers: Vec<(Instant, ClientId)>,
+    /// Every event the room emitted.
+    pub events: Vec<RoomEvent>,
 }
 
 /// The frame marking URI and a peer-side serializer for it (the wire format is all that
@@ -184,6 +186,7 @@ impl World {
             layer_changes: Vec::new(),
             frame_marking: false,
             speakers: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -409,6 +412,7 @@ impl World {
             }
             while let Some(ev) = self.room.poll_event() {
                 moved = true;
+                self.events.push(ev.clone());
                 if let RoomEvent::ActiveSpeaker(id) = ev {
                     self.speakers.push((self.now, id));
                     continue;
@@ -468,7 +472,7 @@ impl World {
     pub fn peer_offers(
         &mut self,
         id: ClientId,
-        change: impl FnOnce(&mut str0m::change::SdpApi),
+        change: impl FnOnce(&mut str0m::change::SdpApi<'_>),
     ) -> sfu_registry::AcceptedOffer {
         let now = self.now;
         let p = self.peer(id);

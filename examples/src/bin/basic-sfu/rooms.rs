@@ -287,7 +287,7 @@ impl Rooms {
                 ports.in_use.insert(p);
                 p
             };
-            match sfu_kit::serve(config.with_udp_port(port)).await {
+            match sfu_kit::serve(config.clone().with_udp_port(port)).await {
                 Ok((handle, addr)) => return Ok((handle, addr, port)),
                 Err(e) => {
                     // Held by another program: skip it.
