@@ -78,11 +78,16 @@ pub(crate) fn smoke() -> anyhow::Result<Outcome> {
         get("frames_received"),
     );
     println!(
-        "load-smoke: 1x3 in 2 rooms: {sent} frames sent, {received} of {expected} received; {:.0} SFU datagrams per CPU-second",
-        get("datagrams_per_cpu_second")
+        "load-smoke: 1x3 in 2 rooms: {sent} frames sent, {received} of {expected} received; {:.0} SFU datagrams and {:.0} forwarded RTP packets per CPU-second",
+        get("datagrams_per_cpu_second"),
+        get("forwarded_per_cpu_second")
     );
     if sent < 1.0 || received < MIN_DELIVERED * expected {
         bail!("the SFU did not deliver what was sent: {report}");
+    }
+    // What the SFU says it forwarded (its /metrics) must be there when frames arrived.
+    if get("forwarded_per_cpu_second") <= 0.0 {
+        bail!("frames arrived but the SFU counted no forwarded packet: {report}");
     }
     Ok(Outcome::Passed)
 }

@@ -51,6 +51,16 @@ pub struct SfuMetrics {
     pub clients_removed: IntCounter,
     /// Changes of a subscriber's forwarded layer or pause state.
     pub layer_changes: IntCounter,
+    /// RTP packets forwarded to subscribers.
+    pub packets_forwarded: IntCounter,
+    /// Keyframe requests subscribers' tracks made of their publishers.
+    pub keyframe_requests: IntCounter,
+    /// Keyframe requests (PLI/FIR) sent to publishers, after throttling.
+    pub keyframe_requests_to_publishers: IntCounter,
+    /// Simulcast layer switches on subscribers' tracks.
+    pub layer_switches: IntCounter,
+    /// Clients in each open room, labelled `room`.
+    pub room_clients: IntGaugeVec,
     /// The send-side bandwidth estimate towards each client, labelled `room` and `client`.
     pub subscriber_estimate_bps: IntGaugeVec,
     /// Signaling requests refused, labelled `status` (the HTTP status: 401 unauthenticated,
@@ -106,6 +116,30 @@ impl SfuMetrics {
                 "sfu_layer_changes_total",
                 "Changes of a subscriber's forwarded layer or pause state",
             )?,
+            packets_forwarded: counter(
+                "sfu_packets_forwarded_total",
+                "RTP packets forwarded to subscribers",
+            )?,
+            keyframe_requests: counter(
+                "sfu_keyframe_requests_total",
+                "Keyframe requests subscribers' tracks made of their publishers",
+            )?,
+            keyframe_requests_to_publishers: counter(
+                "sfu_keyframe_requests_to_publishers_total",
+                "Keyframe requests (PLI/FIR) sent to publishers, after throttling",
+            )?,
+            layer_switches: counter(
+                "sfu_layer_switches_total",
+                "Simulcast layer switches on subscribers' tracks",
+            )?,
+            room_clients: {
+                let g = IntGaugeVec::new(
+                    Opts::new("sfu_room_clients", "Clients in each open room"),
+                    &["room"],
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             subscriber_estimate_bps: {
                 let g = IntGaugeVec::new(
                     Opts::new(

@@ -5,7 +5,8 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
 use sfu_client::{
-    Bitrate, Client, ClientError, ClientOutput, LayerChange, Propagated, SfuOffer, TrackPriority,
+    Bitrate, Client, ClientError, ClientOutput, ClientStats, LayerChange, Propagated, SfuOffer,
+    TrackPriority,
 };
 use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMediaKind, SfuMid};
 use sfu_speaker::DominantSpeaker;
@@ -160,6 +161,8 @@ pub struct Registry {
     transmits: VecDeque<OutgoingDatagram>,
     events: VecDeque<RoomEvent>,
     stats: RegistryStats,
+    /// The media counters of removed clients, summed.
+    departed: ClientStats,
     /// Who speaks, from the audio levels publishers send (RFC 6464).
     speaker: DominantSpeaker<ClientId>,
     /// The speaker the clients were last told about.
@@ -185,6 +188,16 @@ impl Registry {
     /// Counters.
     pub fn stats(&self) -> RegistryStats {
         self.stats
+    }
+
+    /// The media counters of every client the room has had, summed: those present now
+    /// and those removed, so the totals only grow.
+    pub fn client_totals(&self) -> ClientStats {
+        let mut total = self.departed;
+        for entry in self.clients.values() {
+            total.add(&entry.client.stats());
+        }
+        total
     }
 
     /// The ids of the clients in the room.
@@ -234,6 +247,7 @@ impl Registry {
             self.announced_speaker = None;
         }
         self.stats.clients_removed += 1;
+        self.departed.add(&entry.client.stats());
         self.events.push_back(RoomEvent::ClientRemoved(id));
         self.fanout(id, &Propagated::ClientLeft(id), now);
         self.drive(now);

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use sfu_client::{Bitrate, Client, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackPriority};
+use sfu_client::{
+    Bitrate, Client, ClientStats, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackPriority,
+};
 use sfu_ids::{ClientId, SfuMid};
 use sfu_registry::{AcceptedOffer, RoomEvent};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -134,6 +136,9 @@ pub struct RoomStats {
     pub clients: usize,
     /// Registry counters.
     pub registry: sfu_registry::RegistryStats,
+    /// The media counters of every client the room has had, summed (packets forwarded,
+    /// keyframe requests, layer switches, …); they only grow.
+    pub media: ClientStats,
     /// Datagrams received from the socket.
     pub datagrams_in: u64,
     /// Datagrams sent.

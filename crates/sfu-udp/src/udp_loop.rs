@@ -333,6 +333,7 @@ fn handle_command(
             let _ = reply.send(RoomStats {
                 clients: room.len(),
                 registry: room.stats(),
+                media: room.client_totals(),
                 ..*stats
             });
         }

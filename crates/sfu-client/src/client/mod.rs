@@ -64,6 +64,38 @@ pub struct ClientStats {
     pub data_dropped: u64,
 }
 
+impl ClientStats {
+    /// Adds `other`'s counts to these (a room's totals over its clients).
+    pub fn add(&mut self, other: &ClientStats) {
+        let ClientStats {
+            packets_in,
+            packets_forwarded,
+            dropped_other_layer,
+            dropped_not_ready,
+            dropped_no_codec,
+            keyframe_requests,
+            keyframe_requests_to_peer,
+            layer_switches,
+            dropped_paused,
+            data_in,
+            data_relayed,
+            data_dropped,
+        } = *other;
+        self.packets_in += packets_in;
+        self.packets_forwarded += packets_forwarded;
+        self.dropped_other_layer += dropped_other_layer;
+        self.dropped_not_ready += dropped_not_ready;
+        self.dropped_no_codec += dropped_no_codec;
+        self.keyframe_requests += keyframe_requests;
+        self.keyframe_requests_to_peer += keyframe_requests_to_peer;
+        self.layer_switches += layer_switches;
+        self.dropped_paused += dropped_paused;
+        self.data_in += data_in;
+        self.data_relayed += data_relayed;
+        self.data_dropped += data_dropped;
+    }
+}
+
 /// Cached codec of a payload type of this peer.
 #[derive(Debug, Clone, Copy)]
 enum CodecSlot {

@@ -870,8 +870,9 @@ async fn metrics(State(s): State<AppState>) -> Response {
         .collect();
     let m = &s.rooms.metrics;
     let mut clients = 0;
-    // Only the clients present now have an estimate.
+    // Only the clients present now have an estimate, and only open rooms a size.
     m.subscriber_estimate_bps.reset();
+    m.room_clients.reset();
     for (name, h, ids) in rooms {
         for id in ids {
             if let Ok(p) = h.peer_stats(ClientId::new(id)).await
@@ -884,6 +885,9 @@ async fn metrics(State(s): State<AppState>) -> Response {
         }
         let Ok(st) = h.stats().await else { continue };
         clients += st.clients as u64;
+        m.room_clients
+            .with_label_values(&[name.as_str()])
+            .set(i64::try_from(st.clients).unwrap_or(i64::MAX));
         let mut rooms = s.rooms.lock();
         if let Some(room) = rooms.get_mut(&name) {
             add_counts(m, &st, &mut room.reported);

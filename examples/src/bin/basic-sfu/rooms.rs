@@ -60,7 +60,7 @@ pub(crate) struct Room {
 }
 
 /// The monotonic counters of one room, in the order [`add_counts`] reads them.
-pub(crate) type RoomCounts = [u64; 9];
+pub(crate) type RoomCounts = [u64; 13];
 
 /// Adds what a room counted since `reported` to the process's totals. Rooms come and go;
 /// the totals only grow.
@@ -75,6 +75,10 @@ pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCoun
         st.registry.clients_removed,
         st.layer_changes,
         st.kernel_drops,
+        st.media.packets_forwarded,
+        st.media.keyframe_requests,
+        st.media.keyframe_requests_to_peer,
+        st.media.layer_switches,
     ];
     let counters = [
         &m.datagrams_in,
@@ -86,6 +90,10 @@ pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCoun
         &m.clients_removed,
         &m.layer_changes,
         &m.dropped_kernel,
+        &m.packets_forwarded,
+        &m.keyframe_requests,
+        &m.keyframe_requests_to_publishers,
+        &m.layer_switches,
     ];
     for ((counter, now), before) in counters.iter().zip(now).zip(reported.iter_mut()) {
         counter.inc_by(now.saturating_sub(*before));

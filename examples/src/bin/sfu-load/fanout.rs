@@ -29,6 +29,9 @@ struct Report {
     sfu_cpu_seconds: f64,
     sfu_cpu_share: f64,
     datagrams_per_cpu_second: f64,
+    /// RTP packets the SFU forwarded to subscribers (its `sfu_packets_forwarded_total`)
+    /// per second of its CPU time.
+    forwarded_per_cpu_second: f64,
 }
 
 pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Result<()> {
@@ -70,7 +73,8 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     );
     std::thread::sleep(Duration::from_secs(args.warmup));
 
-    let snapshot = || -> anyhow::Result<(Instant, f64, f64, u64, u64, Option<f64>)> {
+    type Snapshot = (Instant, f64, f64, u64, u64, Option<f64>, f64);
+    let snapshot = || -> anyhow::Result<Snapshot> {
         let sent: u64 = peers
             .iter()
             .map(|p| p.counters.frames_sent.load(Ordering::Relaxed))
@@ -86,6 +90,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
             sent,
             received,
             signaling.metric("sfu_dropped_kernel_total").ok(),
+            signaling.metric("sfu_packets_forwarded_total")?,
         ))
     };
     let a = snapshot()?;
@@ -114,9 +119,10 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
         sfu_cpu_seconds: cpu,
         sfu_cpu_share: cpu / seconds,
         datagrams_per_cpu_second: if cpu > 0.0 { datagrams / cpu } else { 0.0 },
+        forwarded_per_cpu_second: if cpu > 0.0 { (b.6 - a.6) / cpu } else { 0.0 },
     };
     let line = format!(
-        "scenario {} x {} room(s), {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); SFU sent {:.0} datagrams/s on {:.2} of a core (the kernel dropped {:?}) = {:.0} datagrams per SFU CPU-second",
+        "scenario {} x {} room(s), {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); SFU sent {:.0} datagrams/s on {:.2} of a core (the kernel dropped {:?}) = {:.0} datagrams and {:.0} forwarded RTP packets per SFU CPU-second",
         report.scenario,
         report.rooms,
         report.seconds,
@@ -127,7 +133,8 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
         report.sfu_datagrams_per_second,
         report.sfu_cpu_share,
         report.sfu_kernel_drops,
-        report.datagrams_per_cpu_second
+        report.datagrams_per_cpu_second,
+        report.forwarded_per_cpu_second
     );
     print(args.json, &report, line)
 }
