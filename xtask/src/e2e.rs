@@ -19,7 +19,9 @@
 //!    WHIP client library: everyone decodes it, and `DELETE` on its session removes it;
 //! 7. a watching page starts a screen share mid-call with an offer of its own (headless
 //!    Chromium shares a fake screen without asking): everyone decodes it in a tile of its
-//!    own; when the share stops, that tile goes everywhere.
+//!    own; when the share stops, that tile goes everywhere;
+//! 8. a page turns its camera off: nobody decodes a frame of it for 3 s; back on,
+//!    everyone decodes it again.
 //!
 //! `cargo xtask e2e --peers N --clean-only` runs phases 1–2 with N browsers (the figures
 //! for larger rooms).
@@ -49,6 +51,9 @@ const SETTLE: Duration = Duration::from_secs(10);
 const CLEAN_WINDOW: Duration = Duration::from_secs(20);
 /// How long the screen share of phase 8 lasts.
 const SHARE_FOR: Duration = Duration::from_secs(20);
+/// When (after joining) the page of phase 9 turns its camera off, and for how long.
+const MUTE_AT: Duration = Duration::from_secs(8);
+const MUTE_FOR: Duration = Duration::from_secs(10);
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -384,7 +389,76 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         },
     )?;
     println!("e2e: phase 8b ok: the share stopped and its tile went at every page");
-    println!("e2e: 8 passed, 0 failed");
+    // Phase 9: a page turns its camera off mid-call and on again. While it is off, nobody
+    // decodes a frame of it; back on, everyone does again.
+    let query = format!(
+        "&mute_at={}&mute_for={}",
+        MUTE_AT.as_secs(),
+        MUTE_FOR.as_secs()
+    );
+    let url = page_url(&sfu_bin, &base, ROOM, "muter", &query)?;
+    procs.add(start_browser(
+        &chromium,
+        &url,
+        &artifacts,
+        peers + 3,
+        None,
+        &[],
+    )?);
+    let muter = wait_for("the muter's report", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(crate::e2e_link::client_named(&r, "muter").ok_or_else(|| summary(&r)))
+    })?;
+    wait_rising(&base, &admin, "everyone decodes the muter", |r| {
+        all_decode_from(r, &muter)
+    })?;
+    let camera_off = |r: &Value| r[&muter]["cameraOff"].as_bool();
+    wait_for("the muter's camera goes off", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(match camera_off(&r) {
+            Some(true) => Ok(()),
+            _ => Err(summary(&r)),
+        })
+    })?;
+    // What was on its way has arrived after a second; then nothing more may.
+    std::thread::sleep(Duration::from_secs(1));
+    let off = reports(&base, ROOM, &admin)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let still = reports(&base, ROOM, &admin)?;
+    if camera_off(&still) != Some(true) {
+        bail!(
+            "the muter's camera came back before the check: {}",
+            summary(&still)
+        );
+    }
+    for viewer in still.as_object().into_iter().flat_map(|m| m.keys()) {
+        let frames = |r: &Value| received(r, viewer, &muter).map(|v| num(v, "framesDecoded"));
+        if let (Some(a), Some(b)) = (frames(&off), frames(&still))
+            && b > a
+        {
+            bail!(
+                "{viewer} decoded {} frames of the muter while its camera was off",
+                b - a
+            );
+        }
+    }
+    println!("e2e: phase 9 ok: the camera went off and nobody decoded a frame of it for 3 s");
+    wait_for("the muter's camera comes back", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(match camera_off(&r) {
+            Some(false) => Ok(()),
+            _ => Err(summary(&r)),
+        })
+    })?;
+    let on = Instant::now();
+    wait_rising(&base, &admin, "everyone decodes the muter again", |r| {
+        all_decode_from(r, &muter)
+    })?;
+    println!(
+        "e2e: phase 9b ok: the camera came back and everyone decodes it again within {:.1} s",
+        on.elapsed().as_secs_f64()
+    );
+    println!("e2e: 9 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 

@@ -25,6 +25,9 @@ pub struct TrackInfo {
     /// The simulcast layers the publisher declared (`a=simulcast`), in SDP order, which
     /// is taken as lowest quality first; empty without simulcast.
     pub rids: Arc<[SfuRid]>,
+    /// The publisher muted it ([`Client::set_muted`](crate::Client::set_muted)): it sends
+    /// nothing until unmuted, and its subscribers spend no budget on it.
+    pub muted: bool,
 }
 
 /// An event one client produces for others. The registry routes it: media and track
@@ -34,6 +37,15 @@ pub struct TrackInfo {
 pub enum Propagated {
     /// A client started publishing a track.
     TrackOpen(TrackInfo),
+    /// A client muted or unmuted one of its tracks.
+    TrackMuted {
+        /// The publisher.
+        origin: ClientId,
+        /// Its m-line of the track.
+        mid: SfuMid,
+        /// Muted (or unmuted).
+        muted: bool,
+    },
     /// A client stopped publishing a track.
     TrackClosed {
         /// The publisher.
@@ -77,6 +89,7 @@ impl Propagated {
         match self {
             Self::TrackOpen(t) => t.origin,
             Self::TrackClosed { origin, .. }
+            | Self::TrackMuted { origin, .. }
             | Self::Media { origin, .. }
             | Self::KeyframeRequest { origin, .. }
             | Self::Data { origin, .. } => *origin,
@@ -105,6 +118,10 @@ pub enum LayerChangeReason {
     Unsubscribed,
     /// The application subscribed the subscriber to the track again.
     Subscribed,
+    /// The publisher muted the track: nothing to forward.
+    Muted,
+    /// The publisher unmuted the track: it restarts at a keyframe.
+    Unmuted,
 }
 
 /// A subscriber's forwarded layer or pause state of one track changed.

@@ -66,6 +66,8 @@ pub(crate) struct TrackOut {
     pub(crate) short_since: Option<Instant>,
     /// The application wants the subscriber to receive this track (the default).
     pub(crate) subscribed: bool,
+    /// The publisher muted the track.
+    pub(crate) muted: bool,
     /// Publisher payload type → our payload type; `NO_PT` when unmapped. Filled when the
     /// track opens.
     pub(crate) pt_map: [u8; 128],
@@ -84,8 +86,12 @@ impl TrackOut {
             .iter()
             .find(|p| p.spec().codec.is_video() == is_video)
             .map_or(90_000, |p| p.spec().clock_rate.get());
+        let mut forwarder = Forwarder::new(is_video, &info.rids, clock_rate);
+        // A track muted before this subscriber came forwards nothing until unmuted.
+        forwarder.set_paused(info.muted);
         Self {
-            forwarder: Forwarder::new(is_video, &info.rids, clock_rate),
+            forwarder,
+            muted: info.muted,
             info,
             priority: TrackPriority::Normal,
             granted: None,

@@ -69,6 +69,15 @@ pub enum RoomEvent {
         /// Audio or video.
         kind: SfuMediaKind,
     },
+    /// A client muted or unmuted one of its tracks ([`Registry::set_muted`]).
+    TrackMuted {
+        /// The publisher.
+        client: ClientId,
+        /// Its m-line of the track.
+        mid: SfuMid,
+        /// Muted (or unmuted).
+        muted: bool,
+    },
     /// A client's track ended (it stopped sending on that m-line); its subscribers' m-lines
     /// free. The tracks of a client that leaves end with [`RoomEvent::ClientRemoved`].
     TrackUnpublished {
@@ -389,6 +398,22 @@ impl Registry {
         Ok(result?)
     }
 
+    /// Mutes or unmutes the track `mid` that client `id` publishes (see
+    /// [`Client::set_muted`]); `Ok(false)` when it publishes no such track.
+    pub fn set_muted(
+        &mut self,
+        id: ClientId,
+        mid: SfuMid,
+        muted: bool,
+        now: Instant,
+    ) -> Result<bool, RegistryError> {
+        let entry = self.entry_mut(id)?;
+        let found = entry.client.set_muted(mid, muted);
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(found)
+    }
+
     /// Caps the bitrate towards a client (see `Client::set_available_bitrate`).
     pub fn set_available_bitrate(
         &mut self,
@@ -532,6 +557,14 @@ impl Registry {
                     client: track.origin,
                     mid: track.mid,
                     kind: track.kind,
+                });
+                self.fanout(from, event, now);
+            }
+            Propagated::TrackMuted { origin, mid, muted } => {
+                self.events.push_back(RoomEvent::TrackMuted {
+                    client: *origin,
+                    mid: *mid,
+                    muted: *muted,
                 });
                 self.fanout(from, event, now);
             }

@@ -119,6 +119,12 @@ pub(crate) enum Command {
         subscribed: bool,
         reply: oneshot::Sender<Result<bool, RoomError>>,
     },
+    SetMuted {
+        client: ClientId,
+        mid: SfuMid,
+        muted: bool,
+        reply: oneshot::Sender<Result<bool, RoomError>>,
+    },
     PeerStats {
         client: ClientId,
         reply: oneshot::Sender<Result<PeerRtcpStats, RoomError>>,
@@ -192,6 +198,7 @@ impl std::fmt::Debug for Command {
             Self::SetBitrate { .. } => "SetBitrate",
             Self::SetPriority { .. } => "SetPriority",
             Self::SetSubscribed { .. } => "SetSubscribed",
+            Self::SetMuted { .. } => "SetMuted",
             Self::PeerStats { .. } => "PeerStats",
             Self::Stats { .. } => "Stats",
         })
@@ -294,6 +301,24 @@ impl RoomHandle {
     pub async fn offer(&self, client: ClientId, sdp: String) -> Result<AcceptedOffer, RoomError> {
         self.request(|reply| Command::Offer { client, sdp, reply })
             .await?
+    }
+
+    /// Mutes or unmutes the track `mid` that `client` publishes: its subscribers spend
+    /// nothing on it while muted and restart it from a keyframe when unmuted. `false`
+    /// when the client publishes no such track.
+    pub async fn set_muted(
+        &self,
+        client: ClientId,
+        mid: SfuMid,
+        muted: bool,
+    ) -> Result<bool, RoomError> {
+        self.request(|reply| Command::SetMuted {
+            client,
+            mid,
+            muted,
+            reply,
+        })
+        .await?
     }
 
     /// The room's events from now on: joins and removals, tracks published and ended,

@@ -322,6 +322,17 @@ fn handle_command(
                 .map_err(|_| RoomError::UnknownClient(client));
             let _ = reply.send(result);
         }
+        Command::SetMuted {
+            client,
+            mid,
+            muted,
+            reply,
+        } => {
+            let result = room
+                .set_muted(client, mid, muted, now)
+                .map_err(|_| RoomError::UnknownClient(client));
+            let _ = reply.send(result);
+        }
         Command::PeerStats { client, reply } => {
             let result = room
                 .client(client)

@@ -31,11 +31,11 @@ impl Client {
         self.budget_reason = reason;
         self.budget = budget;
 
-        // Unsubscribed tracks stay paused and ask for nothing.
+        // Unsubscribed and muted tracks stay paused and ask for nothing.
         let open: Vec<usize> = (0..self.tracks_out.len())
             .filter(|&i| {
                 let t = &self.tracks_out[i];
-                t.subscribed && matches!(t.state, OutState::Open(_))
+                t.subscribed && !t.muted && matches!(t.state, OutState::Open(_))
             })
             .collect();
         let mut rates = vec![[Bitrate::ZERO; MAX_LAYERS]; open.len()];

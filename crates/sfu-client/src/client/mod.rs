@@ -301,27 +301,55 @@ impl Client {
         let Some(&i) = self.out_index.get(&(publisher, mid)) else {
             return false;
         };
+        if self.tracks_out[i].subscribed != subscribed {
+            self.tracks_out[i].subscribed = subscribed;
+            let reason = if subscribed {
+                LayerChangeReason::Subscribed
+            } else {
+                LayerChangeReason::Unsubscribed
+            };
+            self.hold_out(i, reason);
+        }
+        true
+    }
+
+    /// Pauses the track this client receives at `i` while it is unsubscribed or muted,
+    /// and lets it run (from a keyframe) otherwise; reports a change as `reason`.
+    fn hold_out(&mut self, i: usize, reason: LayerChangeReason) {
         let t = &mut self.tracks_out[i];
-        if t.subscribed != subscribed {
-            t.subscribed = subscribed;
-            if t.forwarder.set_paused(!subscribed) {
-                let change = LayerChange {
-                    publisher,
+        let held = !t.subscribed || t.muted;
+        if t.forwarder.set_paused(held) {
+            let change = LayerChange {
+                publisher: t.info.origin,
+                mid: t.info.mid,
+                layer: None,
+                svc: None,
+                paused: held,
+                reason,
+                budget: self.budget,
+            };
+            self.queue.push_back(ClientOutput::LayerChanged(change));
+        }
+        let now = self.last_now;
+        self.allocate(now);
+    }
+
+    /// Mutes or unmutes the track `mid` this client publishes: its subscribers stop
+    /// spending budget on it at once (rather than when its packets stop), and take it up
+    /// again from a keyframe when it is unmuted. What the peer sends meanwhile is still
+    /// forwarded to nobody. `false` when it publishes no such track.
+    pub fn set_muted(&mut self, mid: SfuMid, muted: bool) -> bool {
+        let Some(t) = self.tracks_in.iter_mut().find(|t| t.info.mid == mid) else {
+            return false;
+        };
+        if t.info.muted != muted {
+            t.info.muted = muted;
+            self.queue
+                .push_back(ClientOutput::Propagate(Propagated::TrackMuted {
+                    origin: self.id,
                     mid,
-                    layer: None,
-                    svc: None,
-                    paused: !subscribed,
-                    reason: if subscribed {
-                        LayerChangeReason::Subscribed
-                    } else {
-                        LayerChangeReason::Unsubscribed
-                    },
-                    budget: self.budget,
-                };
-                self.queue.push_back(ClientOutput::LayerChanged(change));
-            }
-            let now = self.last_now;
-            self.allocate(now);
+                    muted,
+                }));
         }
         true
     }
@@ -467,6 +495,19 @@ impl Client {
                     self.tracks_out.push(TrackOut::new(info.clone()));
                     self.rebuild_index();
                     self.fill_offered_slots();
+                }
+            }
+            Propagated::TrackMuted { origin, mid, muted } => {
+                if let Some(&i) = self.out_index.get(&(*origin, *mid))
+                    && self.tracks_out[i].muted != *muted
+                {
+                    self.tracks_out[i].muted = *muted;
+                    let reason = if *muted {
+                        LayerChangeReason::Muted
+                    } else {
+                        LayerChangeReason::Unmuted
+                    };
+                    self.hold_out(i, reason);
                 }
             }
             Propagated::TrackClosed { origin, mid } => {

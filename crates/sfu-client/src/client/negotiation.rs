@@ -352,6 +352,7 @@ impl Client {
             kind: added.kind.into(),
             codecs,
             rids,
+            muted: false,
         };
         self.tracks_in.push(TrackIn {
             info: info.clone(),

@@ -133,6 +133,7 @@ pub(crate) fn router(
             "/api/offer",
             post(offer).layer(DefaultBodyLimit::max(MAX_OFFER_BYTES)),
         )
+        .route("/api/mute", post(mute))
         .route("/api/events", get(events))
         .route("/api/leave", post(leave))
         .route("/api/bitrate", post(bitrate))
@@ -318,6 +319,8 @@ impl Admitted {
             id: id.get(),
             name: self.name.clone(),
             screen: None,
+            mic_muted: false,
+            camera_off: false,
             secret,
             may_publish: self.may_publish,
         }
@@ -520,6 +523,53 @@ async fn offer(
             bad(StatusCode::NOT_FOUND, "no such client in this room")
         }
         Err(RoomError::BadSdp(e)) => bad(StatusCode::BAD_REQUEST, format!("offer refused: {e}")),
+        Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct MuteQuery {
+    room: String,
+    client: u64,
+    secret: Option<String>,
+    /// The participant's own m-line of the track.
+    mid: String,
+    /// `audio` or `video`: what the pages show as muted.
+    kind: String,
+    muted: bool,
+}
+
+/// A participant mutes or unmutes one of its tracks: the room stops (or restarts from a
+/// keyframe) forwarding it at once, and the pages show it.
+async fn mute(
+    State(s): State<AppState>,
+    Query(q): Query<MuteQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
+        return r.into_response();
+    }
+    let audio = match q.kind.as_str() {
+        "audio" => true,
+        "video" => false,
+        _ => return bad(StatusCode::BAD_REQUEST, "kind is audio or video"),
+    };
+    let Some(handle) = s.rooms.handle(&q.room) else {
+        return bad(StatusCode::NOT_FOUND, "no such room");
+    };
+    let mid = SfuMid::from(q.mid.as_str());
+    match handle
+        .set_muted(ClientId::new(q.client), mid, q.muted)
+        .await
+    {
+        Ok(true) => {
+            s.rooms.set_muted_flag(&q.room, q.client, audio, q.muted);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => bad(
+            StatusCode::NOT_FOUND,
+            "the participant publishes no such track",
+        ),
         Err(e) => bad(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }

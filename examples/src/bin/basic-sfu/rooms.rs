@@ -15,6 +15,10 @@ pub(crate) struct Participant {
     pub(crate) name: String,
     /// The participant's own m-line of the screen share it publishes, if it does.
     pub(crate) screen: Option<String>,
+    /// Its microphone is muted.
+    pub(crate) mic_muted: bool,
+    /// Its camera is off.
+    pub(crate) camera_off: bool,
     /// What every later call for this participant must carry.
     #[serde(skip)]
     pub(crate) secret: String,
@@ -358,6 +362,27 @@ impl Rooms {
         };
         if p.screen != screen {
             p.screen = screen;
+            let _ = r.roster.send(roster_json(&r.participants));
+        }
+    }
+
+    /// Records that `client`'s microphone (`audio`) or camera is muted or not, and tells
+    /// the room's pages.
+    pub(crate) fn set_muted_flag(&self, room: &str, client: u64, audio: bool, muted: bool) {
+        let mut rooms = self.lock();
+        let Some(r) = rooms.get_mut(room) else {
+            return;
+        };
+        let Some(p) = r.participants.iter_mut().find(|p| p.id == client) else {
+            return;
+        };
+        let flag = if audio {
+            &mut p.mic_muted
+        } else {
+            &mut p.camera_off
+        };
+        if *flag != muted {
+            *flag = muted;
             let _ = r.roster.send(roster_json(&r.participants));
         }
     }
