@@ -21,7 +21,9 @@
 //!    Chromium shares a fake screen without asking): everyone decodes it in a tile of its
 //!    own; when the share stops, that tile goes everywhere;
 //! 8. a page turns its camera off: nobody decodes a frame of it for 3 s; back on,
-//!    everyone decodes it again.
+//!    everyone decodes it again;
+//! 9. a page shows its tiles smaller than the lowest layer and tells the SFU: it receives
+//!    only the lowest layer.
 //!
 //! `cargo xtask e2e --peers N --clean-only` runs phases 1–2 with N browsers (the figures
 //! for larger rooms).
@@ -54,6 +56,8 @@ const SHARE_FOR: Duration = Duration::from_secs(20);
 /// When (after joining) the page of phase 9 turns its camera off, and for how long.
 const MUTE_AT: Duration = Duration::from_secs(8);
 const MUTE_FOR: Duration = Duration::from_secs(10);
+/// The tile width of phase 10's page: smaller than the lowest layer (160 px).
+const SMALL_TILE: u64 = 120;
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -349,14 +353,9 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     // every other page decodes it in a tile of its own. The share stops, and the tile goes.
     let query = format!("&publish=none&share_at=3&share_for={}", SHARE_FOR.as_secs());
     let url = page_url(&sfu_bin, &base, ROOM, "sharer", &query)?;
-    procs.add(start_browser(
-        &chromium,
-        &url,
-        &artifacts,
-        peers + 2,
-        None,
-        &[],
-    )?);
+    let browser = start_browser(&chromium, &url, &artifacts, peers + 2, None, &[])?;
+    let sharer_pid = browser.id();
+    procs.add(browser);
     let sharer = wait_for("the sharer's report", 60, || {
         let r = reports(&base, ROOM, &admin)?;
         Ok(crate::e2e_link::client_named(&r, "sharer").ok_or_else(|| summary(&r)))
@@ -397,14 +396,9 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         MUTE_FOR.as_secs()
     );
     let url = page_url(&sfu_bin, &base, ROOM, "muter", &query)?;
-    procs.add(start_browser(
-        &chromium,
-        &url,
-        &artifacts,
-        peers + 3,
-        None,
-        &[],
-    )?);
+    let browser = start_browser(&chromium, &url, &artifacts, peers + 3, None, &[])?;
+    let muter_pid = browser.id();
+    procs.add(browser);
     let muter = wait_for("the muter's report", 60, || {
         let r = reports(&base, ROOM, &admin)?;
         Ok(crate::e2e_link::client_named(&r, "muter").ok_or_else(|| summary(&r)))
@@ -458,7 +452,70 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         "e2e: phase 9b ok: the camera came back and everyone decodes it again within {:.1} s",
         on.elapsed().as_secs_f64()
     );
-    println!("e2e: 9 passed, 0 failed");
+    // Phase 10: a page shows everyone in tiles smaller than the lowest layer; it tells the
+    // SFU, which sends it only the lowest layer while the others keep the top one. The
+    // sharer and the muter go first: two cores run fewer browsers better.
+    procs.kill(sharer_pid);
+    procs.kill(muter_pid);
+    let url = page_url(
+        &sfu_bin,
+        &base,
+        ROOM,
+        "small",
+        &format!("&publish=none&tile={SMALL_TILE}"),
+    )?;
+    procs.add(start_browser(
+        &chromium,
+        &url,
+        &artifacts,
+        peers + 4,
+        None,
+        &[],
+    )?);
+    let small = wait_for("the small page's report", 60, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(crate::e2e_link::client_named(&r, "small").ok_or_else(|| summary(&r)))
+    })?;
+    let lowest = |r: &Value| {
+        r.as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .flat_map(|rep| rep["sent"].as_object().into_iter().flat_map(|s| s.values()))
+            .map(|l| num(l, "frameWidth"))
+            .filter(|&w| w > 0)
+            .min()
+    };
+    let shown = wait_rising(
+        &base,
+        &admin,
+        "the small page decodes everyone at the lowest layer",
+        |r| {
+            let Some(low) = lowest(r) else { return false };
+            let theirs: Vec<u64> = r
+                .get(&small)
+                .into_iter()
+                .flat_map(remotes)
+                .filter(|(id, _)| r.get(*id).is_some())
+                .map(|(_, v)| num(v, "frameWidth"))
+                .collect();
+            theirs.len() >= 2 && theirs.iter().all(|&w| w == low)
+        },
+    )?;
+    let others: Vec<u64> = shown
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .filter(|(id, _)| **id != small)
+        .flat_map(|(_, rep)| remotes(rep).map(|(_, v)| num(v, "frameWidth")))
+        .collect();
+    let low = lowest(&shown).unwrap_or(0);
+    if !others.iter().any(|&w| w > low) {
+        bail!("no other page receives more than {low} px: {others:?}");
+    }
+    println!(
+        "e2e: phase 10 ok: {SMALL_TILE} px tiles receive {low} px; the other pages {others:?}"
+    );
+    println!("e2e: 10 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 

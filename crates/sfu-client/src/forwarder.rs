@@ -27,7 +27,7 @@ use sfu_ids::{FrameSize, SfuDependencyDescriptor, SfuRid, SfuSvcLayer};
 use sfu_vfm::FrameMarkingInfo;
 use str0m::rtp::{Vp8Descriptor, Vp8Patch};
 
-use crate::layer::LayerSelector;
+use crate::layer::{LayerSelector, TrackHints};
 use crate::layer_tracker::{LayerPacket, LayerTracker, MAX_LAYERS, PACKET_OVERHEAD, RateMeter};
 use crate::rewrite::{RewriteError, SeqTsRewriter};
 use crate::svc::{SvcLayers, SvcSelector, SvcVerdict};
@@ -143,6 +143,8 @@ pub(crate) struct Forwarder {
     /// Layer selection inside the stream, once its packets show it is scalable (tracks
     /// without simulcast only).
     svc: Option<SvcSelector>,
+    /// What the subscriber needs of the track beyond its budget (simulcast only).
+    hints: TrackHints,
 }
 
 impl Forwarder {
@@ -165,7 +167,15 @@ impl Forwarder {
             rewriter: SeqTsRewriter::new(clock_rate),
             vp8: Vp8Rewriter::default(),
             svc: None,
+            hints: TrackHints::default(),
         }
+    }
+
+    /// Sets what the subscriber needs of the track; takes effect at the next evaluation,
+    /// which is made due.
+    pub(crate) fn set_hints(&mut self, hints: TrackHints) {
+        self.hints = hints;
+        self.last_evaluation = None;
     }
 
     /// Where this forwarder's numbering stopped.
@@ -243,6 +253,7 @@ impl Forwarder {
         }
         match self.layers.flowing_ranked(now) {
             Some((layers, n)) => {
+                let n = self.hints.allowed(&layers[..n]);
                 for (o, l) in out.iter_mut().zip(&layers[..n]) {
                     *o = l.bitrate;
                 }
@@ -451,7 +462,7 @@ impl Forwarder {
         let Some((buf, n)) = self.layers.flowing_ranked(now) else {
             return false;
         };
-        let layers = &buf[..n];
+        let layers = &buf[..self.hints.allowed(&buf[..n])];
         let rank = |rid: Option<SfuRid>| rid.and_then(|r| layers.iter().position(|l| l.rid == r));
         let choice = selector.select(layers, budget);
         let next = match rank(self.target).filter(|_| target_flowing) {

@@ -9,6 +9,50 @@
 use sfu_bwe::Bitrate;
 use sfu_ids::{FrameSize, SfuRid};
 
+/// What a subscriber needs of one track beyond what its budget allows: the layers above
+/// these are never chosen for it, whatever the budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TrackHints {
+    /// The highest simulcast layer to receive, counting from 0 for the lowest.
+    pub max_layer: Option<u8>,
+    /// The size the video is shown at (device pixels): no layer above the smallest one
+    /// whose keyframes announce a picture at least that large. Codecs that announce no
+    /// size are not limited by it.
+    pub rendered: Option<FrameSize>,
+}
+
+impl TrackHints {
+    /// Sets [`TrackHints::max_layer`].
+    pub fn with_max_layer(mut self, layer: Option<u8>) -> Self {
+        self.max_layer = layer;
+        self
+    }
+
+    /// Sets [`TrackHints::rendered`].
+    pub fn with_rendered(mut self, size: Option<FrameSize>) -> Self {
+        self.rendered = size;
+        self
+    }
+
+    /// How many of `layers` (ranked lowest first) the hints allow.
+    pub(crate) fn allowed(&self, layers: &[LayerInfo]) -> usize {
+        let mut n = layers.len();
+        if let Some(max) = self.max_layer {
+            n = n.min(usize::from(max) + 1);
+        }
+        if let Some(want) = self.rendered
+            && let Some(i) = layers[..n].iter().position(|l| {
+                l.size
+                    .is_some_and(|s| s.width >= want.width && s.height >= want.height)
+            })
+        {
+            n = i + 1;
+        }
+        n
+    }
+}
+
 /// What a selector knows about one simulcast layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerInfo {
@@ -64,6 +108,39 @@ mod tests {
             bitrate: Bitrate::from_bps(bps),
             size: None,
         }
+    }
+
+    fn sized(r: &str, width: u16) -> LayerInfo {
+        LayerInfo {
+            size: Some(FrameSize {
+                width,
+                height: width * 3 / 4,
+            }),
+            ..info(r, 100)
+        }
+    }
+
+    #[test]
+    fn hints_cut_the_layers_a_subscriber_may_get() {
+        let layers = [sized("q", 160), sized("h", 320), sized("f", 640)];
+        let hints = TrackHints::default();
+        assert_eq!(hints.allowed(&layers), 3);
+        assert_eq!(hints.with_max_layer(Some(0)).allowed(&layers), 1);
+        assert_eq!(hints.with_max_layer(Some(7)).allowed(&layers), 3);
+        let shown = |w, h| {
+            hints.with_rendered(Some(FrameSize {
+                width: w,
+                height: h,
+            }))
+        };
+        // The smallest layer that covers the tile; a tile larger than every layer: all.
+        assert_eq!(shown(300, 200).allowed(&layers), 2);
+        assert_eq!(shown(160, 120).allowed(&layers), 1);
+        assert_eq!(shown(1280, 720).allowed(&layers), 3);
+        // Sizes unknown: not limited.
+        let plain = [info("q", 100), info("h", 500)];
+        assert_eq!(shown(10, 10).allowed(&plain), 2);
+        assert_eq!(shown(10, 10).with_max_layer(Some(0)).allowed(&layers), 1);
     }
 
     #[test]

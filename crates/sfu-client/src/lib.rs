@@ -74,7 +74,7 @@ pub use error::ClientError;
 pub use estimator::{EstimatorKind, UnknownEstimator};
 pub use frame_size::keyframe_size;
 pub use keyframe_detect::is_keyframe;
-pub use layer::{BestFitSelector, LayerInfo, LayerSelector};
+pub use layer::{BestFitSelector, LayerInfo, LayerSelector, TrackHints};
 pub use propagate::{
     ClientOutput, LayerChange, LayerChangeReason, OfferedTrack, Propagated, SfuOffer, TrackInfo,
 };

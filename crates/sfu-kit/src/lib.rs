@@ -73,7 +73,7 @@ pub use sfu_client::{
     BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
     EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, OfferedTrack,
     PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, ReceiveMode, SfuOffer, SfuRtc, SfuRtcBuilder,
-    SvcLayers, TrackInfo, TrackPriority, UnknownEstimator, rtc_config,
+    SvcLayers, TrackHints, TrackInfo, TrackPriority, UnknownEstimator, rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use sfu_client::{
     Bitrate, Client, ClientError, ClientOutput, ClientStats, LayerChange, Propagated, SfuOffer,
-    TrackPriority,
+    TrackHints, TrackPriority,
 };
 use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMediaKind, SfuMid};
 use sfu_speaker::DominantSpeaker;
@@ -396,6 +396,23 @@ impl Registry {
         self.mark_dirty(id);
         self.drive(now);
         Ok(result?)
+    }
+
+    /// Sets what client `id` needs of the track `mid` of `publisher` (see
+    /// [`Client::set_track_hints`]); `Ok(false)` when it receives no such track.
+    pub fn set_track_hints(
+        &mut self,
+        id: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        hints: TrackHints,
+        now: Instant,
+    ) -> Result<bool, RegistryError> {
+        let entry = self.entry_mut(id)?;
+        let found = entry.client.set_track_hints(publisher, mid, hints);
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(found)
     }
 
     /// Mutes or unmutes the track `mid` that client `id` publishes (see

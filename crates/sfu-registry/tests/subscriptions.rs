@@ -53,3 +53,35 @@ fn an_unsubscribed_track_stops_and_comes_back() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn a_hint_caps_the_layer_whatever_the_budget() {
+    let mut w = World::new();
+    let a = w.join(true);
+    let b = w.join(false);
+    let c = w.join(false);
+    w.run(Duration::from_secs(2));
+    let video_mid = w.peers[0].video.expect("a publishes video").into();
+    let lowest = sfu_client::TrackHints::default().with_max_layer(Some(0));
+    assert!(
+        w.room
+            .set_track_hints(b, a, video_mid, lowest, w.now)
+            .expect("b is in the room")
+    );
+    w.run(Duration::from_secs(6));
+    let last_layer = |w: &World, who| {
+        w.layer_changes
+            .iter()
+            .rev()
+            .find(|ch| ch.1 == who && ch.2.publisher == a && ch.2.layer.is_some())
+            .and_then(|ch| ch.2.layer)
+            .map(|r| r.to_string())
+    };
+    assert_eq!(
+        last_layer(&w, b).as_deref(),
+        Some("q"),
+        "b's hint is the lowest layer"
+    );
+    assert_eq!(last_layer(&w, c).as_deref(), Some("f"), "c has no hint");
+    assert!(w.video_frames(b, a) > 100, "b still receives a's video");
+}

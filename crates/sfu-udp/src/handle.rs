@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sfu_client::{
-    Bitrate, Client, ClientStats, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackPriority,
+    Bitrate, Client, ClientStats, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackHints,
+    TrackPriority,
 };
 use sfu_ids::{ClientId, SfuMid};
 use sfu_registry::{AcceptedOffer, RoomEvent};
@@ -119,6 +120,13 @@ pub(crate) enum Command {
         subscribed: bool,
         reply: oneshot::Sender<Result<bool, RoomError>>,
     },
+    SetHints {
+        client: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        hints: TrackHints,
+        reply: oneshot::Sender<Result<bool, RoomError>>,
+    },
     SetMuted {
         client: ClientId,
         mid: SfuMid,
@@ -199,6 +207,7 @@ impl std::fmt::Debug for Command {
             Self::SetPriority { .. } => "SetPriority",
             Self::SetSubscribed { .. } => "SetSubscribed",
             Self::SetMuted { .. } => "SetMuted",
+            Self::SetHints { .. } => "SetHints",
             Self::PeerStats { .. } => "PeerStats",
             Self::Stats { .. } => "Stats",
         })
@@ -301,6 +310,26 @@ impl RoomHandle {
     pub async fn offer(&self, client: ClientId, sdp: String) -> Result<AcceptedOffer, RoomError> {
         self.request(|reply| Command::Offer { client, sdp, reply })
             .await?
+    }
+
+    /// Sets what `client` needs of the track `mid` of `publisher` beyond its budget (a
+    /// highest layer, the size it shows the video at). `false` when it receives no such
+    /// track.
+    pub async fn set_track_hints(
+        &self,
+        client: ClientId,
+        publisher: ClientId,
+        mid: SfuMid,
+        hints: TrackHints,
+    ) -> Result<bool, RoomError> {
+        self.request(|reply| Command::SetHints {
+            client,
+            publisher,
+            mid,
+            hints,
+            reply,
+        })
+        .await?
     }
 
     /// Mutes or unmutes the track `mid` that `client` publishes: its subscribers spend

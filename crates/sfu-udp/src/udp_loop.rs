@@ -322,6 +322,18 @@ fn handle_command(
                 .map_err(|_| RoomError::UnknownClient(client));
             let _ = reply.send(result);
         }
+        Command::SetHints {
+            client,
+            publisher,
+            mid,
+            hints,
+            reply,
+        } => {
+            let result = room
+                .set_track_hints(client, publisher, mid, hints, now)
+                .map_err(|_| RoomError::UnknownClient(client));
+            let _ = reply.send(result);
+        }
         Command::SetMuted {
             client,
             mid,

@@ -28,7 +28,7 @@ use crate::config::{ClientConfig, ReceiveMode};
 use crate::error::ClientError;
 use crate::estimator::Estimation;
 use crate::forwarder::ForwardConfig;
-use crate::layer::{BestFitSelector, LayerSelector};
+use crate::layer::{BestFitSelector, LayerSelector, TrackHints};
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated, TrackInfo};
 use crate::rtc::{RawRtc, SfuRtc};
 use crate::stats::{PeerRtcpStats, StatsCollector};
@@ -288,6 +288,19 @@ impl Client {
             return false;
         };
         self.tracks_out[i].priority = priority;
+        let now = self.last_now;
+        self.allocate(now);
+        true
+    }
+
+    /// Sets what this client needs of the track `mid` of `publisher` beyond its budget (a
+    /// highest layer, the size it shows the video at); `false` when it receives no such
+    /// track. The budget is split again at once.
+    pub fn set_track_hints(&mut self, publisher: ClientId, mid: SfuMid, hints: TrackHints) -> bool {
+        let Some(&i) = self.out_index.get(&(publisher, mid)) else {
+            return false;
+        };
+        self.tracks_out[i].forwarder.set_hints(hints);
         let now = self.last_now;
         self.allocate(now);
         true

@@ -21,7 +21,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
-use sfu_kit::{Bitrate, ClientId, ClientSignal, RoomError, RoomHandle, SfuMid};
+use sfu_kit::{
+    Bitrate, ClientId, ClientSignal, FrameSize, RoomError, RoomHandle, SfuMid, TrackHints,
+};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::auth::{
@@ -641,8 +643,13 @@ struct SubscribeQuery {
     publisher: u64,
     /// The publisher's media line.
     mid: String,
-    /// Receive it (`true`, the default) or not.
+    /// Receive it (`true`) or not. Without hints below, `true` is the default.
     on: Option<bool>,
+    /// The highest simulcast layer to receive (0: the lowest).
+    max_layer: Option<u8>,
+    /// The size the video is shown at, in device pixels: no layer much larger is sent.
+    width: Option<u16>,
+    height: Option<u16>,
     /// The participant's own secret, to choose for itself.
     secret: Option<String>,
     /// An admin token for the room, to choose for anyone in it.
@@ -668,13 +675,27 @@ async fn subscribe(
         Err(e) => return e.into_response(),
     };
     let mid = SfuMid::from(q.mid.as_str());
+    let (client, publisher) = (ClientId::new(q.client), ClientId::new(q.publisher));
+    let rendered = q
+        .width
+        .zip(q.height)
+        .map(|(width, height)| FrameSize { width, height });
+    let hinted = q.max_layer.is_some() || rendered.is_some();
+    if hinted {
+        let hints = TrackHints::default()
+            .with_max_layer(q.max_layer)
+            .with_rendered(rendered);
+        match handle.set_track_hints(client, publisher, mid, hints).await {
+            Ok(true) => {}
+            Ok(false) => return bad(StatusCode::NOT_FOUND, "the client receives no such track"),
+            Err(e) => return bad(StatusCode::NOT_FOUND, e.to_string()),
+        }
+        if q.on.is_none() {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+    }
     match handle
-        .set_subscribed(
-            ClientId::new(q.client),
-            ClientId::new(q.publisher),
-            mid,
-            q.on.unwrap_or(true),
-        )
+        .set_subscribed(client, publisher, mid, q.on.unwrap_or(true))
         .await
     {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
@@ -794,10 +815,17 @@ fn event_stream(
                                 (t.mid.to_string(), owner.into())
                             })
                             .collect();
+                        // The publisher's own m-line of each, for subscription calls.
+                        let sources: serde_json::Map<String, serde_json::Value> = offer
+                            .tracks
+                            .iter()
+                            .map(|t| (t.mid.to_string(), t.publisher_mid.to_string().into()))
+                            .collect();
                         Event::default().event("offer").data(
                             serde_json::json!({
                                 "sdp": offer.sdp,
                                 "tracks": tracks,
+                                "sources": sources,
                                 "seq": offer.seq,
                             })
                             .to_string(),
