@@ -23,7 +23,10 @@
 //! 8. a page turns its camera off: nobody decodes a frame of it for 3 s; back on,
 //!    everyone decodes it again;
 //! 9. a page shows its tiles smaller than the lowest layer and tells the SFU: it receives
-//!    only the lowest layer.
+//!    only the lowest layer;
+//! 10. dynacast: with every subscriber of a publisher limited to its lowest layer, the
+//!     publisher stops encoding the others; limits lifted, it encodes them again and the
+//!     subscribers get them.
 //!
 //! `cargo xtask e2e --peers N --clean-only` runs phases 1–2 with N browsers (the figures
 //! for larger rooms).
@@ -515,7 +518,8 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     println!(
         "e2e: phase 10 ok: {SMALL_TILE} px tiles receive {low} px; the other pages {others:?}"
     );
-    println!("e2e: 10 passed, 0 failed");
+    dynacast(&base, &admin)?;
+    println!("e2e: 11 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 
@@ -878,6 +882,122 @@ fn wait_rising(
             Err(e) => Err(e.to_string()),
         })
     })
+}
+
+/// Phase 11, dynacast: every subscriber of one publisher is limited to its lowest layer
+/// (`max_layer=0`); the publisher's browser must stop encoding its other layers. The
+/// limits are lifted; it must encode them again, and every subscriber get its top layer.
+fn dynacast(base: &str, admin: &str) -> anyhow::Result<()> {
+    // `sent`: rid -> (width, frames encoded).
+    let sent = |r: &Value, id: &str| -> Vec<(String, u64, u64)> {
+        let mut v: Vec<_> = r[id]["sent"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(rid, l)| (rid.clone(), num(l, "frameWidth"), num(l, "framesEncoded")))
+            .collect();
+        v.sort_by_key(|l| l.1);
+        v
+    };
+    let r = reports(base, ROOM, admin)?;
+    let publisher = r
+        .as_object()
+        .into_iter()
+        .flatten()
+        .find(|(id, rep)| {
+            rep["videoMid"].is_string() && sent(&r, id).iter().filter(|l| l.2 > 0).count() >= 2
+        })
+        .map(|(id, _)| id.clone())
+        .context("no page publishes two simulcast layers")?;
+    let mid = r[&publisher]["videoMid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The layers it encodes now, lowest first (an inactive encoding reports no width).
+    let order: Vec<String> = sent(&r, &publisher)
+        .into_iter()
+        .filter(|l| l.1 > 0 && l.2 > 0)
+        .map(|l| l.0)
+        .collect();
+    let viewers: Vec<String> = r
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(id, _)| id.clone())
+        .filter(|id| *id != publisher)
+        .collect();
+    let limit = |max_layer: u8| -> anyhow::Result<()> {
+        for v in &viewers {
+            ureq::post(&format!(
+                "{base}/api/subscribe?room={ROOM}&client={v}&publisher={publisher}&mid={mid}&max_layer={max_layer}&token={admin}"
+            ))
+            .send_empty()?;
+        }
+        Ok(())
+    };
+    // Frames encoded per layer, over two seconds.
+    let encoding = || -> anyhow::Result<Vec<(String, u64, u64)>> {
+        let a = reports(base, ROOM, admin)?;
+        std::thread::sleep(Duration::from_secs(2));
+        let b = reports(base, ROOM, admin)?;
+        let (before, after) = (sent(&a, &publisher), sent(&b, &publisher));
+        let frames = |layers: &[(String, u64, u64)], rid: &str| {
+            layers
+                .iter()
+                .find(|l| l.0 == rid)
+                .map_or((0, 0), |l| (l.1, l.2))
+        };
+        Ok(order
+            .iter()
+            .map(|rid| {
+                let ((_, then), (w, now)) = (frames(&before, rid), frames(&after, rid));
+                (rid.clone(), w, now.saturating_sub(then))
+            })
+            .collect())
+    };
+    limit(0)?;
+    let limited = Instant::now();
+    let paused = wait_for("the publisher stops encoding its upper layers", 30, || {
+        let layers = encoding()?;
+        let (lowest, upper) = layers.split_first().context("no layers")?;
+        Ok(if lowest.2 > 0 && upper.iter().all(|l| l.2 == 0) {
+            Ok(layers)
+        } else {
+            Err(format!("frames encoded in 2 s: {layers:?}"))
+        })
+    })?;
+    println!(
+        "e2e: phase 11 ok: every viewer of {publisher} limited to its lowest layer; it encodes only that one after {:.1} s: {paused:?}",
+        limited.elapsed().as_secs_f64()
+    );
+    limit(99)?;
+    let lifted = Instant::now();
+    let top = wait_for("the publisher encodes its upper layers again", 30, || {
+        let layers = encoding()?;
+        Ok(match layers.last() {
+            Some(top) if top.2 > 0 && top.1 > 0 && layers.len() > 1 => Ok(top.1),
+            _ => Err(format!("frames encoded in 2 s: {layers:?}")),
+        })
+    })?;
+    let resumed = lifted.elapsed().as_secs_f64();
+    wait_for("every viewer gets the top layer again", 30, || {
+        let r = reports(base, ROOM, admin)?;
+        let widths: Vec<u64> = viewers
+            .iter()
+            .filter_map(|v| received(&r, v, &publisher))
+            .map(|x| num(x, "frameWidth"))
+            .collect();
+        Ok(if widths.iter().all(|&w| w >= top) && !widths.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("widths {widths:?}, the top layer {top}"))
+        })
+    })?;
+    println!(
+        "e2e: phase 11b ok: limits lifted; encoding again after {resumed:.1} s, every viewer on the top layer ({top} px) after {:.1} s",
+        lifted.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The client id and WHIP session URL of the page named `name`, once it reports.

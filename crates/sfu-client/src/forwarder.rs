@@ -171,6 +171,33 @@ impl Forwarder {
         }
     }
 
+    /// The simulcast layers (of `declared`) the subscriber may be sent, into `out`; returns
+    /// how many. Without hints: every declared one. With hints: the seen layers they allow
+    /// (every declared one while none has been seen).
+    pub(crate) fn wanted_layers(
+        &self,
+        declared: &[SfuRid],
+        out: &mut [Option<SfuRid>; MAX_LAYERS],
+    ) -> usize {
+        let all = |out: &mut [Option<SfuRid>; MAX_LAYERS]| {
+            for (o, r) in out.iter_mut().zip(declared) {
+                *o = Some(*r);
+            }
+            declared.len().min(MAX_LAYERS)
+        };
+        if self.hints == TrackHints::default() {
+            return all(out);
+        }
+        let Some((layers, n)) = self.layers.seen_ranked() else {
+            return all(out);
+        };
+        let n = self.hints.allowed(&layers[..n]);
+        for (o, l) in out.iter_mut().zip(&layers[..n]) {
+            *o = Some(l.rid);
+        }
+        n
+    }
+
     /// Sets what the subscriber needs of the track; takes effect at the next evaluation,
     /// which is made due.
     pub(crate) fn set_hints(&mut self, hints: TrackHints) {

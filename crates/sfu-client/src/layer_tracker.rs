@@ -227,10 +227,20 @@ impl LayerTracker {
     /// The flowing layers, lowest quality first: an array and how many of it are filled
     /// (the rest repeats the first). `None` when no layer flows.
     pub(crate) fn flowing_ranked(&self, now: Instant) -> Option<([LayerInfo; MAX_LAYERS], usize)> {
+        self.ranked(|l| self.flowing(l, now))
+    }
+
+    /// Every layer seen so far, flowing or not, ranked like
+    /// [`flowing_ranked`](Self::flowing_ranked).
+    pub(crate) fn seen_ranked(&self) -> Option<([LayerInfo; MAX_LAYERS], usize)> {
+        self.ranked(|_| true)
+    }
+
+    fn ranked(&self, keep: impl Fn(&Layer) -> bool) -> Option<([LayerInfo; MAX_LAYERS], usize)> {
         let mut found = [None; MAX_LAYERS];
         let mut n = 0;
         for l in self.layers.iter().flatten() {
-            if self.flowing(l, now) {
+            if keep(l) {
                 found[n] = Some(*l);
                 n += 1;
             }

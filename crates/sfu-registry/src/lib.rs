@@ -32,6 +32,7 @@
 //! }
 //! ```
 
+mod dynacast;
 mod registry;
 mod route;
 pub mod testing;

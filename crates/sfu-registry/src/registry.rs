@@ -8,10 +8,11 @@ use sfu_client::{
     Bitrate, Client, ClientError, ClientOutput, ClientStats, LayerChange, Propagated, SfuOffer,
     TrackHints, TrackPriority,
 };
-use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMediaKind, SfuMid};
+use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMediaKind, SfuMid, SfuRid};
 use sfu_speaker::DominantSpeaker;
 use tracing::debug;
 
+use crate::dynacast::Dynacast;
 use crate::route::{RouteMiss, Routed, Router};
 
 /// The answer to an offer from a client's peer ([`Registry::accept_offer`]).
@@ -68,6 +69,16 @@ pub enum RoomEvent {
         mid: SfuMid,
         /// Audio or video.
         kind: SfuMediaKind,
+    },
+    /// Dynacast: the publisher should send only these simulcast layers of its track `mid`
+    /// (set the others' encodings inactive), because no subscriber may be sent the others.
+    PublisherLayers {
+        /// The publisher.
+        client: ClientId,
+        /// Its m-line of the track.
+        mid: SfuMid,
+        /// The layers to send, lowest first; the lowest is always among them.
+        active: Vec<SfuRid>,
     },
     /// A client muted or unmuted one of its tracks ([`Registry::set_muted`]).
     TrackMuted {
@@ -176,6 +187,8 @@ pub struct Registry {
     speaker: DominantSpeaker<ClientId>,
     /// The speaker the clients were last told about.
     announced_speaker: Option<ClientId>,
+    /// Which simulcast layers each publisher is asked to send.
+    dynacast: Dynacast,
 }
 
 impl Registry {
@@ -242,6 +255,7 @@ impl Registry {
             },
         );
         self.events.push_back(RoomEvent::ClientJoined(id));
+        self.dynacast.wake(now);
         self.mark_dirty(id);
         self.drive(now);
         Ok(())
@@ -327,6 +341,19 @@ impl Registry {
             entry.timeout = None;
             entry.client.handle_timeout(now);
             self.mark_dirty(id);
+        }
+        if self.dynacast.next().is_some_and(|at| at <= now) {
+            let changes = self
+                .dynacast
+                .evaluate(self.clients.values().map(|e| &e.client), now);
+            for c in changes {
+                debug!(client = %c.client, mid = %c.mid, active = ?c.active, "publisher layers");
+                self.events.push_back(RoomEvent::PublisherLayers {
+                    client: c.client,
+                    mid: c.mid,
+                    active: c.active,
+                });
+            }
         }
         self.drive(now);
     }
@@ -489,15 +516,20 @@ impl Registry {
 
     /// When [`Registry::handle_timeout`] must be called next.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let mut client = None;
         while let Some(&Reverse((at, id))) = self.timers.peek() {
             match self.clients.get(&id) {
-                Some(e) if e.timeout == Some(at) => return Some(at),
+                Some(e) if e.timeout == Some(at) => {
+                    client = Some(at);
+                    break;
+                }
                 _ => {
                     self.timers.pop();
                 }
             }
         }
-        None
+        let dynacast = self.dynacast.next().filter(|_| !self.clients.is_empty());
+        client.into_iter().chain(dynacast).min()
     }
 
     fn entry_mut(&mut self, id: ClientId) -> Result<&mut Entry, RegistryError> {

@@ -9,7 +9,7 @@ use sfu_client::{
     Bitrate, Client, ClientStats, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackHints,
     TrackPriority,
 };
-use sfu_ids::{ClientId, SfuMid};
+use sfu_ids::{ClientId, SfuMid, SfuRid};
 use sfu_registry::{AcceptedOffer, RoomEvent};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -26,6 +26,14 @@ pub enum ClientSignal {
     Closed,
     /// The room's active speaker is now this client.
     ActiveSpeaker(ClientId),
+    /// Send only these simulcast layers of the peer's track `mid` (dynacast: nobody may be
+    /// sent the others); the peer sets the other encodings inactive.
+    PublisherLayers {
+        /// The peer's m-line of the track.
+        mid: SfuMid,
+        /// The layers to send, lowest first.
+        active: Vec<SfuRid>,
+    },
 }
 
 /// How a peer joins a room.

@@ -224,6 +224,17 @@ pub(crate) async fn run_room(
                         "layer changed"
                     );
                 }
+                RoomEvent::PublisherLayers {
+                    client,
+                    mid,
+                    active,
+                } => {
+                    // A publisher that misses one keeps encoding what it did; the next
+                    // change corrects it.
+                    if let Some(tx) = signals.get(&client) {
+                        let _ = tx.try_send(ClientSignal::PublisherLayers { mid, active });
+                    }
+                }
                 RoomEvent::ActiveSpeaker(speaker) => {
                     debug!(%speaker, "active speaker");
                     // A page that misses one (its queue is full) gets the next.

@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use sfu_bwe::Bitrate;
-use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid};
+use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMid, SfuRid};
 use str0m::bwe::BweKind;
 use str0m::change::SdpPendingOffer;
 use str0m::format::Codec;
@@ -291,6 +291,31 @@ impl Client {
         let now = self.last_now;
         self.allocate(now);
         true
+    }
+
+    /// Calls `f` with each simulcast track this client receives (its publisher and the
+    /// publisher's mid) and the layers it may be sent of it: every declared layer unless
+    /// its hints cut them, none while it is unsubscribed or muted. The room pauses at the
+    /// publisher the layers no subscriber may be sent.
+    pub fn wanted_layers(&self, mut f: impl FnMut(ClientId, SfuMid, &[SfuRid])) {
+        let mut buf = [None; crate::layer_tracker::MAX_LAYERS];
+        for t in &self.tracks_out {
+            let Some(&first) = t.info.rids.first() else {
+                continue;
+            };
+            let mut rids = [first; crate::layer_tracker::MAX_LAYERS];
+            let n = if t.subscribed && !t.muted {
+                t.forwarder.wanted_layers(&t.info.rids, &mut buf)
+            } else {
+                0
+            };
+            let mut k = 0;
+            for r in buf[..n].iter().flatten() {
+                rids[k] = *r;
+                k += 1;
+            }
+            f(t.info.origin, t.info.mid, &rids[..k]);
+        }
     }
 
     /// Sets what this client needs of the track `mid` of `publisher` beyond its budget (a

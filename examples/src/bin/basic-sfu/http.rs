@@ -831,6 +831,13 @@ fn event_stream(
                             .to_string(),
                         )
                     }
+                    Item::Signal(Some(ClientSignal::PublisherLayers { mid, active })) => {
+                        let active: Vec<String> = active.iter().map(|r| r.to_string()).collect();
+                        Event::default().event("layers").data(
+                            serde_json::json!({ "mid": mid.to_string(), "active": active })
+                                .to_string(),
+                        )
+                    }
                     Item::Signal(Some(ClientSignal::ActiveSpeaker(id))) => {
                         Event::default().event("speaker").data(id.get().to_string())
                     }
