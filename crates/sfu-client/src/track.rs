@@ -9,7 +9,7 @@ use crate::allocation::TrackPriority;
 use crate::dependency_descriptor::DdIngest;
 use crate::forwarder::{Forwarder, Numbering};
 use crate::keyframe_throttle::KeyframeThrottle;
-use crate::propagate::TrackInfo;
+use crate::propagate::{LayerChange, LayerChangeReason, TrackInfo};
 
 /// A track this client publishes.
 #[derive(Debug)]
@@ -101,6 +101,24 @@ impl TrackOut {
             state: OutState::ToOpen,
             pt_map: [NO_PT; 128],
             reused: false,
+        }
+    }
+
+    /// The report that this track was paused or resumed for `reason`, under `budget`.
+    pub(crate) fn pause_change(
+        &self,
+        paused: bool,
+        reason: LayerChangeReason,
+        budget: Option<Bitrate>,
+    ) -> LayerChange {
+        LayerChange {
+            publisher: self.info.origin,
+            mid: self.info.mid,
+            layer: None,
+            svc: None,
+            paused,
+            reason,
+            budget,
         }
     }
 

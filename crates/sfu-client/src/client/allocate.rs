@@ -8,7 +8,7 @@ use sfu_bwe::Bitrate;
 use super::Client;
 use crate::allocation::{Demand, UNMEASURED_LAYER, allocate};
 use crate::layer_tracker::MAX_LAYERS;
-use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason};
+use crate::propagate::{ClientOutput, LayerChangeReason};
 use crate::track::OutState;
 
 /// How long the budget must stay short of a track's lowest layer before it pauses.
@@ -108,19 +108,12 @@ impl Client {
                 t.forwarder.reevaluate();
             }
             if t.forwarder.set_paused(paused) {
-                let change = LayerChange {
-                    publisher: t.info.origin,
-                    mid: t.info.mid,
-                    layer: None,
-                    svc: None,
-                    paused,
-                    reason: if paused {
-                        LayerChangeReason::Paused
-                    } else {
-                        LayerChangeReason::Resumed
-                    },
-                    budget,
+                let reason = if paused {
+                    LayerChangeReason::Paused
+                } else {
+                    LayerChangeReason::Resumed
                 };
+                let change = t.pause_change(paused, reason, budget);
                 self.queue.push_back(ClientOutput::LayerChanged(change));
             }
         }

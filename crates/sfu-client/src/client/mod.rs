@@ -29,7 +29,7 @@ use crate::error::ClientError;
 use crate::estimator::Estimation;
 use crate::forwarder::ForwardConfig;
 use crate::layer::{BestFitSelector, LayerSelector, TrackHints};
-use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated, TrackInfo};
+use crate::propagate::{ClientOutput, LayerChangeReason, Propagated, TrackInfo};
 use crate::rtc::{RawRtc, SfuRtc};
 use crate::stats::{PeerRtcpStats, StatsCollector};
 use crate::track::{FreeSlot, TrackIn, TrackOut};
@@ -357,15 +357,7 @@ impl Client {
         let t = &mut self.tracks_out[i];
         let held = !t.subscribed || t.muted;
         if t.forwarder.set_paused(held) {
-            let change = LayerChange {
-                publisher: t.info.origin,
-                mid: t.info.mid,
-                layer: None,
-                svc: None,
-                paused: held,
-                reason,
-                budget: self.budget,
-            };
+            let change = t.pause_change(held, reason, self.budget);
             self.queue.push_back(ClientOutput::LayerChanged(change));
         }
         let now = self.last_now;

@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{MethodRouter, delete, post};
 use sfu_kit::{ClientId, ClientSignal, JoinOptions, RoomError};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -28,11 +28,11 @@ pub(crate) fn routes(max_offer: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/whip/{room}",
-            post(crate::whip::publish).layer(DefaultBodyLimit::max(max_offer)),
+            post_offer(&crate::whip::WHIP).layer(DefaultBodyLimit::max(max_offer)),
         )
         .route(
             "/whep/{room}",
-            post(crate::whep::play).layer(DefaultBodyLimit::max(max_offer)),
+            post_offer(&crate::whep::WHEP).layer(DefaultBodyLimit::max(max_offer)),
         )
         .route("/whip/{room}/{client}/{secret}", delete(end).patch(patch))
         .route("/whep/{room}/{client}/{secret}", delete(end).patch(patch))
@@ -77,6 +77,19 @@ pub(crate) struct Endpoint {
     pub(crate) options: JoinOptions,
 }
 
+/// `POST /{whip|whep}/{room}`: starts a session of `endpoint` with the offer.
+fn post_offer(endpoint: &'static Endpoint) -> MethodRouter<AppState> {
+    post(
+        move |State(s): State<AppState>,
+              ConnectInfo(peer): ConnectInfo<SocketAddr>,
+              Path(room): Path<String>,
+              headers: HeaderMap,
+              offer: String| async move {
+            start(&s, peer, endpoint, &room, &headers, offer).await
+        },
+    )
+}
+
 /// A 415 unless the request's body is SDP.
 fn not_sdp(headers: &HeaderMap, what: &str) -> Option<Response> {
     let is_sdp = headers
@@ -97,7 +110,7 @@ fn not_sdp(headers: &HeaderMap, what: &str) -> Option<Response> {
 /// `201 Created` with the SDP answer, the session's URL in `Location` and an `ETag`. The
 /// participant goes when the room removes its client (its connection went, or the session
 /// was deleted) or the room ends: there is no event stream to watch.
-pub(crate) async fn start(
+async fn start(
     s: &AppState,
     peer: SocketAddr,
     endpoint: &Endpoint,

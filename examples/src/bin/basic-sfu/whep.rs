@@ -13,33 +13,17 @@
 //! the same layer adaptation as in any subscriber. An offer of one audio and one video
 //! m-line thus plays the room's first publisher, and the next one when that one leaves.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
 use sfu_kit::JoinOptions;
 
-use crate::http::AppState;
-use crate::session::{Endpoint, start};
+use crate::session::Endpoint;
 
-const WHEP: Endpoint = Endpoint {
+/// The WHEP endpoint.
+pub(crate) const WHEP: Endpoint = Endpoint {
     path: "whep",
     name: "WHEP",
     check: receive_only,
     options: JoinOptions::offered_slots(),
 };
-
-/// `POST /whep/{room}`: plays `room` on the offer's receiving m-lines.
-pub(crate) async fn play(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(room): Path<String>,
-    headers: HeaderMap,
-    offer: String,
-) -> Response {
-    start(&s, peer, &WHEP, &room, &headers, offer).await
-}
 
 /// Whether `offer` only receives and has an m-line to receive media on. A WHEP viewer is
 /// not a publisher: an offer that sends would make it one.

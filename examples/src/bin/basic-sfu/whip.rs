@@ -8,30 +8,14 @@
 //! receives nothing: it is a publisher of the room like any other, and leaves when its
 //! connection goes or its session is deleted.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
 use sfu_kit::JoinOptions;
 
-use crate::http::AppState;
-use crate::session::{Endpoint, start};
+use crate::session::Endpoint;
 
-const WHIP: Endpoint = Endpoint {
+/// The WHIP endpoint.
+pub(crate) const WHIP: Endpoint = Endpoint {
     path: "whip",
     name: "WHIP",
     check: |_| Ok(()),
     options: JoinOptions::publish_only(),
 };
-
-/// `POST /whip/{room}`: publishes the offer's tracks into `room`.
-pub(crate) async fn publish(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(room): Path<String>,
-    headers: HeaderMap,
-    offer: String,
-) -> Response {
-    start(&s, peer, &WHIP, &room, &headers, offer).await
-}
