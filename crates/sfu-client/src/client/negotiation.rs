@@ -238,8 +238,8 @@ impl Client {
     /// Puts the room's tracks on the peer's offered m-lines
     /// ([`ReceiveMode::OfferedSlots`]), with no offer: an ended track frees its m-line, and
     /// a waiting track takes the free one of its kind that has been free longest (at first
-    /// in the order of the offer). Called when a track
-    /// opens or closes and when an m-line is added, never per packet.
+    /// in the order of the offer). Called when a track opens or closes and when an m-line
+    /// is added, never per packet.
     pub(super) fn fill_offered_slots(&mut self) {
         if self.config.receive != ReceiveMode::OfferedSlots {
             return;
