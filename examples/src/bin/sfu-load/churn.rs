@@ -62,8 +62,9 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
         .collect();
     let result = cycles(args, sfu, signaling, &pair);
     stop.store(true, Ordering::Relaxed);
-    finish(pair);
+    let finished = finish(pair);
     let report = result?;
+    finished?;
     let first = report.samples[0];
     let last = report.samples[report.samples.len() - 1];
     let line = format!(

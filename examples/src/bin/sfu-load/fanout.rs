@@ -63,8 +63,10 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     let all: Vec<&Spawned> = peers.iter().collect();
     if let Err(e) = wait_connected(&all, Duration::from_secs(30)) {
         stop.store(true, Ordering::Relaxed);
-        finish(peers);
-        return Err(e);
+        return Err(match finish(peers) {
+            Ok(()) => e,
+            Err(failed) => e.context(format!("{failed:#}")),
+        });
     }
     eprintln!(
         "sfu-load: {} peers connected; warming up {} s",
@@ -97,7 +99,7 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     std::thread::sleep(Duration::from_secs(args.seconds));
     let b = snapshot()?;
     stop.store(true, Ordering::Relaxed);
-    finish(peers);
+    finish(peers)?;
 
     let seconds = (b.0 - a.0).as_secs_f64();
     let cpu = b.1 - a.1;
@@ -139,11 +141,17 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     print(args.json, &report, line)
 }
 
-/// Stops every peer (they leave) and reports the ones that failed.
-pub(crate) fn finish(peers: Vec<Spawned>) {
-    for p in peers {
-        if let Err(e) = p.finish() {
-            eprintln!("a peer failed: {e:#}");
-        }
+/// Stops every peer and waits for it; the error names each peer that failed (one that
+/// ended early leaves the room, and the run's figures are wrong without it).
+pub(crate) fn finish(peers: Vec<Spawned>) -> anyhow::Result<()> {
+    let failures: Vec<String> = peers
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.finish().err().map(|e| format!("peer {i}: {e:#}")))
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} peers failed: {}", failures.len(), failures.join("; "))
     }
 }

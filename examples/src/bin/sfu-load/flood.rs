@@ -59,8 +59,9 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
         .collect();
     let result = flood(args, sfu, signaling, &peers);
     stop.store(true, Ordering::Relaxed);
-    finish(peers);
+    let finished = finish(peers);
     let r = result?;
+    finished?;
     let line = format!(
         "flood: {} junk datagrams in {:.1} s ({:.0}/s); media {:.0} -> {:.0} frames/s (the peer that kept least: {:.1} %); {} of {} impersonations accepted; SFU dropped {} unknown-source, {} malformed, {} unauthenticated (the kernel {}) on {:.2} of a core; a new peer joined after: {}; RSS {} -> {} (peak) -> {} KiB",
         r.junk_sent,

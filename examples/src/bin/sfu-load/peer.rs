@@ -197,7 +197,7 @@ fn candidate_port(sdp: &str) -> Option<u16> {
 fn drive(
     rtc: &mut Rtc,
     socket: &UdpSocket,
-    offers: &mpsc::Receiver<String>,
+    offers: &mpsc::Receiver<anyhow::Result<String>>,
     publish: Option<Media>,
     video: Option<Mid>,
     counters: &Counters,
@@ -219,7 +219,8 @@ fn drive(
         // Offers from the SFU: its tracks for us.
         loop {
             match offers.try_recv() {
-                Ok(sdp) => {
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(sdp)) => {
                     counters
                         .last_offer_bytes
                         .store(sdp.len() as u64, Ordering::Relaxed);
@@ -228,7 +229,9 @@ fn drive(
                     counters.offers.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(mpsc::TryRecvError::Empty) => break,
-                Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    anyhow::bail!("the event stream's reader ended")
+                }
             }
         }
         let now = Instant::now();
@@ -292,10 +295,14 @@ fn drive(
                     rtc.handle_input(Input::Receive(Instant::now(), r))?;
                 }
             }
+            // A signal arriving during a receive with a timeout ends it with EINTR
+            // (SA_RESTART does not apply to sockets with SO_RCVTIMEO): no datagram, go on.
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 rtc.handle_input(Input::Timeout(Instant::now()))?;

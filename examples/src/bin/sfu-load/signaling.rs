@@ -66,13 +66,13 @@ impl Signaling {
     }
 
     /// The SFU's offers for participant `client`, read from its event stream by a thread
-    /// of their own.
+    /// of their own; when the stream ends, the last message says why.
     pub(crate) fn events(
         &self,
         room: &str,
         client: u64,
         secret: &str,
-    ) -> anyhow::Result<mpsc::Receiver<String>> {
+    ) -> anyhow::Result<mpsc::Receiver<anyhow::Result<String>>> {
         let url = format!(
             "{}/api/events?room={room}&client={client}&secret={secret}",
             self.base
@@ -86,7 +86,14 @@ impl Signaling {
             loop {
                 line.clear();
                 match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) => {
+                        let _ = tx.send(Err(anyhow::anyhow!("the SFU closed the event stream")));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(anyhow::anyhow!("reading the event stream: {e}")));
+                        return;
+                    }
                     Ok(_) => {}
                 }
                 let l = line.trim_end();
@@ -102,7 +109,7 @@ impl Signaling {
                     else {
                         continue;
                     };
-                    if tx.send(sdp).is_err() {
+                    if tx.send(Ok(sdp)).is_err() {
                         return;
                     }
                 }
