@@ -1,7 +1,7 @@
 //! `sfu-fuzz`: a fuzz loop on stable Rust for the codec parsers.
 //!
 //! ```text
-//! sfu-fuzz [--target av1-dd|vfm|all] [--iterations N] [--seed S]
+//! sfu-fuzz [--target av1-dd|vfm|sframe|all] [--iterations N] [--seed S]
 //! ```
 //!
 //! For each target it runs `N` inputs (half random bytes, half mutations of
@@ -26,7 +26,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        targets: vec!["av1-dd", "vfm"],
+        targets: vec!["av1-dd", "vfm", "sframe"],
         iterations: 1_000_000,
         seed: 0x5eed,
     };
@@ -38,8 +38,13 @@ fn parse_args() -> Result<Args, String> {
                 args.targets = match value()?.as_str() {
                     "av1-dd" => vec!["av1-dd"],
                     "vfm" => vec!["vfm"],
-                    "all" => vec!["av1-dd", "vfm"],
-                    other => return Err(format!("unknown target {other:?} (av1-dd, vfm, all)")),
+                    "sframe" => vec!["sframe"],
+                    "all" => vec!["av1-dd", "vfm", "sframe"],
+                    other => {
+                        return Err(format!(
+                            "unknown target {other:?} (av1-dd, vfm, sframe, all)"
+                        ));
+                    }
                 }
             }
             "--iterations" => {
@@ -55,7 +60,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: sfu-fuzz [--target av1-dd|vfm|all] [--iterations N] [--seed S]".into(),
+                    "usage: sfu-fuzz [--target av1-dd|vfm|sframe|all] [--iterations N] [--seed S]"
+                        .into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -84,7 +90,8 @@ fn main() -> ExitCode {
     for target in args.targets {
         let report = match target {
             "av1-dd" => targets::av1_dd(args.iterations, args.seed),
-            _ => targets::vfm(args.iterations, args.seed),
+            "vfm" => targets::vfm(args.iterations, args.seed),
+            _ => targets::sframe(args.iterations, args.seed),
         };
         let secs = report.elapsed.as_secs_f64();
         let rate = if secs > 0.0 {

@@ -101,6 +101,19 @@ pub(crate) fn vfm(iterations: u64, seed: u64) -> Report {
     })
 }
 
+/// SFrame header: every input through the harness; the seeds are valid headers with a
+/// few ciphertext bytes.
+pub(crate) fn sframe(iterations: u64, seed: u64) -> Report {
+    use sfu_sframe::harness::{arbitrary_frame, check_input};
+    let mut rng = Rng::new(seed ^ 0x5346_524d);
+    let seeds: Vec<Vec<u8>> = (0..64)
+        .map(|_| arbitrary_frame(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())))
+        .collect();
+    run(iterations, seed, &seeds, 24, |input| {
+        check_input(input).map_err(|v| v.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,8 +149,9 @@ mod tests {
     }
 
     #[test]
-    fn both_targets_run_clean_for_a_short_while() {
+    fn every_target_runs_clean_for_a_short_while() {
         assert!(av1_dd(2_000, 7).failure.is_none());
         assert!(vfm(2_000, 7).failure.is_none());
+        assert!(sframe(2_000, 7).failure.is_none());
     }
 }
