@@ -28,6 +28,29 @@ pub struct ClientConfig {
     pub keyframe_wait_limit: Duration,
     /// How the peer receives the room's tracks.
     pub receive: ReceiveMode,
+    /// Whether the peer's published media is end-to-end encrypted, which decides what the
+    /// SFU may read of it.
+    pub payload_encryption: PayloadEncryption,
+}
+
+/// Whether a publisher's media payloads are end-to-end encrypted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PayloadEncryption {
+    /// In the clear: keyframes, keyframe sizes and layers are read from the payload.
+    #[default]
+    None,
+    /// Every frame is an SFrame ciphertext (RFC 9605) behind the codec's RTP payload
+    /// descriptor, as an encoded transform (`RTCRtpSFrameTransform`, or a script
+    /// transform writing SFrame) leaves it. The SFU reads no frame byte but the SFrame
+    /// header: keyframes come from the Dependency Descriptor or frame marking extension
+    /// (or VP9's payload descriptor), and a simulcast layer of a codec with neither never
+    /// starts. The low `epoch_bits` bits of the key id are the key epoch, reported when
+    /// it moves on ([`Propagated::KeyEpochChanged`](crate::Propagated::KeyEpochChanged)).
+    Sframe {
+        /// Bits of the key id that number the epoch (1–64).
+        epoch_bits: u8,
+    },
 }
 
 /// How a peer receives the room's tracks.
@@ -58,6 +81,7 @@ impl Default for ClientConfig {
             layer_upswitch_hold: Duration::from_secs(3),
             keyframe_wait_limit: Duration::from_secs(1),
             receive: ReceiveMode::Renegotiate,
+            payload_encryption: PayloadEncryption::None,
         }
     }
 }
@@ -84,6 +108,12 @@ impl ClientConfig {
     /// Sets [`ClientConfig::receive`].
     pub fn with_receive(mut self, receive: ReceiveMode) -> Self {
         self.receive = receive;
+        self
+    }
+
+    /// Sets [`ClientConfig::payload_encryption`].
+    pub fn with_payload_encryption(mut self, encryption: PayloadEncryption) -> Self {
+        self.payload_encryption = encryption;
         self
     }
 

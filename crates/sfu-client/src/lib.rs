@@ -61,6 +61,7 @@ mod layer_tracker;
 mod propagate;
 mod rewrite;
 mod rtc;
+mod sframe;
 mod stats;
 mod svc;
 mod svc_layer;
@@ -69,7 +70,7 @@ mod vp8_rewrite;
 
 pub use allocation::TrackPriority;
 pub use client::{Client, ClientStats, DATA_BURST, DATA_RATE, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
-pub use config::{ClientConfig, ReceiveMode};
+pub use config::{ClientConfig, PayloadEncryption, ReceiveMode};
 pub use error::ClientError;
 pub use estimator::{EstimatorKind, UnknownEstimator};
 pub use frame_size::keyframe_size;

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use sfu_bwe::Bitrate;
 use sfu_ids::{
-    ClientId, OutgoingDatagram, SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload, SfuMid, SfuRid,
+    ClientId, KeyEpoch, OutgoingDatagram, SfuKeyframeRequest, SfuMediaKind, SfuMediaPayload,
+    SfuMid, SfuRid,
 };
 use str0m::format::PayloadParams;
 
@@ -45,6 +46,16 @@ pub enum Propagated {
         mid: SfuMid,
         /// Muted (or unmuted).
         muted: bool,
+    },
+    /// An end-to-end encrypted publisher moved a track on to a newer SFrame key epoch
+    /// (the first epoch seen counts as one).
+    KeyEpochChanged {
+        /// The publisher.
+        origin: ClientId,
+        /// Its m-line of the track.
+        mid: SfuMid,
+        /// The epoch its frames are now encrypted under.
+        epoch: KeyEpoch,
     },
     /// A client stopped publishing a track.
     TrackClosed {
@@ -90,6 +101,7 @@ impl Propagated {
             Self::TrackOpen(t) => t.origin,
             Self::TrackClosed { origin, .. }
             | Self::TrackMuted { origin, .. }
+            | Self::KeyEpochChanged { origin, .. }
             | Self::Media { origin, .. }
             | Self::KeyframeRequest { origin, .. }
             | Self::Data { origin, .. } => *origin,

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use sfu_bwe::Bitrate;
-use sfu_ids::{ClientId, SfuMediaKind, SfuMid, SfuRid};
+use sfu_ids::{ClientId, KeyEpoch, SfuMediaKind, SfuMid, SfuRid};
 
 use crate::allocation::TrackPriority;
 use crate::dependency_descriptor::DdIngest;
@@ -19,6 +19,8 @@ pub(crate) struct TrackIn {
     pub(crate) requests: Vec<KeyframeThrottle>,
     /// Dependency Descriptor parsing per layer, for layers that carry one.
     pub(crate) descriptors: Vec<(Option<SfuRid>, DdIngest)>,
+    /// The newest SFrame key epoch seen on the track (encrypted publishers).
+    pub(crate) epoch: Option<KeyEpoch>,
 }
 
 /// Negotiation state of a track this client receives from another.

@@ -18,7 +18,7 @@
 //! | runtime | `sfu-udp` | [`serve`], [`serve_socket`], [`run_udp_loop`], [`bind`], [`SfuConfig`], [`RoomHandle`] |
 //! | metrics | `sfu-metrics` | `SfuMetrics` (feature `metrics-prometheus`) |
 //! | bandwidth | `sfu-bwe`, `sfu-bwe-kalman`, `sfu-bwe-googcc`, `sfu-pacer` | `bwe` (features `kalman-bwe`, `googcc-bwe`, `pacer`) |
-//! | codecs | `sfu-av1-dd`, `sfu-vfm` | `av1`, `vfm` (features `av1-dd`, `vfm`) |
+//! | codecs | `sfu-av1-dd`, `sfu-vfm`, `sfu-sframe` | `av1`, `vfm`, `sframe` (features `av1-dd`, `vfm`, `sframe`) |
 //!
 //! # Quick start: the smallest working SFU
 //!
@@ -61,19 +61,22 @@
 //! | `pacer` | `bwe::pacer`: `SubscriberPacer`, `PacerConfig`, `PacerAction` |
 //! | `av1-dd` | `av1`: `Av1DdParser`, `Av1DdInfo`, `Av1LayerSelector` |
 //! | `vfm` | `vfm`: `FrameMarkingInfo`, `VfmLayerFilter` |
+//! | `sframe` | `sframe`: `SframeHeader`, `KeyId`, `KeyEpoch` |
 //! | `active-speaker` | `speaker`: `DominantSpeaker` |
 //! | `test-utils` | `test_seed`: helpers to craft STUN binding requests in your tests |
 //!
 //! # Not included, by design
 //!
-//! Signaling (bring your own; the example ships a minimal HTTP one), a TURN server, E2EE
-//! payload processing (SFrame payloads pass through untouched), MCU mixing.
+//! Signaling (bring your own; the example ships a minimal HTTP one), a TURN server,
+//! decrypting end-to-end encrypted media (SFrame payloads pass through untouched; the room
+//! reads only their key ids), MCU mixing.
 
 pub use sfu_client::{
     BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
     EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, OfferedTrack,
-    PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, ReceiveMode, SfuOffer, SfuRtc, SfuRtcBuilder,
-    SvcLayers, TrackHints, TrackInfo, TrackPriority, UnknownEstimator, rtc_config,
+    PayloadEncryption, PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, ReceiveMode, SfuOffer,
+    SfuRtc, SfuRtcBuilder, SvcLayers, TrackHints, TrackInfo, TrackPriority, UnknownEstimator,
+    rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,
@@ -142,6 +145,16 @@ pub mod av1 {
 #[cfg(feature = "active-speaker")]
 pub mod speaker {
     pub use sfu_speaker::{DECISION_INTERVAL, DominantSpeaker};
+}
+
+/// End-to-end encrypted media (feature `sframe`): the SFrame header the room reads key
+/// epochs from. Mark a publisher's media encrypted with
+/// [`ClientConfig::with_payload_encryption`]; its epochs arrive as
+/// `RoomEvent::KeyEpochChanged`.
+#[cfg(feature = "sframe")]
+pub mod sframe {
+    pub use sfu_ids::KeyEpoch;
+    pub use sfu_sframe::{Counter, KeyId, SframeError, SframeHeader};
 }
 
 /// Video Frame Marking (feature `vfm`).

@@ -8,7 +8,9 @@ use sfu_client::{
     Bitrate, Client, ClientError, ClientOutput, ClientStats, LayerChange, Propagated, SfuOffer,
     TrackHints, TrackPriority,
 };
-use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram, SfuMediaKind, SfuMid, SfuRid};
+use sfu_ids::{
+    ClientId, IncomingDatagram, KeyEpoch, OutgoingDatagram, SfuMediaKind, SfuMid, SfuRid,
+};
 use sfu_speaker::DominantSpeaker;
 use tracing::debug;
 
@@ -88,6 +90,18 @@ pub enum RoomEvent {
         mid: SfuMid,
         /// Muted (or unmuted).
         muted: bool,
+    },
+    /// An end-to-end encrypted publisher's track moved on to a newer SFrame key epoch
+    /// ([`PayloadEncryption::Sframe`](sfu_client::PayloadEncryption::Sframe)); the first
+    /// epoch a track shows counts as one. An application that hands out keys learns here
+    /// when every frame is under the new one.
+    KeyEpochChanged {
+        /// The publisher.
+        client: ClientId,
+        /// Its m-line of the track.
+        mid: SfuMid,
+        /// The epoch its frames are now encrypted under.
+        epoch: KeyEpoch,
     },
     /// A client's track ended (it stopped sending on that m-line); its subscribers' m-lines
     /// free. The tracks of a client that leaves end with [`RoomEvent::ClientRemoved`].
@@ -616,6 +630,13 @@ impl Registry {
                     muted: *muted,
                 });
                 self.fanout(from, event, now);
+            }
+            Propagated::KeyEpochChanged { origin, mid, epoch } => {
+                self.events.push_back(RoomEvent::KeyEpochChanged {
+                    client: *origin,
+                    mid: *mid,
+                    epoch: *epoch,
+                });
             }
             Propagated::TrackClosed { origin, mid } => {
                 self.events.push_back(RoomEvent::TrackUnpublished {

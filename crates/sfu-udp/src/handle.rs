@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sfu_client::{
-    Bitrate, Client, ClientStats, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, TrackHints,
-    TrackPriority,
+    Bitrate, Client, ClientStats, PayloadEncryption, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc,
+    TrackHints, TrackPriority,
 };
 use sfu_ids::{ClientId, SfuMid, SfuRid};
 use sfu_registry::{AcceptedOffer, RoomEvent};
@@ -43,6 +43,9 @@ pub struct JoinOptions {
     /// How the peer receives the room's tracks: by default on m-lines the room's
     /// renegotiation offers add.
     pub receive: ReceiveMode,
+    /// Whether the peer's media is end-to-end encrypted; `None` leaves it to the room's
+    /// client configuration ([`SfuConfig::with_client`](crate::SfuConfig::with_client)).
+    pub payload_encryption: Option<PayloadEncryption>,
 }
 
 impl JoinOptions {
@@ -51,6 +54,7 @@ impl JoinOptions {
     pub const fn publish_only() -> Self {
         Self {
             receive: ReceiveMode::Nothing,
+            payload_encryption: None,
         }
     }
 
@@ -59,7 +63,14 @@ impl JoinOptions {
     pub const fn offered_slots() -> Self {
         Self {
             receive: ReceiveMode::OfferedSlots,
+            payload_encryption: None,
         }
+    }
+
+    /// The peer's media is end-to-end encrypted as `encryption` says.
+    pub const fn with_payload_encryption(mut self, encryption: PayloadEncryption) -> Self {
+        self.payload_encryption = Some(encryption);
+        self
     }
 }
 
@@ -289,7 +300,10 @@ impl RoomHandle {
             *rtc.raw_config() = edit.apply(raw);
         }
         let rtc = rtc.build(Instant::now());
-        let config = ctx.config.client.with_receive(options.receive);
+        let mut config = ctx.config.client.with_receive(options.receive);
+        if let Some(encryption) = options.payload_encryption {
+            config = config.with_payload_encryption(encryption);
+        }
         let mut client = Client::new(id, rtc, config);
         if let Some(selectors) = &ctx.config.layer_selector {
             client = client.with_boxed_selector(selectors.make());

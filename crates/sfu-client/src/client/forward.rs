@@ -13,12 +13,14 @@ use str0m::format::Codec;
 use str0m::rtp::{RtpPacket, RtpWrite, Vp8Descriptor};
 
 use super::Client;
+use crate::config::PayloadEncryption;
 use crate::dependency_descriptor::{self, DdBytes, DdIngest};
 use crate::forwarder::{DropReason, Packet, Verdict};
 use crate::frame_marking::{self, VfmBytes};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated};
+use crate::sframe::{frame_epoch, is_keyframe_encrypted};
 use crate::svc_layer::svc_layer;
 use crate::track::{NO_PT, OutState};
 
@@ -40,30 +42,67 @@ impl Client {
         let Some(codec) = self.codec_of(pt.get()) else {
             return;
         };
-        let keyframe = is_keyframe(codec, &packet.payload);
-        let track = self.tracks_in.iter_mut().find(|t| t.info.mid == mid);
-        let mut dependency_descriptor = None;
-        if let Some(t) = track {
-            if keyframe && let Some(r) = t.requests.iter_mut().find(|r| r.rid == rid) {
-                r.keyframe_seen();
-            }
-            if let Some(DdBytes(raw)) = packet.header.ext_vals.user_values.get::<DdBytes>() {
-                dependency_descriptor = descriptor_ingest(&mut t.descriptors, rid)
-                    .and_then(|ingest| ingest.parse(Arc::clone(raw)));
-            }
-        }
-        let frame_size = keyframe
-            .then(|| keyframe_size(codec, &packet.payload))
-            .flatten();
-        let vp8 = (codec == Codec::Vp8)
-            .then(|| Vp8Descriptor::parse(&packet.payload).ok())
-            .flatten();
         let frame_marking = packet
             .header
             .ext_vals
             .user_values
             .get::<VfmBytes>()
             .and_then(|v| sfu_vfm::FrameMarkingInfo::parse(v.as_slice()).ok());
+        let encryption = self.config.payload_encryption;
+        let mut track = self.tracks_in.iter_mut().find(|t| t.info.mid == mid);
+        let dependency_descriptor = match (
+            &mut track,
+            packet.header.ext_vals.user_values.get::<DdBytes>(),
+        ) {
+            (Some(t), Some(DdBytes(raw))) => descriptor_ingest(&mut t.descriptors, rid)
+                .and_then(|ingest| ingest.parse(Arc::clone(raw))),
+            _ => None,
+        };
+        let keyframe = match encryption {
+            PayloadEncryption::Sframe { .. } => is_keyframe_encrypted(
+                codec,
+                &packet.payload,
+                dependency_descriptor.as_deref(),
+                frame_marking.as_ref(),
+            ),
+            _ => is_keyframe(codec, &packet.payload),
+        };
+        if keyframe
+            && let Some(t) = &mut track
+            && let Some(r) = t.requests.iter_mut().find(|r| r.rid == rid)
+        {
+            r.keyframe_seen();
+        }
+        let mut frame_size = None;
+        match encryption {
+            PayloadEncryption::Sframe { epoch_bits } => {
+                match frame_epoch(codec, &packet.payload, epoch_bits) {
+                    Ok(Some(epoch)) => {
+                        // Newer only: a late packet of the previous epoch is no change.
+                        if let Some(t) = &mut track
+                            && t.epoch.is_none_or(|e| epoch.is_newer_than(e))
+                        {
+                            t.epoch = Some(epoch);
+                            self.queue.push_back(ClientOutput::Propagate(
+                                Propagated::KeyEpochChanged {
+                                    origin: self.id,
+                                    mid,
+                                    epoch,
+                                },
+                            ));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(_) => self.stats.sframe_unreadable += 1,
+                }
+            }
+            _ if keyframe => frame_size = keyframe_size(codec, &packet.payload),
+            _ => {}
+        }
+        // The payload descriptor is in the clear either way.
+        let vp8 = (codec == Codec::Vp8)
+            .then(|| Vp8Descriptor::parse(&packet.payload).ok())
+            .flatten();
         let svc = match (&dependency_descriptor, &frame_marking) {
             (Some(dd), _) => Some(dependency_descriptor::svc_layer_of(dd)),
             (None, Some(m)) if !m.is_non_scalable() => Some(frame_marking::svc_layer_of(m)),

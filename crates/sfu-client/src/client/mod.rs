@@ -62,6 +62,9 @@ pub struct ClientStats {
     pub data_relayed: u64,
     /// Data channel messages dropped: too large, or this peer's channel was full.
     pub data_dropped: u64,
+    /// Frames this end-to-end encrypted peer published whose SFrame header did not parse
+    /// (forwarded all the same: the receivers' decryption judges them).
+    pub sframe_unreadable: u64,
 }
 
 impl ClientStats {
@@ -80,6 +83,7 @@ impl ClientStats {
             data_in,
             data_relayed,
             data_dropped,
+            sframe_unreadable,
         } = *other;
         self.packets_in += packets_in;
         self.packets_forwarded += packets_forwarded;
@@ -93,6 +97,7 @@ impl ClientStats {
         self.data_in += data_in;
         self.data_relayed += data_relayed;
         self.data_dropped += data_dropped;
+        self.sframe_unreadable += sframe_unreadable;
     }
 }
 
@@ -556,6 +561,8 @@ impl Client {
                 self.fill_offered_slots();
             }
             Propagated::Media { origin, media } => self.forward(*origin, media, now),
+            // The room reports epochs; subscribers' media needs nothing of them.
+            Propagated::KeyEpochChanged { .. } => {}
             Propagated::KeyframeRequest { origin, request } => {
                 if *origin == self.id {
                     self.request_keyframe_from_peer(*request, now);

@@ -358,6 +358,7 @@ impl Client {
             info: info.clone(),
             requests: Vec::new(),
             descriptors: Vec::new(),
+            epoch: None,
         });
         self.queue
             .push_back(ClientOutput::Propagate(Propagated::TrackOpen(info)));

@@ -40,6 +40,13 @@ pub struct Peer {
     pub sfu_ufrag: String,
     /// Marks its video frames with frame marking.
     pub frame_marking: bool,
+    /// Sends every video frame as an SFrame ciphertext under this key id: the header
+    /// (counter 8 + frame number mod 200, one byte, so the config byte is even and looks
+    /// like a VP8 keyframe tag), then the frame's filler bytes.
+    pub sframe_kid: Option<u64>,
+    /// Every video frame received, whole (when `record_frames`).
+    pub frames: Vec<Vec<u8>>,
+    pub record_frames: bool,
     /// The RFC 6464 level its audio carries (−dBov), when it sends one.
     pub audio_level: Option<i8>,
     /// Its `chat` data channel, once open.
@@ -137,6 +144,8 @@ pub struct World {
     /// Peers that join from now on mark their video with frame marking (RFC 9626), in
     /// the L1T3 pattern.
     pub frame_marking: bool,
+    /// What the clients of peers that join from now on take their published media for.
+    pub encryption: sfu_client::PayloadEncryption,
     /// Every active speaker the room announced, with its time.
     pub speakers: Vec<(Instant, ClientId)>,
     /// Every event the room emitted.
@@ -185,6 +194,7 @@ impl World {
             estimator: EstimatorKind::default(),
             layer_changes: Vec::new(),
             frame_marking: false,
+            encryption: sfu_client::PayloadEncryption::None,
             speakers: Vec::new(),
             events: Vec::new(),
         }
@@ -217,7 +227,8 @@ impl World {
         // Every peer opens a `chat` data channel, as the page does.
         change.add_channel("chat".into());
         let (offer, pending) = change.apply().expect("changes");
-        let p = self.admit(id, addr, rtc, offer, pending, ClientConfig::default());
+        let config = ClientConfig::default().with_payload_encryption(self.encryption);
+        let p = self.admit(id, addr, rtc, offer, pending, config);
         p.audio = Some(audio);
         p.video = Some(video);
         p.simulcast = simulcast;
@@ -287,6 +298,9 @@ impl World {
             gone: false,
             keyframe_requests: 0,
             frame_marking: self.frame_marking,
+            sframe_kid: None,
+            frames: Vec::new(),
+            record_frames: false,
             chat: None,
             chat_received: Vec::new(),
             audio_level: None,
@@ -606,6 +620,9 @@ impl Peer {
                 MediaKind::Video => {
                     entry.1 += 1;
                     self.video_arrivals.push(now);
+                    if self.record_frames {
+                        self.frames.push(d.data.to_vec());
+                    }
                     if let Some(track) = self.track_of.get(&d.mid) {
                         *self.track_frames.entry(track.clone()).or_default() += 1;
                     }
@@ -686,6 +703,15 @@ impl Peer {
                 let size = (self.layer_bytes)(n, layer);
                 let mut frame = vec![0x9d; size];
                 frame[0] = if key { 0x10 } else { 0x11 };
+                if let Some(kid) = self.sframe_kid {
+                    let header = sfu_sframe::SframeHeader {
+                        kid: sfu_sframe::KeyId(kid),
+                        ctr: sfu_sframe::Counter(8 + n % 200),
+                    };
+                    header
+                        .write(&mut frame)
+                        .expect("frames are longer than a header");
+                }
                 let w = match rid {
                     Some(r) => w.rid(r.into()),
                     None => w,
