@@ -46,6 +46,7 @@
 //! ```
 
 mod allocation;
+mod channel;
 mod client;
 mod config;
 mod dependency_descriptor;
@@ -69,6 +70,7 @@ mod track;
 mod vp8_rewrite;
 
 pub use allocation::TrackPriority;
+pub use channel::{ChannelConfig, ChannelReliability};
 pub use client::{Client, ClientStats, DATA_BURST, DATA_RATE, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
 pub use config::{ClientConfig, PayloadEncryption, ReceiveMode};
 pub use error::ClientError;

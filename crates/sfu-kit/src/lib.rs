@@ -72,11 +72,11 @@
 //! reads only their key ids), MCU mixing.
 
 pub use sfu_client::{
-    BestFitSelector, Bitrate, Client, ClientConfig, ClientError, ClientOutput, ClientStats,
-    EstimatorKind, LayerChange, LayerChangeReason, LayerInfo, LayerSelector, OfferedTrack,
-    PayloadEncryption, PeerRtcpStats, Propagated, RawRtc, RawRtcConfig, ReceiveMode, SfuOffer,
-    SfuRtc, SfuRtcBuilder, SvcLayers, TrackHints, TrackInfo, TrackPriority, UnknownEstimator,
-    rtc_config,
+    BestFitSelector, Bitrate, ChannelConfig, ChannelReliability, Client, ClientConfig, ClientError,
+    ClientOutput, ClientStats, EstimatorKind, LayerChange, LayerChangeReason, LayerInfo,
+    LayerSelector, OfferedTrack, PayloadEncryption, PeerRtcpStats, Propagated, RawRtc,
+    RawRtcConfig, ReceiveMode, SfuOffer, SfuRtc, SfuRtcBuilder, SvcLayers, TrackHints, TrackInfo,
+    TrackPriority, UnknownEstimator, rtc_config,
 };
 pub use sfu_ids::{
     ClientId, ClientOrigin, DatagramError, FrameSize, IncomingDatagram, InvalidPt, InvalidRid,

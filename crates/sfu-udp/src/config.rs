@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::fmt;
 use std::sync::Arc;
 
-use sfu_client::{ClientConfig, EstimatorKind, LayerSelector, RawRtcConfig};
+use sfu_client::{ChannelConfig, ClientConfig, EstimatorKind, LayerSelector, RawRtcConfig};
 
 /// Edits the str0m configuration of each peer of a room before its connection is built:
 /// codecs, RED, DTX, header extensions. It starts from
@@ -92,6 +92,9 @@ pub struct SfuConfig {
     pub rtc_config: Option<RtcConfigFn>,
     /// Makes each peer's layer policy (`None`: [`BestFitSelector`](sfu_client::BestFitSelector)).
     pub layer_selector: Option<SelectorFactory>,
+    /// Data channels the room opens on every peer whose offer negotiated data channels,
+    /// besides those the peers open themselves.
+    pub channels: Vec<ChannelConfig>,
 }
 
 /// The default [`SfuConfig::socket_buffer_bytes`]: 4 MiB.
@@ -108,6 +111,7 @@ impl Default for SfuConfig {
             socket_buffer_bytes: DEFAULT_SOCKET_BUFFER,
             rtc_config: None,
             layer_selector: None,
+            channels: Vec::new(),
         }
     }
 }
@@ -158,6 +162,12 @@ impl SfuConfig {
         f: impl Fn() -> Box<dyn LayerSelector> + Send + Sync + 'static,
     ) -> Self {
         self.layer_selector = Some(SelectorFactory::new(f));
+        self
+    }
+
+    /// Adds a channel to [`SfuConfig::channels`].
+    pub fn with_channel(mut self, channel: ChannelConfig) -> Self {
+        self.channels.push(channel);
         self
     }
 

@@ -311,6 +311,9 @@ impl RoomHandle {
         let answer = client
             .accept_offer(&offer)
             .map_err(|e| RoomError::BadSdp(e.to_string()))?;
+        for channel in &ctx.config.channels {
+            client.open_channel(channel);
+        }
         self.request(|reply| Command::Join {
             client: Box::new(client),
             answer,

@@ -16,6 +16,7 @@ use sfu_ids::ClientId;
 use str0m::channel::{ChannelData, ChannelId};
 
 use super::Client;
+use crate::channel::ChannelConfig;
 use crate::propagate::{ClientOutput, Propagated};
 
 /// Channels one peer may have open; more are ignored.
@@ -62,8 +63,22 @@ impl DataBudget {
 }
 
 impl Client {
+    /// Opens the data channel `config` on the peer (it sees it in `ondatachannel` once
+    /// the SCTP association is up); the room relays messages on it by its label. `false`
+    /// when the peer's offer negotiated no data channels (no `m=application` line) or
+    /// the peer has [`MAX_CHANNELS`] open or opening.
+    pub fn open_channel(&mut self, config: &ChannelConfig) -> bool {
+        if !self.has_data_channels || self.channels.len() + self.opening.len() >= MAX_CHANNELS {
+            return false;
+        }
+        let id = self.rtc.direct_api().create_data_channel(config.to_str0m());
+        self.opening.push(id);
+        true
+    }
+
     /// The peer opened a channel.
     pub(super) fn on_channel_open(&mut self, id: ChannelId, label: String) {
+        self.opening.retain(|&c| c != id);
         if self.channels.len() < MAX_CHANNELS {
             self.channels.push((id, Arc::from(label)));
         }

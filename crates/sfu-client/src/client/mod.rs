@@ -147,6 +147,10 @@ pub struct Client {
     queue: VecDeque<ClientOutput>,
     /// The peer's open data channels and their labels.
     channels: Vec<(str0m::channel::ChannelId, std::sync::Arc<str>)>,
+    /// Channels the room opened on the peer that are not open yet.
+    opening: Vec<str0m::channel::ChannelId>,
+    /// The peer's offer negotiated data channels (an `m=application` line).
+    has_data_channels: bool,
     /// What the peer may still send to the room's data channels.
     data_budget: data::DataBudget,
     disconnected_since: Option<Instant>,
@@ -195,6 +199,8 @@ impl Client {
             offers_superseded: 0,
             queue: VecDeque::new(),
             channels: Vec::new(),
+            opening: Vec::new(),
+            has_data_channels: false,
             data_budget: data::DataBudget::default(),
             disconnected_since: None,
             last_input: None,

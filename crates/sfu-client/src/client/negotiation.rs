@@ -33,6 +33,7 @@ impl Client {
             .accept_offer(offer)
             .map_err(ClientError::SdpRejected)?;
         self.pending = None;
+        self.has_data_channels |= offer_sdp.lines().any(|l| l.starts_with("m=application"));
         // Our outstanding offer is gone: what it carried goes into the next one. An m-line
         // it made active again is inactive and free again.
         let mut api = self.rtc.sdp_api();

@@ -51,8 +51,14 @@ pub struct Peer {
     pub audio_level: Option<i8>,
     /// Its `chat` data channel, once open.
     pub chat: Option<str0m::channel::ChannelId>,
-    /// Every data channel message it received: (binary, bytes).
+    /// Every message it received on `chat`: (binary, bytes).
     pub chat_received: Vec<(bool, Vec<u8>)>,
+    /// Every data channel that opened on it (its own and the room's), with its label.
+    pub channels_open: Vec<(str0m::channel::ChannelId, String)>,
+    /// Every message it received on another channel than `chat`.
+    pub other_received: Vec<(str0m::channel::ChannelId, Vec<u8>)>,
+    /// The room's [`Client::open_channel`] calls for it, as they returned.
+    pub room_channels_opened: Vec<bool>,
     /// Like a browser: keyframes only when asked (and on the first frame), not periodically.
     pub key_on_request: bool,
     /// Keyframe requests to ignore before honouring one (a lost PLI or keyframe).
@@ -146,6 +152,8 @@ pub struct World {
     pub frame_marking: bool,
     /// What the clients of peers that join from now on take their published media for.
     pub encryption: sfu_client::PayloadEncryption,
+    /// Data channels the room opens on each peer that joins from now on.
+    pub channels: Vec<sfu_client::ChannelConfig>,
     /// Every active speaker the room announced, with its time.
     pub speakers: Vec<(Instant, ClientId)>,
     /// Every event the room emitted.
@@ -195,6 +203,7 @@ impl World {
             layer_changes: Vec::new(),
             frame_marking: false,
             encryption: sfu_client::PayloadEncryption::None,
+            channels: Vec::new(),
             speakers: Vec::new(),
             events: Vec::new(),
         }
@@ -283,6 +292,7 @@ impl World {
                 SdpAnswer::from_sdp_string(&answer).expect("answer parses"),
             )
             .expect("answer accepted");
+        let opened = self.channels.iter().map(|c| client.open_channel(c)).collect();
         self.room.insert(client, self.now).expect("unique id");
         self.peers.push(Peer {
             id,
@@ -303,6 +313,9 @@ impl World {
             record_frames: false,
             chat: None,
             chat_received: Vec::new(),
+            channels_open: Vec::new(),
+            other_received: Vec::new(),
+            room_channels_opened: Vec::new(),
             audio_level: None,
             sfu_ufrag: answer
                 .lines()
@@ -326,6 +339,7 @@ impl World {
             downlink: None,
             frame_no: 0,
         });
+        self.peers.last_mut().expect("just pushed").room_channels_opened = opened;
         self.peers.last_mut().expect("just pushed")
     }
 
@@ -574,12 +588,19 @@ impl Peer {
 
     fn on_event(&mut self, e: Event, now: Instant) {
         match &e {
-            Event::ChannelOpen(id, label) if label == "chat" => {
-                self.chat = Some(*id);
+            Event::ChannelOpen(id, label) => {
+                if label == "chat" {
+                    self.chat = Some(*id);
+                }
+                self.channels_open.push((*id, label.clone()));
                 return;
             }
             Event::ChannelData(d) => {
-                self.chat_received.push((d.binary, d.data.clone()));
+                if Some(d.id) == self.chat {
+                    self.chat_received.push((d.binary, d.data.clone()));
+                } else {
+                    self.other_received.push((d.id, d.data.clone()));
+                }
                 return;
             }
             _ => {}
