@@ -71,7 +71,9 @@ mod vp8_rewrite;
 
 pub use allocation::TrackPriority;
 pub use channel::{ChannelConfig, ChannelReliability};
-pub use client::{Client, ClientStats, DATA_BURST, DATA_RATE, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
+pub use client::{
+    Client, ClientStats, DATA_BURST, DATA_RATE, MAX_CHANNELS, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE,
+};
 pub use config::{ClientConfig, PayloadEncryption, ReceiveMode};
 pub use error::ClientError;
 pub use estimator::{EstimatorKind, UnknownEstimator};

@@ -111,8 +111,16 @@ fn a_channel_the_room_opens_arrives_with_its_config_and_relays_by_label() {
     w.run(Duration::from_secs(1));
     let relayed = format!("{}\nx=1", a.get()).into_bytes();
     for (p, id) in w.peers[1..3].iter().zip(&state[1..]) {
-        assert_eq!(p.other_received, vec![(*id, relayed.clone())], "peer {}", p.id);
+        assert_eq!(
+            p.other_received,
+            vec![(*id, relayed.clone())],
+            "peer {}",
+            p.id
+        );
         assert!(p.chat_received.is_empty(), "not on chat");
     }
-    assert!(w.peers[0].other_received.is_empty(), "no echo to the sender");
+    assert!(
+        w.peers[0].other_received.is_empty(),
+        "no echo to the sender"
+    );
 }

@@ -19,8 +19,8 @@ use super::Client;
 use crate::channel::ChannelConfig;
 use crate::propagate::{ClientOutput, Propagated};
 
-/// Channels one peer may have open; more are ignored.
-pub(super) const MAX_CHANNELS: usize = 16;
+/// Channels one peer may have open (its own and the room's); more are ignored.
+pub const MAX_CHANNELS: usize = 16;
 /// The largest message relayed; larger ones are dropped.
 pub const MAX_DATA_MESSAGE: usize = 16 * 1024;
 /// Unsent bytes a receiving channel may hold before messages to it are dropped.

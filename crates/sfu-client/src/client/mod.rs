@@ -8,7 +8,7 @@ mod forward;
 mod keyframes;
 mod negotiation;
 
-pub use data::{DATA_BURST, DATA_RATE, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
+pub use data::{DATA_BURST, DATA_RATE, MAX_CHANNELS, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE};
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};

@@ -292,7 +292,11 @@ impl World {
                 SdpAnswer::from_sdp_string(&answer).expect("answer parses"),
             )
             .expect("answer accepted");
-        let opened = self.channels.iter().map(|c| client.open_channel(c)).collect();
+        let opened = self
+            .channels
+            .iter()
+            .map(|c| client.open_channel(c))
+            .collect();
         self.room.insert(client, self.now).expect("unique id");
         self.peers.push(Peer {
             id,
@@ -339,7 +343,10 @@ impl World {
             downlink: None,
             frame_no: 0,
         });
-        self.peers.last_mut().expect("just pushed").room_channels_opened = opened;
+        self.peers
+            .last_mut()
+            .expect("just pushed")
+            .room_channels_opened = opened;
         self.peers.last_mut().expect("just pushed")
     }
 
