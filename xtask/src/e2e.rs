@@ -6,7 +6,8 @@
 //! (`/api/reports`). Pass:
 //! 1. every browser decodes rising video frames from both others and receives audio, and
 //!    shows every other page's chat message (sent over its data channel, relayed by the
-//!    SFU with the sender's name);
+//!    SFU with the sender's name), and every page but one highlights that one's tile as
+//!    the active speaker (its fake microphone beeps, like the others');
 //! 2. forwarding is clean: over a 20 s window after a 10 s settle, every received stream
 //!    shows no freeze, at most one keyframe decoded and one PLI sent, and the top layer its
 //!    publisher encodes;
@@ -26,7 +27,9 @@
 //!    only the lowest layer;
 //! 10. dynacast: with every subscriber of a publisher limited to its lowest layer, the
 //!     publisher stops encoding the others; limits lifted, it encodes them again and the
-//!     subscribers get them.
+//!     subscribers get them;
+//! 11. a page puts its remote tiles out of sight: no video packet of them reaches it for
+//!     3 s; back in sight, it decodes them all again.
 //!
 //! `cargo xtask e2e --peers N --clean-only` runs phases 1–2 with N browsers (the figures
 //! for larger rooms).
@@ -61,6 +64,10 @@ const MUTE_AT: Duration = Duration::from_secs(8);
 const MUTE_FOR: Duration = Duration::from_secs(10);
 /// The tile width of phase 10's page: smaller than the lowest layer (160 px).
 const SMALL_TILE: u64 = 120;
+/// When (after joining) the page of phase 12 puts its remote tiles out of sight, and for
+/// how long.
+const HIDE_AT: Duration = Duration::from_secs(8);
+const HIDE_FOR: Duration = Duration::from_secs(10);
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -178,6 +185,13 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         },
     )?;
     println!("e2e: chat ok: {}", chat_summary(&chats));
+    // The active speaker (every page's fake microphone beeps): the pages agree on one, and
+    // each highlights its tile but the speaker's own page, which shows itself unmarked.
+    let speaker = wait_for("every page highlights the same speaker", 30, || {
+        let r = reports(&base, ROOM, &admin)?;
+        Ok(shown_speaker(&r).ok_or_else(|| speaking_summary(&r)))
+    })?;
+    println!("e2e: speaker ok: every other page highlights {speaker}'s tile");
 
     // Phase 2: clean forwarding on a clean link, judged as a viewer would.
     std::thread::sleep(SETTLE.saturating_sub(Duration::from_secs(4)));
@@ -467,14 +481,9 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         "small",
         &format!("&publish=none&tile={SMALL_TILE}"),
     )?;
-    procs.add(start_browser(
-        &chromium,
-        &url,
-        &artifacts,
-        peers + 4,
-        None,
-        &[],
-    )?);
+    let browser = start_browser(&chromium, &url, &artifacts, peers + 4, None, &[])?;
+    let small_pid = browser.id();
+    procs.add(browser);
     let small = wait_for("the small page's report", 60, || {
         let r = reports(&base, ROOM, &admin)?;
         Ok(crate::e2e_link::client_named(&r, "small").ok_or_else(|| summary(&r)))
@@ -519,7 +528,30 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         "e2e: phase 10 ok: {SMALL_TILE} px tiles receive {low} px; the other pages {others:?}"
     );
     dynacast(&base, &admin)?;
-    println!("e2e: 11 passed, 0 failed");
+    // Phase 12: a page puts its remote tiles out of sight; the SFU sends it no video of
+    // them until they are back, and then it decodes them again.
+    procs.kill(small_pid);
+    let url = page_url(
+        &sfu_bin,
+        &base,
+        ROOM,
+        "hider",
+        &format!(
+            "&publish=none&hide_at={}&hide_for={}",
+            HIDE_AT.as_secs(),
+            HIDE_FOR.as_secs()
+        ),
+    )?;
+    procs.add(start_browser(
+        &chromium,
+        &url,
+        &artifacts,
+        peers + 5,
+        None,
+        &[],
+    )?);
+    out_of_sight(&base, &admin)?;
+    println!("e2e: 12 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 
@@ -998,6 +1030,111 @@ fn dynacast(base: &str, admin: &str) -> anyhow::Result<()> {
         lifted.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Phase 12: the page named `hider` decodes everyone, puts its tiles out of sight (no
+/// video packet may reach it for 3 s), and back (it decodes everyone again).
+fn out_of_sight(base: &str, admin: &str) -> anyhow::Result<()> {
+    let hider = wait_for("the hider's report", 60, || {
+        let r = reports(base, ROOM, admin)?;
+        Ok(crate::e2e_link::client_named(&r, "hider").ok_or_else(|| summary(&r)))
+    })?;
+    let decodes_all = |r: &Value| {
+        let theirs: Vec<&Value> = r
+            .get(&hider)
+            .into_iter()
+            .flat_map(remotes)
+            .filter(|(id, _)| r.get(*id).is_some())
+            .map(|(_, v)| v)
+            .collect();
+        theirs.len() >= 2 && theirs.iter().all(|v| num(v, "framesDecoded") > 0)
+    };
+    wait_rising(base, admin, "the hider decodes everyone", decodes_all)?;
+    let away = |r: &Value| r[&hider]["away"].as_bool() == Some(true);
+    wait_for("the hider's tiles go out of sight", 60, || {
+        let r = reports(base, ROOM, admin)?;
+        Ok(if away(&r) { Ok(()) } else { Err(summary(&r)) })
+    })?;
+    // The unsubscribe takes a debounce and a round trip; then nothing more may arrive.
+    std::thread::sleep(Duration::from_secs(2));
+    let hidden = reports(base, ROOM, admin)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let still = reports(base, ROOM, admin)?;
+    if !away(&still) {
+        bail!(
+            "the hider's tiles came back before the check: {}",
+            summary(&still)
+        );
+    }
+    let packets = |r: &Value| -> Vec<(String, u64)> {
+        r.get(&hider)
+            .into_iter()
+            .flat_map(remotes)
+            .map(|(id, v)| (id.clone(), num(v, "videoPackets")))
+            .collect()
+    };
+    let (before, after) = (packets(&hidden), packets(&still));
+    for (id, n) in &after {
+        let then = before.iter().find(|b| b.0 == *id).map_or(0, |b| b.1);
+        if *n > then {
+            bail!(
+                "{hider} received {} video packets of {id} with its tiles out of sight",
+                n - then
+            );
+        }
+    }
+    let out: Vec<String> = still[&hider]["outOfSight"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    println!(
+        "e2e: phase 12 ok: tiles {out:?} out of sight, no video packet of them reached {hider} for 3 s"
+    );
+    wait_for("the hider's tiles are back", 60, || {
+        let r = reports(base, ROOM, admin)?;
+        Ok(if away(&r) { Err(summary(&r)) } else { Ok(()) })
+    })?;
+    let back = Instant::now();
+    wait_rising(base, admin, "the hider decodes everyone again", decodes_all)?;
+    println!(
+        "e2e: phase 12b ok: back in sight, {hider} decodes everyone again within {:.1} s",
+        back.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The client whose tile every other page highlights as the active speaker, while its own
+/// page highlights none.
+fn shown_speaker(r: &Value) -> Option<String> {
+    let map = r.as_object()?;
+    let speaking = |rep: &Value| -> Vec<String> {
+        rep["speaking"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    map.iter().find_map(|(id, rep)| {
+        let others_agree = map
+            .iter()
+            .filter(|(other, _)| *other != id)
+            .all(|(_, o)| speaking(o) == [id.clone()]);
+        (speaking(rep).is_empty() && others_agree && map.len() > 1).then(|| id.clone())
+    })
+}
+
+fn speaking_summary(r: &Value) -> String {
+    r.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(id, rep)| format!("{id} highlights {}", rep["speaking"]))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The client id and WHIP session URL of the page named `name`, once it reports.

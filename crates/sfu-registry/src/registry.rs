@@ -275,6 +275,12 @@ impl Registry {
         Ok(())
     }
 
+    /// The room's active speaker, as last announced ([`RoomEvent::ActiveSpeaker`]); `None`
+    /// before anyone spoke, or after the speaker left.
+    pub fn active_speaker(&self) -> Option<ClientId> {
+        self.announced_speaker
+    }
+
     /// Removes a client; the others drop its tracks and renegotiate.
     pub fn remove(&mut self, id: ClientId, now: Instant) -> Option<Client> {
         let entry = self.clients.remove(&id)?;

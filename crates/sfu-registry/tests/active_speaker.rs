@@ -32,4 +32,8 @@ fn the_room_announces_who_speaks_and_hands_over() {
         "handover took {took:?}"
     );
     assert!(!w.speakers.iter().any(|s| s.1 == a), "a never spoke");
+    // What a newcomer is told.
+    assert_eq!(w.room.active_speaker(), Some(c));
+    w.room.remove(c, w.now);
+    assert_eq!(w.room.active_speaker(), None, "the speaker left");
 }

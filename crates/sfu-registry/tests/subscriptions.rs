@@ -88,3 +88,32 @@ fn a_hint_caps_the_layer_whatever_the_budget() {
     assert_eq!(last_layer(&w, c).as_deref(), Some("f"), "c has no hint");
     assert!(w.video_frames(b, a) > 100, "b still receives a's video");
 }
+
+#[test]
+fn a_subscriber_that_wants_no_video_is_sent_no_padding_either() {
+    let mut w = World::new();
+    let a = w.join(true);
+    let b = w.join(true);
+    let c = w.join(false);
+    let p = w.peer(c);
+    p.audio = None;
+    p.video = None;
+    w.run(Duration::from_secs(6));
+    // Every tile of c out of sight: nothing to step up to, so nothing to pad for.
+    for publisher in [a, b] {
+        let mid = w.peer(publisher).video.expect("it publishes video").into();
+        w.room
+            .set_subscribed(c, publisher, mid, false, w.now)
+            .expect("c is in the room");
+    }
+    w.run(Duration::from_secs(1));
+    let (video, rtx) = (w.peer(c).video_rtp.len(), w.peer(c).rtx_packets);
+    w.run(Duration::from_secs(3));
+    assert_eq!(
+        w.peer(c).video_rtp.len(),
+        video,
+        "video after unsubscribing"
+    );
+    assert_eq!(w.peer(c).rtx_packets, rtx, "padding with no video wanted");
+    assert!(w.audio_frames(c, a) > 100, "audio goes on");
+}

@@ -272,6 +272,10 @@ fn handle_command(
                         link.add_client(id, credentials.0, credentials.1);
                     }
                     let (tx, rx) = mpsc::channel(32);
+                    // A newcomer learns who speaks now, not only who speaks next.
+                    if let Some(speaker) = room.active_speaker() {
+                        let _ = tx.try_send(ClientSignal::ActiveSpeaker(speaker));
+                    }
                     signals.insert(id, tx);
                     Ok(Joined {
                         client: id,

@@ -64,10 +64,18 @@ impl Client {
                 .iter()
                 .filter_map(|d| d.layers.last().map(|&r| r.max(UNMEASURED_LAYER)))
                 .fold(Bitrate::ZERO, Bitrate::saturating_add);
-            probe = Some((
-                used.saturating_add(next_step.unwrap_or(Bitrate::ZERO)),
-                desired,
-            ));
+            // str0m pads towards the minimum whenever no media is queued: in the room tests
+            // about as much again as the media. With video flowing, that padding lifts the
+            // estimate above what the subscriber receives (room for the next layer and for
+            // a dip); with no video wanted (every track out of sight, muted or
+            // unsubscribed) it would only double the audio's traffic.
+            let wants_video = demands.iter().any(|d| !d.audio && !d.layers.is_empty());
+            let minimum = if wants_video || next_step.is_some() {
+                used.saturating_add(next_step.unwrap_or(Bitrate::ZERO))
+            } else {
+                Bitrate::ZERO
+            };
+            probe = Some((minimum, desired));
         }
 
         for (k, &i) in open.iter().enumerate() {

@@ -66,6 +66,8 @@ pub struct Peer {
     want_key: bool,
     /// (ssrc, seq, rtp time) of every received VP8 RTP packet, when recording.
     pub video_rtp: Vec<(u32, u16, u32)>,
+    /// RTX packets received: retransmissions and padding.
+    pub rtx_packets: u64,
     /// When each video frame from any remote arrived.
     pub video_arrivals: Vec<Instant>,
     /// Bytes of the frame of simulcast layer `layer` (0 = lowest) at frame number `n`.
@@ -330,6 +332,7 @@ impl World {
             ignore_requests: 0,
             want_key: false,
             video_rtp: Vec::new(),
+            rtx_packets: 0,
             video_arrivals: Vec::new(),
             layer_bytes: default_layer_bytes,
             stopped_layers: Vec::new(),
@@ -631,6 +634,13 @@ impl Peer {
                 if Some(h.payload_type) == vp8 {
                     self.video_rtp
                         .push((*h.ssrc, h.sequence_number, h.timestamp));
+                } else if self
+                    .rtc
+                    .codec_config()
+                    .find(|p| p.resend() == Some(h.payload_type))
+                    .is_some()
+                {
+                    self.rtx_packets += 1;
                 }
             }
             return;
