@@ -52,6 +52,16 @@ pub(crate) fn frame_epoch(
     Ok(Some(KeyEpoch::from_kid(header.kid.0, epoch_bits)))
 }
 
+/// Moves a track's epoch on to `seen` when it is newer in serial-number order (or the
+/// first); `true` when it moved. A late packet of the previous epoch is no change.
+pub(crate) fn advance_epoch(current: &mut Option<KeyEpoch>, seen: KeyEpoch) -> bool {
+    if current.is_some_and(|e| !seen.is_newer_than(e)) {
+        return false;
+    }
+    *current = Some(seen);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +101,25 @@ mod tests {
             ..FrameMarkingInfo::default()
         };
         assert!(is_keyframe_encrypted(Codec::Vp8, &p, None, Some(&mark)));
+    }
+
+    #[test]
+    fn an_epoch_moves_only_forward() {
+        let mut current = None;
+        assert!(advance_epoch(&mut current, KeyEpoch::new(1, 8)));
+        assert!(advance_epoch(&mut current, KeyEpoch::new(2, 8)));
+        assert!(
+            !advance_epoch(&mut current, KeyEpoch::new(1, 8)),
+            "late old key"
+        );
+        assert!(
+            !advance_epoch(&mut current, KeyEpoch::new(2, 8)),
+            "the same one"
+        );
+        // Serial order: 0 follows 255 in 8 bits.
+        current = Some(KeyEpoch::new(255, 8));
+        assert!(advance_epoch(&mut current, KeyEpoch::new(0, 8)));
+        assert_eq!(current, Some(KeyEpoch::new(0, 8)));
     }
 
     #[test]

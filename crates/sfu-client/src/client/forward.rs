@@ -20,7 +20,7 @@ use crate::frame_marking::{self, VfmBytes};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
 use crate::propagate::{ClientOutput, LayerChange, LayerChangeReason, Propagated};
-use crate::sframe::{frame_epoch, is_keyframe_encrypted};
+use crate::sframe::{advance_epoch, frame_epoch, is_keyframe_encrypted};
 use crate::svc_layer::svc_layer;
 use crate::track::{NO_PT, OutState};
 
@@ -73,16 +73,13 @@ impl Client {
         {
             r.keyframe_seen();
         }
-        let mut frame_size = None;
-        match encryption {
+        let frame_size = match encryption {
             PayloadEncryption::Sframe { epoch_bits } => {
                 match frame_epoch(codec, &packet.payload, epoch_bits) {
                     Ok(Some(epoch)) => {
-                        // Newer only: a late packet of the previous epoch is no change.
                         if let Some(t) = &mut track
-                            && t.epoch.is_none_or(|e| epoch.is_newer_than(e))
+                            && advance_epoch(&mut t.epoch, epoch)
                         {
-                            t.epoch = Some(epoch);
                             self.queue.push_back(ClientOutput::Propagate(
                                 Propagated::KeyEpochChanged {
                                     origin: self.id,
@@ -95,10 +92,12 @@ impl Client {
                     Ok(None) => {}
                     Err(_) => self.stats.sframe_unreadable += 1,
                 }
+                // The keyframe's size is inside the ciphertext.
+                None
             }
-            _ if keyframe => frame_size = keyframe_size(codec, &packet.payload),
-            _ => {}
-        }
+            _ if keyframe => keyframe_size(codec, &packet.payload),
+            _ => None,
+        };
         // The payload descriptor is in the clear either way.
         let vp8 = (codec == Codec::Vp8)
             .then(|| Vp8Descriptor::parse(&packet.payload).ok())
