@@ -1,7 +1,8 @@
 //! `cargo xtask load [sfu-load args]`: builds basic-sfu and sfu-load in release mode and
 //! runs the load generator. CI steps built on it:
-//! - `load-smoke` runs two short 1x3 rooms and checks the counting (every frame sent reaches
-//!   every other peer), never the timing;
+//! - `load-smoke` runs two short 1x3 rooms, against basic-sfu and against the raw relay,
+//!   and checks the counting (every frame sent reaches every other peer, latencies were
+//!   read), never the timing;
 //! - `churn` runs 1000 join-connect-leave cycles next to a pair that stays, and checks
 //!   that nothing grows with them and the pair keeps its media;
 //! - `flood` sends 10^5 junk datagrams a second for 10 s at a room's media port and checks
@@ -14,7 +15,7 @@ use crate::ci::Outcome;
 use crate::exec::{build_examples, run as exec};
 
 fn build() -> anyhow::Result<std::path::PathBuf> {
-    build_examples(&["sfu-load", "basic-sfu"])
+    build_examples(&["sfu-load", "basic-sfu", "raw-relay"])
 }
 
 /// `cargo xtask load`: the generator with the given arguments.
@@ -70,24 +71,34 @@ pub(crate) fn smoke() -> anyhow::Result<Outcome> {
         "1",
         "--sfu-core",
         "none",
+        "--baseline",
+        "relay",
     ])?;
-    let get = |k: &str| number(&report, k);
-    let (sent, expected, received) = (
-        get("frames_sent"),
-        get("frames_expected"),
-        get("frames_received"),
-    );
-    println!(
-        "load-smoke: 1x3 in 2 rooms: {sent} frames sent, {received} of {expected} received; {:.0} SFU datagrams and {:.0} forwarded RTP packets per CPU-second",
-        get("datagrams_per_cpu_second"),
-        get("forwarded_per_cpu_second")
-    );
-    if sent < 1.0 || received < MIN_DELIVERED * expected {
-        bail!("the SFU did not deliver what was sent: {report}");
-    }
-    // What the SFU says it forwarded (its /metrics) must be there when frames arrived.
-    if get("forwarded_per_cpu_second") <= 0.0 {
-        bail!("frames arrived but the SFU counted no forwarded packet: {report}");
+    for target in ["sfu", "relay"] {
+        let r = &report[target];
+        let get = |k: &str| number(r, k);
+        let (sent, expected, received) = (
+            get("frames_sent"),
+            get("frames_expected"),
+            get("frames_received"),
+        );
+        println!(
+            "load-smoke: {target}: 1x3 in 2 rooms: {sent} frames sent, {received} of {expected} received; {:.0} datagrams and {:.0} forwarded media packets per CPU-second; latency p99 {} us",
+            get("datagrams_per_cpu_second"),
+            get("forwarded_per_cpu_second"),
+            r["latency"]["p99_us"]
+        );
+        if sent < 1.0 || received < MIN_DELIVERED * expected {
+            bail!("{target} did not deliver what was sent: {r}");
+        }
+        // What the SFU says it forwarded (its /metrics) must be there when frames arrived.
+        if get("forwarded_per_cpu_second") <= 0.0 {
+            bail!("frames arrived but {target} counted no forwarded packet: {r}");
+        }
+        // Every received frame carries its sending time.
+        if number(&r["latency"], "samples") < MIN_DELIVERED * expected {
+            bail!("{target}: watchers read too few sending times: {r}");
+        }
     }
     Ok(Outcome::Passed)
 }

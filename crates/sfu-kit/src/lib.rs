@@ -87,10 +87,13 @@ pub use sfu_ids::{
 pub use sfu_registry::{
     AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError,
 };
+/// Batched UDP I/O (`recvmmsg` / `sendmmsg`), socket buffers and kernel drop counts: the
+/// runtime's I/O path, for loops of an application's own.
+pub use sfu_udp::batch;
 pub use sfu_udp::{
-    ClientSignal, JoinOptions, Joined, MuxStats, ROOM_EVENTS_BUFFER, RoomError, RoomHandle,
-    RoomInbox, RoomStats, RtcConfigFn, SelectorFactory, SfuConfig, UdpMux, bind, room_channel,
-    run_udp_loop, serve, serve_socket,
+    ClientSignal, DEFAULT_SOCKET_BUFFER, JoinOptions, Joined, MuxStats, ROOM_EVENTS_BUFFER,
+    RoomError, RoomHandle, RoomInbox, RoomStats, RtcConfigFn, SelectorFactory, SfuConfig, UdpMux,
+    bind, room_channel, run_udp_loop, serve, serve_socket,
 };
 
 #[cfg(feature = "metrics-prometheus")]

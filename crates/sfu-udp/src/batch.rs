@@ -1,6 +1,9 @@
 //! Batched UDP I/O: up to [`BATCH`] datagrams per system call (`recvmmsg` and `sendmmsg` on
 //! Linux, one `recv_from` / `send_to` each elsewhere), socket buffers sized for bursts, and
 //! the datagrams the kernel dropped because a receive buffer was full.
+//!
+//! The room loop and [`crate::UdpMux`] use it; it is public so that other loops (a relay,
+//! a load generator's baseline) get the same I/O path.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,7 +15,7 @@ use tokio::net::UdpSocket;
 use tracing::debug;
 
 /// Datagrams per system call.
-pub(crate) const BATCH: usize = 32;
+pub const BATCH: usize = 32;
 /// Batches read per wake-up before a loop looks at its timers and commands again.
 const DRAIN_BATCHES: usize = 2;
 /// Room for one datagram. WebRTC keeps datagrams under ~1200 bytes; larger ones are cut.
@@ -22,7 +25,7 @@ const ARENA: usize = 1 << 20;
 
 /// Sizes `socket`'s kernel buffers to `bytes` each way (beyond the system's limit where the
 /// process may).
-pub(crate) fn configure(socket: &UdpSocket, bytes: usize) {
+pub fn configure(socket: &UdpSocket, bytes: usize) {
     let sock = socket2::SockRef::from(socket);
     if let Err(e) = sys::force_buffers(socket, bytes) {
         debug!(error = %e, "cannot force socket buffers past the system limit");
@@ -38,7 +41,7 @@ pub(crate) fn configure(socket: &UdpSocket, bytes: usize) {
 
 /// Datagrams the kernel has dropped on `socket` because its receive buffer was full (0
 /// where the system does not tell). Reads `/proc`: for statistics, not the packet path.
-pub(crate) fn kernel_drops(socket: &UdpSocket) -> u64 {
+pub fn kernel_drops(socket: &UdpSocket) -> u64 {
     sys::kernel_drops(socket).unwrap_or(0)
 }
 
@@ -48,12 +51,19 @@ pub(crate) fn kernel_drops(socket: &UdpSocket) -> u64 {
 /// are kept (a mux hands them to rooms) the next batch takes the next slots, and a new
 /// buffer comes when this one is used up: one allocation per [`ARENA`] bytes.
 #[derive(Debug)]
-pub(crate) struct Receiver {
+pub struct Receiver {
     arena: BytesMut,
 }
 
+impl Default for Receiver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Receiver {
-    pub(crate) fn new() -> Self {
+    /// A receiver with its first buffer.
+    pub fn new() -> Self {
         Self {
             arena: BytesMut::zeroed(ARENA),
         }
@@ -63,7 +73,7 @@ impl Receiver {
     /// readiness is cleared and the next wake-up is for new datagrams), at most
     /// [`DRAIN_BATCHES`] batches. A receive error (ICMP errors surface as such on some
     /// platforms) is not fatal: it ends this drain.
-    pub(crate) fn drain(&mut self, socket: &UdpSocket, mut handle: impl FnMut(SocketAddr, Bytes)) {
+    pub fn drain(&mut self, socket: &UdpSocket, mut handle: impl FnMut(SocketAddr, Bytes)) {
         for _ in 0..DRAIN_BATCHES {
             match self.recv(socket, &mut handle) {
                 Ok(0) => break,
@@ -78,7 +88,7 @@ impl Receiver {
 
     /// Reads the datagrams that are ready, at most [`BATCH`] in one system call, and hands
     /// each to `handle`; `Ok(0)` when none is ready.
-    pub(crate) fn recv(
+    pub fn recv(
         &mut self,
         socket: &UdpSocket,
         mut handle: impl FnMut(SocketAddr, Bytes),
@@ -115,7 +125,7 @@ impl Receiver {
 /// Sends every datagram of `out` on `socket`, [`BATCH`] per system call, waiting while the
 /// socket's buffer is full; returns how many went out. A datagram the kernel refuses (an
 /// unreachable destination, say) is skipped.
-pub(crate) async fn send(socket: &UdpSocket, out: &[OutgoingDatagram]) -> io::Result<usize> {
+pub async fn send(socket: &UdpSocket, out: &[OutgoingDatagram]) -> io::Result<usize> {
     let mut done = 0;
     let mut sent = 0;
     while done < out.len() {

@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-mod batch;
+pub mod batch;
 mod config;
 mod handle;
 mod mux;

@@ -46,7 +46,7 @@ struct Report {
 const ROOM: &str = "churn";
 
 pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Result<()> {
-    let media = args.media();
+    let media = args.media(args.kbps);
     let stop = Arc::new(AtomicBool::new(false));
     let pair: Vec<Spawned> = (0..2)
         .map(|i| {
@@ -129,7 +129,7 @@ fn cycles(
     let every = (args.cycles / 10).max(1);
     let started = Instant::now();
     let (sent0, received0) = (sent(), received());
-    let media = args.media();
+    let media = args.media(args.kbps);
     let mut samples = Vec::new();
     for cycle in 1..=args.cycles {
         let before = (offers(0), offers(1));

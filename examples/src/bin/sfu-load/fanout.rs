@@ -1,5 +1,6 @@
-//! The `PxS` scenario: publishers and watchers per room, forwarding rate per SFU
-//! CPU-second.
+//! The `PxS` scenario: publishers and watchers per room, forwarding rate per CPU-second of
+//! the process under load (basic-sfu, and the raw relay as a baseline in the same run), and
+//! forwarding latency; `--ramp` raises the rate step by step until the SFU saturates.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,56 +9,239 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::peer::{Spawned, wait_connected};
-use crate::sfu::Sfu;
+use crate::raw::relay_sent;
+use crate::sfu::{Relay, Sfu};
 use crate::signaling::Signaling;
-use crate::{Args, print};
+use crate::{Args, Baseline, print};
+
+/// Loss above which a ramp stops, percent.
+const RAMP_MAX_LOSS: f64 = 2.0;
+/// Core share above which a ramp stops.
+const RAMP_MAX_SHARE: f64 = 0.9;
+/// Rate factor from one ramp step to the next.
+const RAMP_FACTOR: f64 = 1.5;
+
+/// What is under load.
+enum Target<'a> {
+    Sfu(&'a Sfu, &'a Signaling),
+    Relay(&'a Relay),
+}
+
+impl Target<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Sfu(..) => "basic-sfu",
+            Self::Relay(_) => "raw-relay",
+        }
+    }
+
+    /// CPU seconds, datagrams sent, media packets forwarded and kernel drops so far.
+    fn counters(&self) -> anyhow::Result<(f64, f64, f64, Option<f64>)> {
+        Ok(match self {
+            Self::Sfu(sfu, signaling) => (
+                sfu.cpu_seconds()?,
+                signaling.metric("sfu_datagrams_sent_total")?,
+                signaling.metric("sfu_packets_forwarded_total")?,
+                signaling.metric("sfu_dropped_kernel_total").ok(),
+            ),
+            Self::Relay(relay) => {
+                let sent = relay_sent(relay.addr)? as f64;
+                (relay.cpu_seconds()?, sent, sent, None)
+            }
+        })
+    }
+}
+
+/// Forwarding latency percentiles of one run, microseconds.
+#[derive(Debug, serde::Serialize)]
+struct Latency {
+    samples: usize,
+    p50_us: u32,
+    p99_us: u32,
+    max_us: u32,
+}
+
+impl Latency {
+    /// The percentiles of `samples` (sorted here); `None` without samples.
+    fn of(mut samples: Vec<u32>) -> Option<Self> {
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        (!samples.is_empty()).then(|| Self {
+            samples: samples.len(),
+            p50_us: at(0.5),
+            p99_us: at(0.99),
+            max_us: at(1.0),
+        })
+    }
+}
 
 /// The result of one run.
 #[derive(Debug, serde::Serialize)]
 struct Report {
+    target: &'static str,
     scenario: String,
     rooms: usize,
+    kbps: u32,
     seconds: f64,
     frames_sent: u64,
     frames_expected: u64,
     frames_received: u64,
     loss_percent: f64,
-    sfu_datagrams_per_second: f64,
-    /// Datagrams the kernel dropped at the SFU's socket in the window (`None`: the SFU
-    /// does not report it).
-    sfu_kernel_drops: Option<f64>,
-    sfu_cpu_seconds: f64,
-    sfu_cpu_share: f64,
+    datagrams_per_second: f64,
+    /// Datagrams the kernel dropped at the target's socket in the window (`None`: it does
+    /// not report it).
+    kernel_drops: Option<f64>,
+    cpu_seconds: f64,
+    cpu_share: f64,
     datagrams_per_cpu_second: f64,
-    /// RTP packets the SFU forwarded to subscribers (its `sfu_packets_forwarded_total`)
-    /// per second of its CPU time.
+    /// Media packets forwarded to subscribers (the SFU's `sfu_packets_forwarded_total`)
+    /// per second of the target's CPU time.
     forwarded_per_cpu_second: f64,
+    /// From the publisher's write to the frame's arrival at a watcher (`None`: no watcher
+    /// read sending times, as when they count at the socket).
+    latency: Option<Latency>,
+}
+
+impl Report {
+    fn line(&self) -> String {
+        let latency = self.latency.as_ref().map_or(String::new(), |l| {
+            format!(
+                "; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                f64::from(l.p50_us) / 1e3,
+                f64::from(l.p99_us) / 1e3,
+                f64::from(l.max_us) / 1e3
+            )
+        });
+        format!(
+            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s on {:.2} of a core (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
+            self.target,
+            self.scenario,
+            self.rooms,
+            self.kbps,
+            self.seconds,
+            self.frames_sent,
+            self.frames_received,
+            self.frames_expected,
+            self.loss_percent,
+            self.datagrams_per_second,
+            self.cpu_share,
+            self.kernel_drops,
+            self.datagrams_per_cpu_second,
+            self.forwarded_per_cpu_second
+        )
+    }
+}
+
+/// A run with baselines: each report, and the SFU's forwarded packets per CPU-second
+/// divided by the raw relay's.
+#[derive(Debug, serde::Serialize)]
+struct Compared {
+    sfu: Report,
+    relay: Option<Report>,
+    sfu_over_relay: Option<f64>,
 }
 
 pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Result<()> {
-    let (publishers, watchers) = args
+    let shape = args
         .scenario
         .split_once('x')
         .and_then(|(p, s)| Some((p.parse::<usize>().ok()?, s.parse::<usize>().ok()?)))
         .context("--scenario is PUBLISHERSxWATCHERS (e.g. 1x10), churn or flood")?;
-    if publishers == 0 {
+    if shape.0 == 0 {
         bail!("a scenario needs a publisher");
     }
-    let media = args.media();
+    let relay = if args.baseline.contains(&Baseline::Relay) {
+        let bin = match args.relay_bin.clone() {
+            Some(b) => b,
+            None => std::env::current_exe()?.with_file_name("raw-relay"),
+        };
+        Some(Relay::start(&bin, &args.sfu_core)?)
+    } else {
+        None
+    };
+    let target = Target::Sfu(sfu, signaling);
+    if args.ramp {
+        return ramp(args, shape, &target);
+    }
+    let sfu = measure(args, shape, &target, args.kbps)?;
+    let relay = relay
+        .map(|r| measure(args, shape, &Target::Relay(&r), args.kbps))
+        .transpose()?;
+    let ratio = relay
+        .as_ref()
+        .filter(|r| r.forwarded_per_cpu_second > 0.0)
+        .map(|r| sfu.forwarded_per_cpu_second / r.forwarded_per_cpu_second);
+    let mut line = sfu.line();
+    if let (Some(r), Some(ratio)) = (&relay, ratio) {
+        line = format!("{line}\n{}\nbasic-sfu / raw-relay: {ratio:.2}", r.line());
+    }
+    let compared = Compared {
+        sfu,
+        relay,
+        sfu_over_relay: ratio,
+    };
+    print(args.json, &compared, line)
+}
+
+/// Runs the scenario at `--kbps`, then at 1.5 times the rate, and so on, until the loss
+/// passes 2 %, the SFU uses 90 % of its core, or `--ramp-steps` steps are done.
+fn ramp(args: &Args, shape: (usize, usize), target: &Target<'_>) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Ramp {
+        steps: Vec<Report>,
+        stopped_by: &'static str,
+    }
+    let mut steps = Vec::new();
+    let mut kbps = f64::from(args.kbps);
+    let mut stopped_by = "the last step";
+    for _ in 0..args.ramp_steps {
+        let report = measure(args, shape, target, kbps as u32)?;
+        if !args.json {
+            println!("{}", report.line());
+        }
+        let (loss, share) = (report.loss_percent, report.cpu_share);
+        steps.push(report);
+        if loss > RAMP_MAX_LOSS {
+            stopped_by = "loss";
+            break;
+        }
+        if share > RAMP_MAX_SHARE {
+            stopped_by = "the core";
+            break;
+        }
+        kbps *= RAMP_FACTOR;
+    }
+    let line = format!("ramp stopped by {stopped_by}");
+    print(args.json, &Ramp { steps, stopped_by }, line)
+}
+
+/// One run against `target` at `kbps` per publisher: joins the peers, warms up, measures
+/// over `--seconds`, stops the peers.
+fn measure(
+    args: &Args,
+    (publishers, watchers): (usize, usize),
+    target: &Target<'_>,
+    kbps: u32,
+) -> anyhow::Result<Report> {
+    let media = args.media(kbps);
     let stop = Arc::new(AtomicBool::new(false));
     let mut peers = Vec::new();
     for r in 0..args.rooms {
-        let room = format!("load{r}");
         for i in 0..publishers + watchers {
             let publish = (i < publishers).then_some(media);
-            peers.push(Spawned::start(
-                signaling,
-                &room,
-                format!("peer{i}"),
-                publish,
-                args.count_at_socket && publish.is_none(),
-                Arc::clone(&stop),
-            ));
+            peers.push(match target {
+                Target::Sfu(_, signaling) => Spawned::start(
+                    signaling,
+                    &format!("load{r}"),
+                    format!("peer{i}"),
+                    publish,
+                    args.count_at_socket && publish.is_none(),
+                    Arc::clone(&stop),
+                ),
+                Target::Relay(relay) => {
+                    crate::raw::start(relay.addr, r as u32, publish, Arc::clone(&stop))
+                }
+            });
         }
     }
     let all: Vec<&Spawned> = peers.iter().collect();
@@ -69,76 +253,70 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
         });
     }
     eprintln!(
-        "sfu-load: {} peers connected; warming up {} s",
+        "sfu-load: {}: {} peers connected; warming up {} s",
+        target.name(),
         peers.len(),
         args.warmup
     );
     std::thread::sleep(Duration::from_secs(args.warmup));
 
-    type Snapshot = (Instant, f64, f64, u64, u64, Option<f64>, f64);
-    let snapshot = || -> anyhow::Result<Snapshot> {
-        let sent: u64 = peers
-            .iter()
-            .map(|p| p.counters.frames_sent.load(Ordering::Relaxed))
-            .sum();
-        let received: u64 = peers
-            .iter()
-            .map(|p| p.counters.frames_received.load(Ordering::Relaxed))
-            .sum();
+    let snapshot = || -> anyhow::Result<_> {
+        let sum = |f: fn(&Spawned) -> u64| peers.iter().map(f).sum::<u64>();
         Ok((
             Instant::now(),
-            sfu.cpu_seconds()?,
-            signaling.metric("sfu_datagrams_sent_total")?,
-            sent,
-            received,
-            signaling.metric("sfu_dropped_kernel_total").ok(),
-            signaling.metric("sfu_packets_forwarded_total")?,
+            target.counters()?,
+            sum(|p| p.counters.frames_sent.load(Ordering::Relaxed)),
+            sum(|p| p.counters.frames_received.load(Ordering::Relaxed)),
+            peers
+                .iter()
+                .map(|p| p.counters.latency_samples())
+                .collect::<Vec<_>>(),
         ))
     };
     let a = snapshot()?;
     std::thread::sleep(Duration::from_secs(args.seconds));
     let b = snapshot()?;
     stop.store(true, Ordering::Relaxed);
+    let samples: Vec<u32> = peers
+        .iter()
+        .zip(a.4.iter().zip(&b.4))
+        .flat_map(|(p, (&from, &to))| {
+            let all = p
+                .counters
+                .latencies_us
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            all[from..to].to_vec()
+        })
+        .collect();
     finish(peers)?;
 
     let seconds = (b.0 - a.0).as_secs_f64();
-    let cpu = b.1 - a.1;
-    let datagrams = b.2 - a.2;
-    let frames_sent = b.3 - a.3;
+    let ((cpu_a, sent_a, fwd_a, drops_a), (cpu_b, sent_b, fwd_b, drops_b)) = (a.1, b.1);
+    let cpu = cpu_b - cpu_a;
+    let per_cpu = |n: f64| if cpu > 0.0 { n / cpu } else { 0.0 };
+    let frames_sent = b.2 - a.2;
     // Every publisher's frames go to every other peer of its room.
     let frames_expected = frames_sent * (publishers + watchers - 1) as u64;
-    let frames_received = b.4 - a.4;
-    let report = Report {
+    let frames_received = b.3 - a.3;
+    Ok(Report {
+        target: target.name(),
         scenario: args.scenario.clone(),
         rooms: args.rooms,
+        kbps,
         seconds,
         frames_sent,
         frames_expected,
         frames_received,
         loss_percent: 100.0 * (1.0 - frames_received as f64 / frames_expected.max(1) as f64),
-        sfu_datagrams_per_second: datagrams / seconds,
-        sfu_kernel_drops: b.5.zip(a.5).map(|(b, a)| b - a),
-        sfu_cpu_seconds: cpu,
-        sfu_cpu_share: cpu / seconds,
-        datagrams_per_cpu_second: if cpu > 0.0 { datagrams / cpu } else { 0.0 },
-        forwarded_per_cpu_second: if cpu > 0.0 { (b.6 - a.6) / cpu } else { 0.0 },
-    };
-    let line = format!(
-        "scenario {} x {} room(s), {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); SFU sent {:.0} datagrams/s on {:.2} of a core (the kernel dropped {:?}) = {:.0} datagrams and {:.0} forwarded RTP packets per SFU CPU-second",
-        report.scenario,
-        report.rooms,
-        report.seconds,
-        report.frames_sent,
-        report.frames_received,
-        report.frames_expected,
-        report.loss_percent,
-        report.sfu_datagrams_per_second,
-        report.sfu_cpu_share,
-        report.sfu_kernel_drops,
-        report.datagrams_per_cpu_second,
-        report.forwarded_per_cpu_second
-    );
-    print(args.json, &report, line)
+        datagrams_per_second: (sent_b - sent_a) / seconds,
+        kernel_drops: drops_b.zip(drops_a).map(|(b, a)| b - a),
+        cpu_seconds: cpu,
+        cpu_share: cpu / seconds,
+        datagrams_per_cpu_second: per_cpu(sent_b - sent_a),
+        forwarded_per_cpu_second: per_cpu(fwd_b - fwd_a),
+        latency: Latency::of(samples),
+    })
 }
 
 /// Stops every peer and waits for it; the error names each peer that failed (one that

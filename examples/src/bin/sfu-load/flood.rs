@@ -49,7 +49,7 @@ struct Report {
 const ROOM: &str = "flood";
 
 pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Result<()> {
-    let media = args.media();
+    let media = args.media(args.kbps);
     let stop = Arc::new(AtomicBool::new(false));
     let peers: Vec<Spawned> = (0..3)
         .map(|i| {
@@ -191,7 +191,7 @@ fn flood(
         signaling,
         ROOM,
         "after".into(),
-        Some(args.media()),
+        Some(args.media(args.kbps)),
         false,
         stop,
     );

@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo build --release -p examples
-//! target/release/sfu-load --scenario 1x10 --seconds 10
+//! target/release/sfu-load --scenario 1x10 --seconds 10 --baseline relay
+//! target/release/sfu-load --scenario 1x10 --count-at-socket --ramp --kbps 8000
 //! target/release/sfu-load --scenario churn --cycles 1000
 //! target/release/sfu-load --scenario flood --flood-rate 100000 --seconds 10
 //! ```
@@ -16,9 +17,14 @@
 //! - `PxS` (e.g. `1x10`): per room P publishers and S watchers. After a warm-up it
 //!   measures over `--seconds`: frames sent and received (the loss), the SFU's datagrams
 //!   sent (its `/metrics`) and its CPU time (`/proc`), and reports **datagrams sent per SFU
-//!   CPU-second**, the figure that does not depend on how busy the machine is. The
-//!   generator's own peers decrypt everything they receive, so on a small machine it can
-//!   be the bottleneck: pin it to other cores (`taskset -c 0 sfu-load --sfu-core 1`).
+//!   CPU-second**, the figure that does not depend on how busy the machine is, and the
+//!   forwarding latency of each frame (publisher's write to the watcher's complete
+//!   frame). `--baseline relay` then runs the same load against `raw-relay` (the same
+//!   fanout and I/O path without WebRTC, pinned to the same core) and reports the ratio;
+//!   `--ramp` raises the rate by 1.5x a step until loss passes 2 % or the SFU uses 90 % of
+//!   its core. The generator's own peers decrypt everything they receive, so on a small
+//!   machine it can be the bottleneck: pin it to other cores (`taskset -c 0 sfu-load
+//!   --sfu-core 1`), or let watchers count at the socket (`--count-at-socket`).
 //! - `churn`: a pair of publishers stays while `--cycles` newcomers each join, connect and
 //!   leave; reports the pair's offer size, the SFU's memory, file descriptors and threads
 //!   over the cycles (and their slope per cycle), and whether the pair lost media.
@@ -32,6 +38,7 @@ mod churn;
 mod fanout;
 mod flood;
 mod peer;
+mod raw;
 mod sfu;
 mod signaling;
 
@@ -78,6 +85,20 @@ pub(crate) struct Args {
     /// everything (`PxS` only): the generator then costs less than the SFU it loads.
     #[arg(long)]
     count_at_socket: bool,
+    /// Also run the load against these (`PxS` only), one after the other, and report the
+    /// ratios: `relay` is raw-relay, a plain UDP fanout with the SFU's I/O path.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    baseline: Vec<Baseline>,
+    /// The raw-relay binary (default: next to this one).
+    #[arg(long)]
+    relay_bin: Option<PathBuf>,
+    /// Raise the rate from `--kbps` by 1.5x a step until loss passes 2 % or the SFU uses
+    /// 90 % of its core (`PxS` only).
+    #[arg(long)]
+    ramp: bool,
+    /// Steps of a ramp at most.
+    #[arg(long, default_value_t = 8)]
+    ramp_steps: usize,
     /// Run the SFU with a UDP port per room instead of one port for all.
     #[arg(long)]
     port_per_room: bool,
@@ -89,11 +110,19 @@ pub(crate) struct Args {
     json: bool,
 }
 
+/// What a load run is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Baseline {
+    /// raw-relay: the same fanout over the same I/O path, without WebRTC.
+    Relay,
+}
+
 impl Args {
-    fn media(&self) -> Media {
+    /// Publishers' media at `kbps`.
+    fn media(&self, kbps: u32) -> Media {
         Media {
             fps: self.fps.max(1),
-            frame_bytes: (self.kbps as usize * 1000 / 8 / self.fps.max(1) as usize).max(10),
+            frame_bytes: (kbps as usize * 1000 / 8 / self.fps.max(1) as usize).max(10),
             keyframe_every: u64::from(self.fps.max(1)) * 2,
         }
     }

@@ -2,9 +2,9 @@
 //! joined to basic-sfu through the real signaling.
 
 use std::net::UdpSocket;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -55,6 +55,43 @@ pub(crate) struct Counters {
     /// The longest wait between two video frames of the first track this peer received,
     /// in microseconds.
     pub(crate) max_gap_us: AtomicU64,
+    /// Forwarding latency of each received frame whose sending time it could read (from
+    /// the publisher's write to the frame's arrival here), in microseconds, in arrival
+    /// order; at most [`MAX_LATENCY_SAMPLES`].
+    pub(crate) latencies_us: Mutex<Vec<u32>>,
+}
+
+/// Latency samples one peer keeps at most.
+pub(crate) const MAX_LATENCY_SAMPLES: usize = 1 << 20;
+
+/// Where a frame's sending time sits in its payload: after the VP8 frame tag and
+/// keyframe start code and size (bytes 0..10).
+const SENT_AT: std::ops::Range<usize> = 10..18;
+
+/// The generator's clock: microseconds since its first call, shared by every peer of the
+/// process, so a sending time written by one peer is read by another.
+pub(crate) fn clock_us() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+impl Counters {
+    /// Records a frame that arrived now and was sent at `sent_us` ([`clock_us`]).
+    pub(crate) fn record_latency(&self, sent_us: u64) {
+        let latency = clock_us().saturating_sub(sent_us);
+        let mut samples = self.latencies_us.lock().unwrap_or_else(|e| e.into_inner());
+        if samples.len() < MAX_LATENCY_SAMPLES {
+            samples.push(u32::try_from(latency).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// How many latency samples there are so far.
+    pub(crate) fn latency_samples(&self) -> usize {
+        self.latencies_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
 }
 
 /// A peer on a thread of its own.
@@ -243,6 +280,9 @@ fn drive(
             let due = |n: u64| since + Duration::from_secs_f64(n as f64 / f64::from(media.fps));
             if now >= due(frame_no) {
                 send_frame(rtc, mid, &media, frame_no, now);
+                // str0m queues a written frame's packets until its next timeout, which
+                // can be milliseconds away: handle one now so they leave at once.
+                rtc.handle_input(Input::Timeout(now))?;
                 counters.frames_sent.fetch_add(1, Ordering::Relaxed);
                 frame_no += 1;
             }
@@ -268,6 +308,10 @@ fn drive(
                         counters
                             .bytes_received
                             .fetch_add(d.data.len() as u64, Ordering::Relaxed);
+                        if let Some(sent) = d.data.get(SENT_AT) {
+                            let sent: [u8; 8] = sent.try_into().expect("8 bytes");
+                            counters.record_latency(u64::from_be_bytes(sent));
+                        }
                     }
                     _ => {}
                 },
@@ -313,7 +357,7 @@ fn drive(
 }
 
 /// Writes video frame `n`: a VP8-shaped frame (keyframe tag on every
-/// `keyframe_every`th), the rest filler.
+/// `keyframe_every`th), its sending time, the rest filler.
 fn send_frame(rtc: &mut Rtc, mid: Mid, media: &Media, n: u64, now: Instant) {
     let Some(pt) = rtc.writer(mid).and_then(|w| {
         w.payload_params()
@@ -328,13 +372,14 @@ fn send_frame(rtc: &mut Rtc, mid: Mid, media: &Media, n: u64, now: Instant) {
     } else {
         media.frame_bytes
     };
-    let mut frame = vec![0x9d; size.max(10)];
+    let mut frame = vec![0x9d; size.max(SENT_AT.end)];
     // VP8 frame tag: bit 0 clear on keyframes; a keyframe then carries the start code and
     // a 640x480 size.
     frame[0] = if key { 0x10 } else { 0x11 };
     if key {
         frame[3..10].copy_from_slice(&[0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]);
     }
+    frame[SENT_AT].copy_from_slice(&clock_us().to_be_bytes());
     let rtp_time = MediaTime::from_90khz(n * 90_000 / u64::from(media.fps));
     if let Some(w) = rtc.writer(mid) {
         let _ = w.write(pt, now, rtp_time, frame);

@@ -30,15 +30,7 @@ impl Sfu {
         secret: &str,
         port_per_room: bool,
     ) -> anyhow::Result<Self> {
-        let pin = core != "none" && Command::new("taskset").arg("-V").output().is_ok();
-        let mut cmd = if pin {
-            let mut c = Command::new("taskset");
-            c.args(["-c", core]).arg(bin);
-            c
-        } else {
-            Command::new(bin)
-        };
-        let mut child = cmd
+        let mut child = pinned(bin, core)
             .args(["--http-port", "0", "--api-secret", secret])
             .args(["--join-rate", "0", "--max-participants", "1000"])
             .args(["--max-rooms", "1000", "--estimator", "off"])
@@ -64,13 +56,7 @@ impl Sfu {
 
     /// CPU time the SFU has used so far, in seconds.
     pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        // Fields after the command name (which may hold spaces) start at state (field 3).
-        let rest = stat.rsplit_once(')').context("bad /proc stat")?.1;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = f.get(11).context("no utime")?.parse()?;
-        let stime: f64 = f.get(12).context("no stime")?.parse()?;
-        Ok((utime + stime) / ticks_per_second())
+        cpu_seconds(self.pid())
     }
 
     /// Its resident memory, in KiB.
@@ -94,6 +80,68 @@ impl Sfu {
     pub(crate) fn threads(&self) -> anyhow::Result<usize> {
         Ok(std::fs::read_dir(format!("/proc/{}/task", self.pid()))?.count())
     }
+}
+
+/// A running raw-relay (the baseline), killed on drop.
+pub(crate) struct Relay {
+    child: Child,
+    /// Its UDP address.
+    pub(crate) addr: std::net::SocketAddr,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Relay {
+    /// Starts `bin` (raw-relay) pinned to `core` like the SFU.
+    pub(crate) fn start(bin: &Path, core: &str) -> anyhow::Result<Self> {
+        let mut child = pinned(bin, core)
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|a| a.parse().ok())
+            .with_context(|| format!("unexpected first line {line:?}"))?;
+        Ok(Self { child, addr })
+    }
+
+    /// CPU time the relay has used so far, in seconds.
+    pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        cpu_seconds(self.child.id())
+    }
+}
+
+/// A command for `bin`, pinned to `core` with `taskset` where there is one (`none`: not
+/// pinned).
+fn pinned(bin: &Path, core: &str) -> Command {
+    if core != "none" && Command::new("taskset").arg("-V").output().is_ok() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", core]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+/// CPU time process `pid` has used so far, in seconds (user and system, from `/proc`).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let rest = stat.rsplit_once(')').context("bad /proc stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11).context("no utime")?.parse()?;
+    let stime: f64 = f.get(12).context("no stime")?.parse()?;
+    Ok((utime + stime) / ticks_per_second())
 }
 
 fn ticks_per_second() -> f64 {

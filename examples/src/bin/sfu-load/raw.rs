@@ -1,0 +1,156 @@
+//! Peers of the raw relay baseline: the same frames as the str0m peers send, cut into
+//! datagrams of the same size, over plain UDP (no ICE, DTLS, SRTP or RTCP).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::peer::{Counters, Media, Spawned, clock_us};
+
+/// Subscribe to a room (the relay's protocol: see `raw-relay`).
+const SUBSCRIBE: u8 = 1;
+/// Media for a room.
+const MEDIA: u8 = 2;
+/// Ask for the counters.
+const STATS: u8 = 3;
+/// Kind, room, frame number, last-of-frame flag, sending time.
+const HEADER: usize = 1 + 4 + 8 + 1 + 8;
+/// Payload bytes per datagram, so a datagram is as large as one of str0m's RTP packets.
+const PAYLOAD: usize = 1150;
+
+/// Starts a relay peer: a publisher with `publish`, else a watcher of `room`.
+pub(crate) fn start(
+    relay: SocketAddr,
+    room: u32,
+    publish: Option<Media>,
+    stop: Arc<AtomicBool>,
+) -> Spawned {
+    let counters = Arc::new(Counters::default());
+    let (c, s) = (Arc::clone(&counters), Arc::clone(&stop));
+    let thread = std::thread::spawn(move || match publish {
+        Some(media) => publisher(relay, room, media, &c, &s),
+        None => watcher(relay, room, &c, &s),
+    });
+    Spawned {
+        counters,
+        stop,
+        thread,
+    }
+}
+
+fn socket() -> anyhow::Result<UdpSocket> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20)?;
+    Ok(socket)
+}
+
+/// Sends frames on the str0m publisher's schedule: a keyframe three times as large every
+/// `keyframe_every` frames.
+fn publisher(
+    relay: SocketAddr,
+    room: u32,
+    media: Media,
+    counters: &Counters,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let socket = socket()?;
+    counters.connected.store(true, Ordering::Relaxed);
+    let since = Instant::now();
+    let mut datagram = vec![0x9d; HEADER + PAYLOAD];
+    datagram[0] = MEDIA;
+    datagram[1..5].copy_from_slice(&room.to_be_bytes());
+    for n in 0u64.. {
+        let due = since + Duration::from_secs_f64(n as f64 / f64::from(media.fps));
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let size = if n.is_multiple_of(media.keyframe_every) {
+            media.frame_bytes * 3
+        } else {
+            media.frame_bytes
+        };
+        let packets = size.div_ceil(PAYLOAD).max(1);
+        datagram[5..13].copy_from_slice(&n.to_be_bytes());
+        datagram[14..22].copy_from_slice(&clock_us().to_be_bytes());
+        for i in 0..packets {
+            datagram[13] = u8::from(i + 1 == packets);
+            let len = if i + 1 == packets {
+                size - PAYLOAD * (packets - 1)
+            } else {
+                PAYLOAD
+            };
+            socket.send_to(&datagram[..HEADER + len.max(1)], relay)?;
+        }
+        counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Subscribes (again every 200 ms until media comes) and counts frames: a frame per
+/// datagram that ends one, its latency from the sending time in the header.
+fn watcher(
+    relay: SocketAddr,
+    room: u32,
+    counters: &Counters,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let socket = socket()?;
+    socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let mut subscribe = [SUBSCRIBE, 0, 0, 0, 0];
+    subscribe[1..5].copy_from_slice(&room.to_be_bytes());
+    let mut subscribed_at: Option<Instant> = None;
+    let mut buf = vec![0u8; 2048];
+    while !stop.load(Ordering::Relaxed) {
+        if !counters.connected.load(Ordering::Relaxed)
+            && subscribed_at.is_none_or(|t| t.elapsed() > Duration::from_millis(200))
+        {
+            socket.send_to(&subscribe, relay)?;
+            subscribed_at = Some(Instant::now());
+        }
+        let n = match socket.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let d = &buf[..n];
+        if n < HEADER || d[0] != MEDIA {
+            continue;
+        }
+        counters.connected.store(true, Ordering::Relaxed);
+        counters
+            .bytes_received
+            .fetch_add(n as u64, Ordering::Relaxed);
+        if d[13] == 1 {
+            counters.frames_received.fetch_add(1, Ordering::Relaxed);
+            counters.record_latency(u64::from_be_bytes(d[14..22].try_into().expect("8 bytes")));
+        }
+    }
+    Ok(())
+}
+
+/// Datagrams the relay has sent so far.
+pub(crate) fn relay_sent(relay: SocketAddr) -> anyhow::Result<u64> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut buf = [0u8; 64];
+    for _ in 0..10 {
+        socket.send_to(&[STATS], relay)?;
+        if let Ok(17) = socket.recv(&mut buf) {
+            return Ok(u64::from_be_bytes(buf[1..9].try_into().expect("8 bytes")));
+        }
+    }
+    None.context("the relay does not answer for its counters")
+}
