@@ -1,4 +1,4 @@
-//! `cargo xtask bench [CRATE]`, `cargo xtask bwe-plot` and `cargo xtask bwe-suite`.
+//! `cargo xtask bench CRATE`, `cargo xtask bwe-plot` and `cargo xtask bwe-suite`.
 
 use crate::exec::{cargo, run as exec};
 
@@ -12,8 +12,13 @@ pub(crate) fn run_benches(krate: Option<&str>) -> anyhow::Result<()> {
     exec(&mut cmd)
 }
 
+/// `cargo xtask bench CRATE` runs that crate's criterion benches; `cargo xtask bench
+/// [--long] ...` writes the whole report.
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    run_benches(args.first().map(String::as_str))
+    match args.first() {
+        Some(k) if !k.starts_with("--") => run_benches(Some(k)),
+        _ => crate::bench_report::run(args),
+    }
 }
 
 /// Writes the BWE plots (SVG) with the simulator's `bwe-plot` binary: every RFC 8867 case

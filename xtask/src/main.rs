@@ -4,6 +4,8 @@
 //! what it runs as it goes.
 
 mod bench;
+mod bench_report;
+mod chart;
 mod ci;
 mod e2e;
 mod e2e_firefox;
@@ -22,7 +24,10 @@ cargo xtask <task> [options]
 
 tasks:
   ci [--skip STEP]... [--only STEP]...   the whole CI suite (fmt, clippy, test, doc, deny, features, e2e)
-  bench [CRATE]                          criterion benches for the workspace or one crate
+  bench [--long] [--no-criterion] [--no-load]
+                                         criterion benches and load scenarios (basic-sfu and
+                                         raw-relay), report in target/bench-report/
+  bench CRATE                            criterion benches of one crate
   e2e [--peers N] [--clean-only] [--link-only] [--svc-only]
                                          browser end-to-end tests (headless Chromium): the
                                          room, a constrained link (needs root for network

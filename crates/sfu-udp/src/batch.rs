@@ -23,11 +23,11 @@ const SLOT: usize = 2048;
 /// Datagrams are read into slots of one buffer of this size (512 slots).
 const ARENA: usize = 1 << 20;
 
-/// Sizes `socket`'s kernel buffers to `bytes` each way (beyond the system's limit where the
-/// process may).
-pub fn configure(socket: &UdpSocket, bytes: usize) {
-    let sock = socket2::SockRef::from(socket);
-    if let Err(e) = sys::force_buffers(socket, bytes) {
+/// Sizes a socket's kernel buffers to `bytes` each way (beyond the system's limit where the
+/// process may). Takes any socket: tokio's, the standard library's, socket2's.
+pub fn configure<'s>(socket: impl Into<socket2::SockRef<'s>>, bytes: usize) {
+    let sock: socket2::SockRef<'s> = socket.into();
+    if let Err(e) = sys::force_buffers(&sock, bytes) {
         debug!(error = %e, "cannot force socket buffers past the system limit");
         let _ = sock.set_recv_buffer_size(bytes);
         let _ = sock.set_send_buffer_size(bytes);
@@ -162,9 +162,9 @@ mod sys {
 
     use super::{BATCH, SLOT};
 
-    pub(super) fn force_buffers(socket: &UdpSocket, bytes: usize) -> io::Result<()> {
-        setsockopt(socket, sockopt::RcvBufForce, &bytes)?;
-        setsockopt(socket, sockopt::SndBufForce, &bytes)?;
+    pub(super) fn force_buffers(socket: &socket2::SockRef<'_>, bytes: usize) -> io::Result<()> {
+        setsockopt(&**socket, sockopt::RcvBufForce, &bytes)?;
+        setsockopt(&**socket, sockopt::SndBufForce, &bytes)?;
         Ok(())
     }
 
@@ -281,7 +281,7 @@ mod sys {
 
     use super::{BATCH, SLOT};
 
-    pub(super) fn force_buffers(_socket: &UdpSocket, _bytes: usize) -> io::Result<()> {
+    pub(super) fn force_buffers(_socket: &socket2::SockRef<'_>, _bytes: usize) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
     }
 

@@ -97,8 +97,8 @@ struct Report {
     /// Media packets forwarded to subscribers (the SFU's `sfu_packets_forwarded_total`)
     /// per second of the target's CPU time.
     forwarded_per_cpu_second: f64,
-    /// From the publisher's write to the frame's arrival at a watcher (`None`: no watcher
-    /// read sending times, as when they count at the socket).
+    /// From the publisher's write of a frame to the arrival of its first packet at a
+    /// watcher (`None`: no watcher read sending times).
     latency: Option<Latency>,
 }
 
@@ -159,48 +159,73 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     } else {
         None
     };
-    let target = Target::Sfu(sfu, signaling);
+    let sfu = Target::Sfu(sfu, signaling);
+    let relay = relay.as_ref().map(Target::Relay);
     if args.ramp {
-        return ramp(args, shape, &target);
+        return ramp(args, shape, &sfu, relay.as_ref());
     }
-    let sfu = measure(args, shape, &target, args.kbps)?;
-    let relay = relay
-        .map(|r| measure(args, shape, &Target::Relay(&r), args.kbps))
-        .transpose()?;
+    let compared = compare(args, shape, &sfu, relay.as_ref(), args.kbps)?;
+    print(args.json, &compared, compared.line())
+}
+
+impl Compared {
+    fn line(&self) -> String {
+        match (&self.relay, self.sfu_over_relay) {
+            (Some(r), Some(ratio)) => format!(
+                "{}\n{}\nbasic-sfu / raw-relay: {ratio:.2}",
+                self.sfu.line(),
+                r.line()
+            ),
+            _ => self.sfu.line(),
+        }
+    }
+}
+
+/// The load at `kbps` against the SFU, then against the relay if there is one.
+fn compare(
+    args: &Args,
+    shape: (usize, usize),
+    sfu: &Target<'_>,
+    relay: Option<&Target<'_>>,
+    kbps: u32,
+) -> anyhow::Result<Compared> {
+    let sfu = measure(args, shape, sfu, kbps)?;
+    let relay = relay.map(|r| measure(args, shape, r, kbps)).transpose()?;
     let ratio = relay
         .as_ref()
         .filter(|r| r.forwarded_per_cpu_second > 0.0)
         .map(|r| sfu.forwarded_per_cpu_second / r.forwarded_per_cpu_second);
-    let mut line = sfu.line();
-    if let (Some(r), Some(ratio)) = (&relay, ratio) {
-        line = format!("{line}\n{}\nbasic-sfu / raw-relay: {ratio:.2}", r.line());
-    }
-    let compared = Compared {
+    Ok(Compared {
         sfu,
         relay,
         sfu_over_relay: ratio,
-    };
-    print(args.json, &compared, line)
+    })
 }
 
 /// Runs the scenario at `--kbps`, then at 1.5 times the rate, and so on, until the loss
-/// passes 2 %, the SFU uses 90 % of its core, or `--ramp-steps` steps are done.
-fn ramp(args: &Args, shape: (usize, usize), target: &Target<'_>) -> anyhow::Result<()> {
+/// passes 2 %, the SFU uses 90 % of its core, or `--ramp-steps` steps are done; each step
+/// against the relay too when there is one.
+fn ramp(
+    args: &Args,
+    shape: (usize, usize),
+    sfu: &Target<'_>,
+    relay: Option<&Target<'_>>,
+) -> anyhow::Result<()> {
     #[derive(serde::Serialize)]
     struct Ramp {
-        steps: Vec<Report>,
+        steps: Vec<Compared>,
         stopped_by: &'static str,
     }
     let mut steps = Vec::new();
     let mut kbps = f64::from(args.kbps);
     let mut stopped_by = "the last step";
     for _ in 0..args.ramp_steps {
-        let report = measure(args, shape, target, kbps as u32)?;
+        let step = compare(args, shape, sfu, relay, kbps as u32)?;
         if !args.json {
-            println!("{}", report.line());
+            println!("{}", step.line());
         }
-        let (loss, share) = (report.loss_percent, report.cpu_share);
-        steps.push(report);
+        let (loss, share) = (step.sfu.loss_percent, step.sfu.cpu_share);
+        steps.push(step);
         if loss > RAMP_MAX_LOSS {
             stopped_by = "loss";
             break;
@@ -235,7 +260,9 @@ fn measure(
                     &format!("load{r}"),
                     format!("peer{i}"),
                     publish,
-                    args.count_at_socket && publish.is_none(),
+                    // The first watcher of a room decrypts everything: its frames give
+                    // the latency.
+                    args.count_at_socket && i > publishers,
                     Arc::clone(&stop),
                 ),
                 Target::Relay(relay) => {

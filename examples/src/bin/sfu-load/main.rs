@@ -81,8 +81,9 @@ pub(crate) struct Args {
     /// The basic-sfu binary (default: next to this one).
     #[arg(long)]
     sfu_bin: Option<PathBuf>,
-    /// Watchers count video at the socket once one frame decrypted, instead of decrypting
-    /// everything (`PxS` only): the generator then costs less than the SFU it loads.
+    /// Watchers but the first of each room count video at the socket once one frame
+    /// decrypted, instead of decrypting everything (`PxS` only): the generator then costs
+    /// less than the SFU it loads. The first decrypts all and gives the latency.
     #[arg(long)]
     count_at_socket: bool,
     /// Also run the load against these (`PxS` only), one after the other, and report the

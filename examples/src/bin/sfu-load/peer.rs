@@ -56,8 +56,9 @@ pub(crate) struct Counters {
     /// in microseconds.
     pub(crate) max_gap_us: AtomicU64,
     /// Forwarding latency of each received frame whose sending time it could read (from
-    /// the publisher's write to the frame's arrival here), in microseconds, in arrival
-    /// order; at most [`MAX_LATENCY_SAMPLES`].
+    /// the publisher's write to the arrival of the frame's first packet here, so a large
+    /// frame's own length on the wire is not in it), in microseconds, in arrival order; at
+    /// most [`MAX_LATENCY_SAMPLES`].
     pub(crate) latencies_us: Mutex<Vec<u32>>,
 }
 
@@ -68,17 +69,19 @@ pub(crate) const MAX_LATENCY_SAMPLES: usize = 1 << 20;
 /// keyframe start code and size (bytes 0..10).
 const SENT_AT: std::ops::Range<usize> = 10..18;
 
-/// The generator's clock: microseconds since its first call, shared by every peer of the
-/// process, so a sending time written by one peer is read by another.
-pub(crate) fn clock_us() -> u64 {
+/// The generator's clock at `at`: microseconds since its first reading, shared by every
+/// peer of the process, so a sending time written by one peer is read by another.
+pub(crate) fn clock_us(at: Instant) -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
+    at.saturating_duration_since(*EPOCH.get_or_init(Instant::now))
+        .as_micros() as u64
 }
 
 impl Counters {
-    /// Records a frame that arrived now and was sent at `sent_us` ([`clock_us`]).
-    pub(crate) fn record_latency(&self, sent_us: u64) {
-        let latency = clock_us().saturating_sub(sent_us);
+    /// Records a frame whose first packet arrived at `arrived` and that was sent at
+    /// `sent_us` ([`clock_us`]).
+    pub(crate) fn record_latency(&self, sent_us: u64, arrived: Instant) {
+        let latency = clock_us(arrived).saturating_sub(sent_us);
         let mut samples = self.latencies_us.lock().unwrap_or_else(|e| e.into_inner());
         if samples.len() < MAX_LATENCY_SAMPLES {
             samples.push(u32::try_from(latency).unwrap_or(u32::MAX));
@@ -173,6 +176,8 @@ pub(crate) fn run(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let socket = UdpSocket::bind("127.0.0.1:0")?;
+    // The SFU's buffers: a keyframe's burst to every watcher at once must fit.
+    sfu_kit::batch::configure(&socket, sfu_kit::DEFAULT_SOCKET_BUFFER);
     let local = socket.local_addr()?;
     let mut rtc = Rtc::builder().build(Instant::now());
     rtc.add_local_candidate(Candidate::host(local, "udp")?);
@@ -310,7 +315,7 @@ fn drive(
                             .fetch_add(d.data.len() as u64, Ordering::Relaxed);
                         if let Some(sent) = d.data.get(SENT_AT) {
                             let sent: [u8; 8] = sent.try_into().expect("8 bytes");
-                            counters.record_latency(u64::from_be_bytes(sent));
+                            counters.record_latency(u64::from_be_bytes(sent), d.network_time);
                         }
                     }
                     _ => {}
@@ -379,7 +384,7 @@ fn send_frame(rtc: &mut Rtc, mid: Mid, media: &Media, n: u64, now: Instant) {
     if key {
         frame[3..10].copy_from_slice(&[0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]);
     }
-    frame[SENT_AT].copy_from_slice(&clock_us().to_be_bytes());
+    frame[SENT_AT].copy_from_slice(&clock_us(now).to_be_bytes());
     let rtp_time = MediaTime::from_90khz(n * 90_000 / u64::from(media.fps));
     if let Some(w) = rtc.writer(mid) {
         let _ = w.write(pt, now, rtp_time, frame);

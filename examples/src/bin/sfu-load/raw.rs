@@ -43,7 +43,7 @@ pub(crate) fn start(
 
 fn socket() -> anyhow::Result<UdpSocket> {
     let socket = UdpSocket::bind("127.0.0.1:0")?;
-    socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20)?;
+    sfu_kit::batch::configure(&socket, sfu_kit::DEFAULT_SOCKET_BUFFER);
     Ok(socket)
 }
 
@@ -75,7 +75,7 @@ fn publisher(
         };
         let packets = size.div_ceil(PAYLOAD).max(1);
         datagram[5..13].copy_from_slice(&n.to_be_bytes());
-        datagram[14..22].copy_from_slice(&clock_us().to_be_bytes());
+        datagram[14..22].copy_from_slice(&clock_us(Instant::now()).to_be_bytes());
         for i in 0..packets {
             datagram[13] = u8::from(i + 1 == packets);
             let len = if i + 1 == packets {
@@ -91,7 +91,7 @@ fn publisher(
 }
 
 /// Subscribes (again every 200 ms until media comes) and counts frames: a frame per
-/// datagram that ends one, its latency from the sending time in the header.
+/// datagram that ends one, its latency from the sending time in the header of its first.
 fn watcher(
     relay: SocketAddr,
     room: u32,
@@ -104,6 +104,7 @@ fn watcher(
     subscribe[1..5].copy_from_slice(&room.to_be_bytes());
     let mut subscribed_at: Option<Instant> = None;
     let mut buf = vec![0u8; 2048];
+    let mut last_frame = None;
     while !stop.load(Ordering::Relaxed) {
         if !counters.connected.load(Ordering::Relaxed)
             && subscribed_at.is_none_or(|t| t.elapsed() > Duration::from_millis(200))
@@ -125,6 +126,7 @@ fn watcher(
             }
             Err(e) => return Err(e.into()),
         };
+        let arrived = Instant::now();
         let d = &buf[..n];
         if n < HEADER || d[0] != MEDIA {
             continue;
@@ -133,9 +135,13 @@ fn watcher(
         counters
             .bytes_received
             .fetch_add(n as u64, Ordering::Relaxed);
+        let frame = u64::from_be_bytes(d[5..13].try_into().expect("8 bytes"));
+        if last_frame.replace(frame) != Some(frame) {
+            let sent = u64::from_be_bytes(d[14..22].try_into().expect("8 bytes"));
+            counters.record_latency(sent, arrived);
+        }
         if d[13] == 1 {
             counters.frames_received.fetch_add(1, Ordering::Relaxed);
-            counters.record_latency(u64::from_be_bytes(d[14..22].try_into().expect("8 bytes")));
         }
     }
     Ok(())

@@ -1,0 +1,343 @@
+//! `cargo xtask bench [--long]`: the criterion benches and the load scenarios in one run,
+//! written to `target/bench-report/report.md` with SVG charts.
+//!
+//! Load scenarios run sfu-load against basic-sfu and, in the same run and on the same
+//! pinned core, against raw-relay (the same fanout over the same batched I/O without
+//! WebRTC), so every figure comes with its ratio to that baseline. Short mode (the default)
+//! takes a few minutes; `--long` measures longer and ramps further, for releases.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::SystemTime;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::chart::{COLOURS, Line, draw};
+use crate::exec::{build_examples, cargo, root, run as exec};
+
+/// The fanout scenarios: `PxS` and video kbit/s per publisher.
+const SCENARIOS: [(&str, u32); 4] = [
+    ("1x1", 20_000),
+    ("1x10", 16_000),
+    ("1x50", 4_000),
+    ("10x10", 1_500),
+];
+
+/// How long and how far a run measures.
+struct Mode {
+    name: &'static str,
+    /// Seconds each load run measures.
+    seconds: u32,
+    /// Steps of the 1x10 ramp.
+    ramp_steps: u32,
+    /// Passed to criterion.
+    criterion: &'static [&'static str],
+}
+
+const SHORT: Mode = Mode {
+    name: "short",
+    seconds: 4,
+    ramp_steps: 5,
+    criterion: &["--quick", "--noplot"],
+};
+
+const LONG: Mode = Mode {
+    name: "long",
+    seconds: 10,
+    ramp_steps: 8,
+    criterion: &["--noplot"],
+};
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let (mut mode, mut criterion, mut load) = (&SHORT, true, true);
+    for a in args {
+        match a.as_str() {
+            "--long" => mode = &LONG,
+            "--no-criterion" => criterion = false,
+            "--no-load" => load = false,
+            other => bail!(
+                "unknown argument {other:?}; usage: bench [CRATE] | bench [--long] [--no-criterion] [--no-load]"
+            ),
+        }
+    }
+    let out = root().join("target/bench-report");
+    std::fs::create_dir_all(&out)?;
+    let mut md = format!(
+        "# sfu-kit bench report ({} mode)\n\nWritten by `cargo xtask bench{}`. Machine: {}.\n\n",
+        mode.name,
+        if mode.name == "long" { " --long" } else { "" },
+        machine()
+    );
+    if criterion {
+        md.push_str(&criterion_section(mode)?);
+    }
+    if load {
+        md.push_str(&load_section(mode, &out)?);
+    }
+    let path = out.join("report.md");
+    std::fs::write(&path, md)?;
+    println!("report written to {}", path.display());
+    Ok(())
+}
+
+/// CPU model and count, from `/proc/cpuinfo`.
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU", str::trim)
+        .to_string();
+    let cpus = info.lines().filter(|l| l.starts_with("processor")).count();
+    format!("{cpus} × {model}")
+}
+
+/// Runs every criterion bench of the workspace and tabulates the mean of each that ran.
+fn criterion_section(mode: &Mode) -> anyhow::Result<String> {
+    let started = SystemTime::now();
+    let mut cmd = cargo(["bench", "--workspace", "--"]);
+    cmd.args(mode.criterion);
+    exec(&mut cmd)?;
+    let mut rows = Vec::new();
+    collect_estimates(&root().join("target/criterion"), "", started, &mut rows)?;
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut md = String::from(
+        "## Criterion benches\n\nMean time per iteration (`cargo bench --workspace`); compare \
+         benches of one run only.\n\n| bench | mean |\n|---|---|\n",
+    );
+    for (name, ns) in rows {
+        writeln!(md, "| {name} | {} |", human_ns(ns))?;
+    }
+    md.push('\n');
+    Ok(md)
+}
+
+/// Finds `new/estimates.json` under `dir` written since `since`: (bench name, mean ns).
+fn collect_estimates(
+    dir: &Path,
+    name: &str,
+    since: SystemTime,
+    rows: &mut Vec<(String, f64)>,
+) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if file == "new" {
+            let estimates = path.join("estimates.json");
+            let fresh = std::fs::metadata(&estimates)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since);
+            if fresh {
+                let v: Value = serde_json::from_slice(&std::fs::read(&estimates)?)?;
+                if let Some(ns) = v["mean"]["point_estimate"].as_f64() {
+                    rows.push((name.to_string(), ns));
+                }
+            }
+        } else if path.is_dir() && file != "report" && file != "base" && file != "change" {
+            let child = if name.is_empty() {
+                file
+            } else {
+                format!("{name}/{file}")
+            };
+            collect_estimates(&path, &child, since, rows)?;
+        }
+    }
+    Ok(())
+}
+
+fn human_ns(ns: f64) -> String {
+    match ns {
+        n if n >= 1e6 => format!("{:.2} ms", n / 1e6),
+        n if n >= 1e3 => format!("{:.2} µs", n / 1e3),
+        n => format!("{n:.1} ns"),
+    }
+}
+
+/// Runs sfu-load with `args` (and `--json`) and reads its report.
+fn sfu_load(bin: &Path, args: &[String]) -> anyhow::Result<Value> {
+    let mut cmd = pinned_generator(bin);
+    cmd.args(args).arg("--json");
+    println!("bench: sfu-load {}", args.join(" "));
+    let out = cmd.output().context("running sfu-load")?;
+    if !out.status.success() {
+        bail!("sfu-load failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// The generator on core 0 and the process under load on core 1, where there are two
+/// cores and `taskset`.
+fn pinned_generator(bin: &Path) -> Command {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores >= 2 && Command::new("taskset").arg("-V").output().is_ok() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(bin).args(["--sfu-core", "1"]);
+        c
+    } else {
+        let mut c = Command::new(bin);
+        c.args(["--sfu-core", "none"]);
+        c
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// The fanout scenarios against basic-sfu and raw-relay, and a 1x10 ramp; their table and
+/// charts.
+fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
+    let bin = build_examples(&["sfu-load", "basic-sfu", "raw-relay"])?;
+    let seconds = mode.seconds.to_string();
+    let mut md = format!(
+        "## Forwarding under load\n\nsfu-load, {seconds} s per run after a 2 s warm-up, the \
+         process under load pinned to core 1 and the generator to core 0; watchers count at \
+         the socket but the first of each room, which decrypts everything and gives the \
+         latency (a frame's write at the publisher to its first packet at that watcher). \
+         Each scenario runs against basic-sfu, then against raw-relay: the same fanout \
+         with the same batched I/O and no WebRTC.\n\n| scenario | kbit/s per publisher | \
+         basic-sfu fwd/CPU-s | raw-relay fwd/CPU-s | ratio | basic-sfu core share | loss | \
+         kernel drops | latency p50 / p99 (basic-sfu) | latency p50 / p99 (raw-relay) |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n"
+    );
+    let mut sfu_points = Vec::new();
+    let mut relay_points = Vec::new();
+    for (scenario, kbps) in SCENARIOS {
+        let r = sfu_load(
+            &bin,
+            &[
+                "--scenario".into(),
+                scenario.into(),
+                "--kbps".into(),
+                kbps.to_string(),
+                "--seconds".into(),
+                seconds.clone(),
+                "--warmup".into(),
+                "2".into(),
+                "--count-at-socket".into(),
+                "--baseline".into(),
+                "relay".into(),
+            ],
+        )?;
+        let (sfu, relay) = (&r["sfu"], &r["relay"]);
+        let latency = |t: &Value| {
+            format!(
+                "{:.2} / {:.2} ms",
+                num(&t["latency"]["p50_us"]) / 1e3,
+                num(&t["latency"]["p99_us"]) / 1e3
+            )
+        };
+        writeln!(
+            md,
+            "| {scenario} | {kbps} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} % | {} | {} | {} |",
+            num(&sfu["forwarded_per_cpu_second"]),
+            num(&relay["forwarded_per_cpu_second"]),
+            num(&r["sfu_over_relay"]),
+            num(&sfu["cpu_share"]),
+            num(&sfu["loss_percent"]),
+            sfu["kernel_drops"],
+            latency(sfu),
+            latency(relay)
+        )?;
+        if let Some(subscribers) = scenario
+            .strip_prefix("1x")
+            .and_then(|s| s.parse::<f64>().ok())
+        {
+            sfu_points.push((subscribers, num(&sfu["forwarded_per_cpu_second"]) / 1e3));
+            relay_points.push((subscribers, num(&relay["forwarded_per_cpu_second"]) / 1e3));
+        }
+    }
+    draw(
+        &out.join("fwd-per-cpu.svg"),
+        "Forwarded packets per CPU-second, one publisher",
+        "subscribers",
+        "thousand packets per CPU-second",
+        &[
+            Line {
+                label: "basic-sfu".into(),
+                colour: COLOURS[0],
+                points: sfu_points,
+            },
+            Line {
+                label: "raw-relay".into(),
+                colour: COLOURS[1],
+                points: relay_points,
+            },
+        ],
+    )?;
+    md.push_str("\n![forwarded per CPU-second](fwd-per-cpu.svg)\n\n");
+    md.push_str(&ramp_section(mode, &bin, out)?);
+    Ok(md)
+}
+
+/// The 1x10 ramp: latency percentiles against the SFU's core share.
+fn ramp_section(mode: &Mode, bin: &Path, out: &Path) -> anyhow::Result<String> {
+    let r = sfu_load(
+        bin,
+        &[
+            "--scenario".into(),
+            "1x10".into(),
+            "--kbps".into(),
+            "8000".into(),
+            "--seconds".into(),
+            mode.seconds.to_string(),
+            "--warmup".into(),
+            "2".into(),
+            "--count-at-socket".into(),
+            "--ramp".into(),
+            "--ramp-steps".into(),
+            mode.ramp_steps.to_string(),
+        ],
+    )?;
+    let mut md = format!(
+        "## Latency against load (1x10 ramp, x1.5 a step)\n\nStopped by {}. The generator \
+         shares this machine: where loss rises while the SFU's core is not full, the \
+         generator is the limit.\n\n| kbit/s | SFU datagrams/s | SFU core share | fwd/CPU-s | \
+         loss | latency p50 | p99 | max |\n|---|---|---|---|---|---|---|---|\n",
+        r["stopped_by"].as_str().unwrap_or("?")
+    );
+    let mut lines: Vec<Line> = ["p50", "p99"]
+        .iter()
+        .enumerate()
+        .map(|(i, q)| Line {
+            label: (*q).into(),
+            colour: COLOURS[i],
+            points: Vec::new(),
+        })
+        .collect();
+    for step in r["steps"].as_array().context("no ramp steps")? {
+        let s = &step["sfu"];
+        let l = &s["latency"];
+        writeln!(
+            md,
+            "| {} | {:.0} | {:.2} | {:.0} | {:.2} % | {:.2} ms | {:.2} ms | {:.2} ms |",
+            s["kbps"],
+            num(&s["datagrams_per_second"]),
+            num(&s["cpu_share"]),
+            num(&s["forwarded_per_cpu_second"]),
+            num(&s["loss_percent"]),
+            num(&l["p50_us"]) / 1e3,
+            num(&l["p99_us"]) / 1e3,
+            num(&l["max_us"]) / 1e3
+        )?;
+        let share = num(&s["cpu_share"]) * 100.0;
+        lines[0].points.push((share, num(&l["p50_us"]) / 1e3));
+        lines[1].points.push((share, num(&l["p99_us"]) / 1e3));
+    }
+    draw(
+        &out.join("latency.svg"),
+        "Forwarding latency against the SFU's load (1x10)",
+        "SFU core share, %",
+        "ms",
+        &lines,
+    )?;
+    md.push_str("\n![latency against load](latency.svg)\n");
+    Ok(md)
+}
