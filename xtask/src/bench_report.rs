@@ -25,6 +25,9 @@ const SCENARIOS: [(&str, u32); 4] = [
     ("10x10", 1_500),
 ];
 
+/// Participants of the memory run.
+const IDLE_PARTICIPANTS: usize = 500;
+
 /// How long and how far a run measures.
 struct Mode {
     name: &'static str,
@@ -274,6 +277,7 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
     )?;
     md.push_str("\n![forwarded per CPU-second](fwd-per-cpu.svg)\n\n");
     md.push_str(&ramp_section(mode, &bin, out)?);
+    md.push_str(&memory_section(&bin)?);
     Ok(md)
 }
 
@@ -340,4 +344,28 @@ fn ramp_section(mode: &Mode, bin: &Path, out: &Path) -> anyhow::Result<String> {
     )?;
     md.push_str("\n![latency against load](latency.svg)\n");
     Ok(md)
+}
+
+/// Idle participants joining one SFU: its resident memory per participant.
+fn memory_section(bin: &Path) -> anyhow::Result<String> {
+    let r = sfu_load(
+        bin,
+        &[
+            "--scenario".into(),
+            "idle".into(),
+            "--participants".into(),
+            IDLE_PARTICIPANTS.to_string(),
+        ],
+    )?;
+    Ok(format!(
+        "\n## Memory\n\n{} idle participants (rooms of 50, each connected: ICE, DTLS, an \
+         event stream) took the SFU's resident memory from {} to {} KiB: **{:.1} KiB per \
+         participant**, str0m's state included; {} threads, {} file descriptors.\n",
+        r["participants"],
+        r["rss_before_kib"],
+        r["rss_after_kib"],
+        num(&r["kib_per_participant"]),
+        r["threads_after"],
+        r["fds_after"]
+    ))
 }

@@ -33,10 +33,13 @@
 //!   one of them; reports each peer's media rate during the flood against its rate before,
 //!   the calls that were not refused, whether a new peer can join afterwards, and the
 //!   SFU's memory before and after.
+//! - `idle`: `--participants` watchers (rooms of 50) join, connect and stay idle; reports
+//!   the SFU's resident memory per participant.
 
 mod churn;
 mod fanout;
 mod flood;
+mod idle;
 mod peer;
 mod raw;
 mod sfu;
@@ -54,7 +57,7 @@ use crate::signaling::Signaling;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub(crate) struct Args {
-    /// `PxS` (publishers x watchers per room, e.g. 1x10), `churn` or `flood`.
+    /// `PxS` (publishers x watchers per room, e.g. 1x10), `churn`, `flood` or `idle`.
     #[arg(long, default_value = "1x10")]
     scenario: String,
     /// Rooms, each with the scenario's peers (`PxS` only).
@@ -75,6 +78,9 @@ pub(crate) struct Args {
     /// Join-connect-leave cycles (`churn`).
     #[arg(long, default_value_t = 1000)]
     cycles: usize,
+    /// Participants (`idle`).
+    #[arg(long, default_value_t = 500)]
+    participants: usize,
     /// Junk datagrams per second (`flood`).
     #[arg(long, default_value_t = 100_000)]
     flood_rate: u64,
@@ -155,6 +161,7 @@ fn main() -> anyhow::Result<()> {
     match args.scenario.as_str() {
         "churn" => churn::run(&args, &sfu, &signaling),
         "flood" => flood::run(&args, &sfu, &signaling),
+        "idle" => idle::run(&args, &sfu, &signaling),
         _ => fanout::run(&args, &sfu, &signaling),
     }
 }
