@@ -226,6 +226,17 @@ fn video_rtp_marker(d: &[u8]) -> Option<bool> {
     ((128..=191).contains(&b0) && !rtcp && d.len() >= 12).then_some(b1 & 0x80 != 0)
 }
 
+/// `true` for a receive error that only means no datagram came: the timeout, or a signal
+/// (EINTR: SA_RESTART does not apply to sockets with SO_RCVTIMEO).
+pub(crate) fn no_datagram(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+    )
+}
+
 /// The port of the first host candidate in `sdp`.
 fn candidate_port(sdp: &str) -> Option<u16> {
     let line = sdp.lines().find(|l| l.starts_with("a=candidate:"))?;
@@ -344,16 +355,7 @@ fn drive(
                     rtc.handle_input(Input::Receive(Instant::now(), r))?;
                 }
             }
-            // A signal arriving during a receive with a timeout ends it with EINTR
-            // (SA_RESTART does not apply to sockets with SO_RCVTIMEO): no datagram, go on.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if no_datagram(&e) => {
                 rtc.handle_input(Input::Timeout(Instant::now()))?;
             }
             Err(e) => return Err(e.into()),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::peer::{Counters, Media, Spawned, clock_us};
+use crate::peer::{Counters, Media, Spawned, clock_us, no_datagram};
 
 /// Subscribe to a room (the relay's protocol: see `raw-relay`).
 const SUBSCRIBE: u8 = 1;
@@ -114,16 +114,7 @@ fn watcher(
         }
         let n = match socket.recv(&mut buf) {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
+            Err(e) if no_datagram(&e) => continue,
             Err(e) => return Err(e.into()),
         };
         let arrived = Instant::now();

@@ -30,17 +30,12 @@ impl Sfu {
         secret: &str,
         port_per_room: bool,
     ) -> anyhow::Result<Self> {
-        let mut child = pinned(bin, core)
-            .args(["--http-port", "0", "--api-secret", secret])
+        let mut cmd = pinned(bin, core);
+        cmd.args(["--http-port", "0", "--api-secret", secret])
             .args(["--join-rate", "0", "--max-participants", "1000"])
             .args(["--max-rooms", "1000", "--estimator", "off"])
-            .args(port_per_room.then_some("--port-per-room"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+            .args(port_per_room.then_some("--port-per-room"));
+        let (child, line) = spawn(cmd, bin)?;
         let base = line
             .trim()
             .strip_prefix("open ")
@@ -99,14 +94,9 @@ impl Drop for Relay {
 impl Relay {
     /// Starts `bin` (raw-relay) pinned to `core` like the SFU.
     pub(crate) fn start(bin: &Path, core: &str) -> anyhow::Result<Self> {
-        let mut child = pinned(bin, core)
-            .args(["--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let mut cmd = pinned(bin, core);
+        cmd.args(["--port", "0"]);
+        let (child, line) = spawn(cmd, bin)?;
         let addr = line
             .trim()
             .strip_prefix("listening ")
@@ -119,6 +109,19 @@ impl Relay {
     pub(crate) fn cpu_seconds(&self) -> anyhow::Result<f64> {
         cpu_seconds(self.child.id())
     }
+}
+
+/// Starts `cmd` (running `bin`) and reads the first line it prints, which says where it
+/// listens.
+fn spawn(mut cmd: Command, bin: &Path) -> anyhow::Result<(Child, String)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    Ok((child, line))
 }
 
 /// A command for `bin`, pinned to `core` with `taskset` where there is one (`none`: not
