@@ -49,7 +49,7 @@ pub fn kernel_drops(socket: &UdpSocket) -> u64 {
 /// slice of it. When the batch's slices are all dropped by the time the next batch comes
 /// (a room handles its datagrams at once) the same slots are read into again; when they
 /// are kept (a mux hands them to rooms) the next batch takes the next slots, and a new
-/// buffer comes when this one is used up: one allocation per [`ARENA`] bytes.
+/// buffer comes when this one is used up: one allocation per 512 datagrams kept.
 #[derive(Debug)]
 pub struct Receiver {
     arena: BytesMut,
@@ -71,7 +71,7 @@ impl Receiver {
 
     /// Hands each datagram that is ready to `handle`: until the socket has none (so its
     /// readiness is cleared and the next wake-up is for new datagrams), at most
-    /// [`DRAIN_BATCHES`] batches. A receive error (ICMP errors surface as such on some
+    /// two batches. A receive error (ICMP errors surface as such on some
     /// platforms) is not fatal: it ends this drain.
     pub fn drain(&mut self, socket: &UdpSocket, mut handle: impl FnMut(SocketAddr, Bytes)) {
         for _ in 0..DRAIN_BATCHES {
