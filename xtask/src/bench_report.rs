@@ -199,19 +199,35 @@ fn num(v: &Value) -> f64 {
 fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
     let bin = build_examples(&["sfu-load", "basic-sfu", "raw-relay"])?;
     let seconds = mode.seconds.to_string();
+    // Janus (Debian's `janus`) runs in network namespaces: it needs root.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let janus = root && Command::new("janus").arg("--version").output().is_ok();
+    let baselines = if janus { "relay,janus" } else { "relay" };
     let mut md = format!(
         "## Forwarding under load\n\nsfu-load, {seconds} s per run after a 2 s warm-up, the \
          process under load pinned to core 1 and the generator to core 0; watchers count at \
          the socket but the first of each room, which decrypts everything and gives the \
          latency (a frame's write at the publisher to its first packet at that watcher). \
-         Each scenario runs against basic-sfu, then against raw-relay: the same fanout \
-         with the same batched I/O and no WebRTC.\n\n| scenario | kbit/s per publisher | \
-         basic-sfu fwd/CPU-s | raw-relay fwd/CPU-s | ratio | basic-sfu core share | loss | \
-         kernel drops | latency p50 / p99 (basic-sfu) | latency p50 / p99 (raw-relay) |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n"
+         Each scenario runs against basic-sfu, then against raw-relay (the same fanout \
+         with the same batched I/O and no WebRTC), then, where it is installed and the \
+         run may create network namespaces, against Janus 1.1's VideoRoom (one event \
+         loop; its peers reach it over a veth pair, the others over `lo`; its publishers \
+         only publish). {}\n\n| scenario | kbit/s per publisher | \
+         basic-sfu fwd/CPU-s | raw-relay fwd/CPU-s | ÷ relay | Janus fwd/CPU-s | ÷ Janus | \
+         basic-sfu core share | loss | kernel drops | latency p50 / p99: basic-sfu | \
+         raw-relay | Janus |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        if janus {
+            ""
+        } else {
+            "Janus was not measured in this run."
+        }
     );
     let mut sfu_points = Vec::new();
     let mut relay_points = Vec::new();
+    let mut janus_points = Vec::new();
     for (scenario, kbps) in SCENARIOS {
         let r = sfu_load(
             &bin,
@@ -226,10 +242,10 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
                 "2".into(),
                 "--count-at-socket".into(),
                 "--baseline".into(),
-                "relay".into(),
+                baselines.into(),
             ],
         )?;
-        let (sfu, relay) = (&r["sfu"], &r["relay"]);
+        let (sfu, relay, janus) = (&r["sfu"], &r["relay"], &r["janus"]);
         let latency = |t: &Value| {
             format!(
                 "{:.2} / {:.2} ms",
@@ -239,15 +255,18 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
         };
         writeln!(
             md,
-            "| {scenario} | {kbps} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} % | {} | {} | {} |",
+            "| {scenario} | {kbps} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} % | {} | {} | {} | {} |",
             num(&sfu["forwarded_per_cpu_second"]),
             num(&relay["forwarded_per_cpu_second"]),
             num(&r["sfu_over_relay"]),
+            num(&janus["forwarded_per_cpu_second"]),
+            num(&r["sfu_over_janus"]),
             num(&sfu["cpu_share"]),
             num(&sfu["loss_percent"]),
             sfu["kernel_drops"],
             latency(sfu),
-            latency(relay)
+            latency(relay),
+            latency(janus)
         )?;
         if let Some(subscribers) = scenario
             .strip_prefix("1x")
@@ -255,6 +274,9 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
         {
             sfu_points.push((subscribers, num(&sfu["forwarded_per_cpu_second"]) / 1e3));
             relay_points.push((subscribers, num(&relay["forwarded_per_cpu_second"]) / 1e3));
+            if janus.is_object() {
+                janus_points.push((subscribers, num(&janus["forwarded_per_cpu_second"]) / 1e3));
+            }
         }
     }
     draw(
@@ -272,6 +294,11 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
                 label: "raw-relay".into(),
                 colour: COLOURS[1],
                 points: relay_points,
+            },
+            Line {
+                label: "Janus".into(),
+                colour: COLOURS[2],
+                points: janus_points,
             },
         ],
     )?;

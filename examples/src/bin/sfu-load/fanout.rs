@@ -1,6 +1,7 @@
 //! The `PxS` scenario: publishers and watchers per room, forwarding rate per CPU-second of
-//! the process under load (basic-sfu, and the raw relay as a baseline in the same run), and
-//! forwarding latency; `--ramp` raises the rate step by step until the SFU saturates.
+//! the process under load (basic-sfu, and as baselines in the same run the raw relay and
+//! Janus's VideoRoom), and forwarding latency; `--ramp` raises the rate step by step until
+//! the SFU saturates.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::peer::{Spawned, wait_connected};
+use crate::janus::Janus;
+use crate::peer::{Media, Spawned, wait_connected};
 use crate::raw::relay_sent;
 use crate::sfu::{Relay, Sfu};
 use crate::signaling::Signaling;
@@ -25,30 +27,119 @@ const RAMP_FACTOR: f64 = 1.5;
 enum Target<'a> {
     Sfu(&'a Sfu, &'a Signaling),
     Relay(&'a Relay),
+    Janus(&'a Janus),
 }
+
+/// What a target says of itself: CPU seconds, datagrams sent, media packets forwarded
+/// and kernel drops so far (`None`: it does not tell; Janus's forwarded packets are
+/// counted at the watchers' sockets instead).
+type TargetCounters = (f64, Option<f64>, Option<f64>, Option<f64>);
 
 impl Target<'_> {
     fn name(&self) -> &'static str {
         match self {
             Self::Sfu(..) => "basic-sfu",
             Self::Relay(_) => "raw-relay",
+            Self::Janus(_) => "janus",
         }
     }
 
-    /// CPU seconds, datagrams sent, media packets forwarded and kernel drops so far.
-    fn counters(&self) -> anyhow::Result<(f64, f64, f64, Option<f64>)> {
+    fn counters(&self) -> anyhow::Result<TargetCounters> {
         Ok(match self {
             Self::Sfu(sfu, signaling) => (
                 sfu.cpu_seconds()?,
-                signaling.metric("sfu_datagrams_sent_total")?,
-                signaling.metric("sfu_packets_forwarded_total")?,
+                Some(signaling.metric("sfu_datagrams_sent_total")?),
+                Some(signaling.metric("sfu_packets_forwarded_total")?),
                 signaling.metric("sfu_dropped_kernel_total").ok(),
             ),
             Self::Relay(relay) => {
                 let sent = relay_sent(relay.addr)? as f64;
-                (relay.cpu_seconds()?, sent, sent, None)
+                (relay.cpu_seconds()?, Some(sent), Some(sent), None)
             }
+            Self::Janus(janus) => (janus.cpu_seconds()?, None, None, None),
         })
+    }
+
+    /// Who receives a publisher's frames in a room of `publishers` and `watchers`: in
+    /// basic-sfu everyone else (publishers subscribe to each other); the relay's and
+    /// Janus's publishers only send, so there the watchers.
+    fn receivers(&self, publishers: usize, watchers: usize) -> usize {
+        match self {
+            Self::Sfu(..) => publishers + watchers - 1,
+            Self::Relay(_) | Self::Janus(_) => watchers,
+        }
+    }
+
+    /// Starts room `room`'s peers (publishers first, and for Janus connected before the
+    /// watchers subscribe to their feeds).
+    fn spawn(
+        &self,
+        args: &Args,
+        room: usize,
+        (publishers, watchers): (usize, usize),
+        media: Media,
+        stop: &Arc<AtomicBool>,
+    ) -> anyhow::Result<Vec<Spawned>> {
+        let mut peers = Vec::new();
+        match self {
+            Self::Sfu(_, signaling) => {
+                for i in 0..publishers + watchers {
+                    let publish = (i < publishers).then_some(media);
+                    peers.push(Spawned::start(
+                        signaling,
+                        &format!("load{room}"),
+                        format!("peer{i}"),
+                        publish,
+                        // The first watcher of a room decrypts everything: its frames
+                        // give the latency.
+                        args.count_at_socket && i > publishers,
+                        Arc::clone(stop),
+                    ));
+                }
+            }
+            Self::Relay(relay) => {
+                for i in 0..publishers + watchers {
+                    let publish = (i < publishers).then_some(media);
+                    peers.push(crate::raw::start(
+                        relay.addr,
+                        room as u32,
+                        publish,
+                        Arc::clone(stop),
+                    ));
+                }
+            }
+            Self::Janus(janus) => {
+                let id = 1000 + room as u64;
+                janus.create_room(id, publishers)?;
+                for _ in 0..publishers {
+                    peers.push(crate::janus::start(
+                        janus,
+                        id,
+                        Some(media),
+                        Vec::new(),
+                        false,
+                        Arc::clone(stop),
+                    ));
+                }
+                let all: Vec<&Spawned> = peers.iter().collect();
+                wait_connected(&all, Duration::from_secs(30))?;
+                let feeds: Vec<u64> = peers
+                    .iter()
+                    .map(|p| p.counters.client.load(Ordering::Relaxed))
+                    .collect();
+                for i in 0..watchers {
+                    peers.push(crate::janus::start(
+                        janus,
+                        id,
+                        None,
+                        feeds.clone(),
+                        args.count_at_socket && i > 0,
+                        Arc::clone(stop),
+                    ));
+                }
+            }
+        }
+        Ok(peers)
     }
 }
 
@@ -133,12 +224,14 @@ impl Report {
 }
 
 /// A run with baselines: each report, and the SFU's forwarded packets per CPU-second
-/// divided by the raw relay's.
+/// divided by each baseline's.
 #[derive(Debug, serde::Serialize)]
 struct Compared {
     sfu: Report,
     relay: Option<Report>,
     sfu_over_relay: Option<f64>,
+    janus: Option<Report>,
+    sfu_over_janus: Option<f64>,
 }
 
 pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Result<()> {
@@ -159,58 +252,77 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     } else {
         None
     };
-    let sfu = Target::Sfu(sfu, signaling);
-    let relay = relay.as_ref().map(Target::Relay);
+    let janus = if args.baseline.contains(&Baseline::Janus) {
+        Some(Janus::start(&args.janus_bin, &args.sfu_core)?)
+    } else {
+        None
+    };
+    let targets = Targets {
+        sfu: Target::Sfu(sfu, signaling),
+        relay: relay.as_ref().map(Target::Relay),
+        janus: janus.as_ref().map(Target::Janus),
+    };
     if args.ramp {
-        return ramp(args, shape, &sfu, relay.as_ref());
+        return ramp(args, shape, &targets);
     }
-    let compared = compare(args, shape, &sfu, relay.as_ref(), args.kbps)?;
+    let compared = compare(args, shape, &targets, args.kbps)?;
     print(args.json, &compared, compared.line())
+}
+
+/// The SFU and the baselines a run compares it with.
+struct Targets<'a> {
+    sfu: Target<'a>,
+    relay: Option<Target<'a>>,
+    janus: Option<Target<'a>>,
 }
 
 impl Compared {
     fn line(&self) -> String {
-        match (&self.relay, self.sfu_over_relay) {
-            (Some(r), Some(ratio)) => format!(
-                "{}\n{}\nbasic-sfu / raw-relay: {ratio:.2}",
-                self.sfu.line(),
-                r.line()
-            ),
-            _ => self.sfu.line(),
+        let mut line = self.sfu.line();
+        for (report, ratio) in [
+            (&self.relay, self.sfu_over_relay),
+            (&self.janus, self.sfu_over_janus),
+        ] {
+            if let (Some(r), Some(ratio)) = (report, ratio) {
+                line = format!("{line}\n{}\nbasic-sfu / {}: {ratio:.2}", r.line(), r.target);
+            }
         }
+        line
     }
 }
 
-/// The load at `kbps` against the SFU, then against the relay if there is one.
+/// The load at `kbps` against the SFU, then against each baseline there is.
 fn compare(
     args: &Args,
     shape: (usize, usize),
-    sfu: &Target<'_>,
-    relay: Option<&Target<'_>>,
+    targets: &Targets<'_>,
     kbps: u32,
 ) -> anyhow::Result<Compared> {
-    let sfu = measure(args, shape, sfu, kbps)?;
-    let relay = relay.map(|r| measure(args, shape, r, kbps)).transpose()?;
-    let ratio = relay
-        .as_ref()
-        .filter(|r| r.forwarded_per_cpu_second > 0.0)
-        .map(|r| sfu.forwarded_per_cpu_second / r.forwarded_per_cpu_second);
+    let sfu = measure(args, shape, &targets.sfu, kbps)?;
+    let baseline = |t: &Option<Target<'_>>| -> anyhow::Result<(Option<Report>, Option<f64>)> {
+        let Some(t) = t else {
+            return Ok((None, None));
+        };
+        let r = measure(args, shape, t, kbps)?;
+        let ratio = (r.forwarded_per_cpu_second > 0.0)
+            .then(|| sfu.forwarded_per_cpu_second / r.forwarded_per_cpu_second);
+        Ok((Some(r), ratio))
+    };
+    let (relay, sfu_over_relay) = baseline(&targets.relay)?;
+    let (janus, sfu_over_janus) = baseline(&targets.janus)?;
     Ok(Compared {
         sfu,
         relay,
-        sfu_over_relay: ratio,
+        sfu_over_relay,
+        janus,
+        sfu_over_janus,
     })
 }
 
 /// Runs the scenario at `--kbps`, then at 1.5 times the rate, and so on, until the loss
 /// passes 2 %, the SFU uses 90 % of its core, or `--ramp-steps` steps are done; each step
-/// against the relay too when there is one.
-fn ramp(
-    args: &Args,
-    shape: (usize, usize),
-    sfu: &Target<'_>,
-    relay: Option<&Target<'_>>,
-) -> anyhow::Result<()> {
+/// against the baselines too.
+fn ramp(args: &Args, shape: (usize, usize), targets: &Targets<'_>) -> anyhow::Result<()> {
     #[derive(serde::Serialize)]
     struct Ramp {
         steps: Vec<Compared>,
@@ -220,7 +332,7 @@ fn ramp(
     let mut kbps = f64::from(args.kbps);
     let mut stopped_by = "the last step";
     for _ in 0..args.ramp_steps {
-        let step = compare(args, shape, sfu, relay, kbps as u32)?;
+        let step = compare(args, shape, targets, kbps as u32)?;
         if !args.json {
             println!("{}", step.line());
         }
@@ -251,28 +363,12 @@ fn measure(
     let media = args.media(kbps);
     let stop = Arc::new(AtomicBool::new(false));
     let mut peers = Vec::new();
-    for r in 0..args.rooms {
-        for i in 0..publishers + watchers {
-            let publish = (i < publishers).then_some(media);
-            peers.push(match target {
-                Target::Sfu(_, signaling) => Spawned::start(
-                    signaling,
-                    &format!("load{r}"),
-                    format!("peer{i}"),
-                    publish,
-                    // The first watcher of a room decrypts everything: its frames give
-                    // the latency.
-                    args.count_at_socket && i > publishers,
-                    Arc::clone(&stop),
-                ),
-                Target::Relay(relay) => {
-                    crate::raw::start(relay.addr, r as u32, publish, Arc::clone(&stop))
-                }
-            });
-        }
-    }
+    let spawned = (0..args.rooms).try_for_each(|r| {
+        peers.extend(target.spawn(args, r, (publishers, watchers), media, &stop)?);
+        Ok::<_, anyhow::Error>(())
+    });
     let all: Vec<&Spawned> = peers.iter().collect();
-    if let Err(e) = wait_connected(&all, Duration::from_secs(30)) {
+    if let Err(e) = spawned.and_then(|()| wait_connected(&all, Duration::from_secs(30))) {
         stop.store(true, Ordering::Relaxed);
         return Err(match finish(peers) {
             Ok(()) => e,
@@ -294,6 +390,7 @@ fn measure(
             target.counters()?,
             sum(|p| p.counters.frames_sent.load(Ordering::Relaxed)),
             sum(|p| p.counters.frames_received.load(Ordering::Relaxed)),
+            sum(|p| p.counters.rtp_received.load(Ordering::Relaxed)),
             peers
                 .iter()
                 .map(|p| p.counters.latency_samples())
@@ -306,7 +403,7 @@ fn measure(
     stop.store(true, Ordering::Relaxed);
     let samples: Vec<u32> = peers
         .iter()
-        .zip(a.4.iter().zip(&b.4))
+        .zip(a.5.iter().zip(&b.5))
         .flat_map(|(p, (&from, &to))| {
             let all = p
                 .counters
@@ -322,9 +419,12 @@ fn measure(
     let ((cpu_a, sent_a, fwd_a, drops_a), (cpu_b, sent_b, fwd_b, drops_b)) = (a.1, b.1);
     let cpu = cpu_b - cpu_a;
     let per_cpu = |n: f64| if cpu > 0.0 { n / cpu } else { 0.0 };
+    // What a target does not count itself is what reached the peers' sockets.
+    let at_peers = (b.4 - a.4) as f64;
+    let sent = sent_b.zip(sent_a).map_or(at_peers, |(b, a)| b - a);
+    let forwarded = fwd_b.zip(fwd_a).map_or(at_peers, |(b, a)| b - a);
     let frames_sent = b.2 - a.2;
-    // Every publisher's frames go to every other peer of its room.
-    let frames_expected = frames_sent * (publishers + watchers - 1) as u64;
+    let frames_expected = frames_sent * target.receivers(publishers, watchers) as u64;
     let frames_received = b.3 - a.3;
     Ok(Report {
         target: target.name(),
@@ -336,12 +436,12 @@ fn measure(
         frames_expected,
         frames_received,
         loss_percent: 100.0 * (1.0 - frames_received as f64 / frames_expected.max(1) as f64),
-        datagrams_per_second: (sent_b - sent_a) / seconds,
+        datagrams_per_second: sent / seconds,
         kernel_drops: drops_b.zip(drops_a).map(|(b, a)| b - a),
         cpu_seconds: cpu,
         cpu_share: cpu / seconds,
-        datagrams_per_cpu_second: per_cpu(sent_b - sent_a),
-        forwarded_per_cpu_second: per_cpu(fwd_b - fwd_a),
+        datagrams_per_cpu_second: per_cpu(sent),
+        forwarded_per_cpu_second: per_cpu(forwarded),
         latency: Latency::of(samples),
     })
 }

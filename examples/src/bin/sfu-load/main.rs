@@ -40,6 +40,7 @@ mod churn;
 mod fanout;
 mod flood;
 mod idle;
+mod janus;
 mod peer;
 mod raw;
 mod sfu;
@@ -93,12 +94,16 @@ pub(crate) struct Args {
     #[arg(long)]
     count_at_socket: bool,
     /// Also run the load against these (`PxS` only), one after the other, and report the
-    /// ratios: `relay` is raw-relay, a plain UDP fanout with the SFU's I/O path.
+    /// ratios: `relay` is raw-relay, a plain UDP fanout with the SFU's I/O path; `janus`
+    /// is Janus's VideoRoom (its publishers only publish, so only watchers receive).
     #[arg(long, value_enum, value_delimiter = ',')]
     baseline: Vec<Baseline>,
     /// The raw-relay binary (default: next to this one).
     #[arg(long)]
     relay_bin: Option<PathBuf>,
+    /// The Janus binary.
+    #[arg(long, default_value = "janus")]
+    janus_bin: PathBuf,
     /// Raise the rate from `--kbps` by 1.5x a step until loss passes 2 % or the SFU uses
     /// 90 % of its core (`PxS` only).
     #[arg(long)]
@@ -122,6 +127,8 @@ pub(crate) struct Args {
 pub(crate) enum Baseline {
     /// raw-relay: the same fanout over the same I/O path, without WebRTC.
     Relay,
+    /// Janus's VideoRoom (Debian's `janus`), started with a configuration sfu-load writes.
+    Janus,
 }
 
 impl Args {

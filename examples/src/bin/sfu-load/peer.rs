@@ -40,6 +40,8 @@ pub(crate) struct Counters {
     pub(crate) frames_received: AtomicU64,
     /// Bytes of those frames.
     pub(crate) bytes_received: AtomicU64,
+    /// RTP datagrams that reached this peer's socket (before decryption).
+    pub(crate) rtp_received: AtomicU64,
     /// Set once ICE and DTLS are up.
     pub(crate) connected: AtomicBool,
     /// Its client id in the room, once joined.
@@ -247,7 +249,7 @@ fn candidate_port(sdp: &str) -> Option<u16> {
 /// The peer's loop until `stop`: the SFU's offers in (answered with `answer`), media out,
 /// datagrams both ways.
 #[allow(clippy::too_many_arguments)]
-fn drive(
+pub(crate) fn drive(
     rtc: &mut Rtc,
     socket: &UdpSocket,
     offers: &mpsc::Receiver<anyhow::Result<String>>,
@@ -341,9 +343,13 @@ fn drive(
         match socket.recv_from(&mut buf) {
             Ok((n, source)) => {
                 let d = &buf[..n];
+                let marker = video_rtp_marker(d);
+                if marker.is_some() {
+                    counters.rtp_received.fetch_add(1, Ordering::Relaxed);
+                }
                 if counters.count_at_socket
                     && last_frame.is_some()
-                    && let Some(marker) = video_rtp_marker(d)
+                    && let Some(marker) = marker
                 {
                     if marker {
                         counters.frames_received.fetch_add(1, Ordering::Relaxed);

@@ -126,7 +126,7 @@ fn spawn(mut cmd: Command, bin: &Path) -> anyhow::Result<(Child, String)> {
 
 /// A command for `bin`, pinned to `core` with `taskset` where there is one (`none`: not
 /// pinned).
-fn pinned(bin: &Path, core: &str) -> Command {
+pub(crate) fn pinned(bin: &Path, core: &str) -> Command {
     if core != "none" && Command::new("taskset").arg("-V").output().is_ok() {
         let mut c = Command::new("taskset");
         c.args(["-c", core]).arg(bin);
@@ -139,7 +139,7 @@ fn pinned(bin: &Path, core: &str) -> Command {
 /// CPU time process `pid` has used so far, in seconds (user and system, from `/proc`):
 /// the sum of its threads' run time in nanoseconds (`schedstat`), else its clock ticks
 /// (`stat`, 10 ms steps: too coarse for a light load over a few seconds).
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     if let Some(s) = schedstat_seconds(pid) {
         return Ok(s);
     }
