@@ -135,7 +135,13 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let artifacts = root().join("target/e2e");
     std::fs::create_dir_all(&artifacts)?;
     let mut procs = Procs::default();
-    let (url, sfu) = start_sfu(&sfu_bin, &artifacts, None, &["--bind", "127.0.0.1"])?;
+    let (url, sfu) = start_sfu(
+        &sfu_bin,
+        &artifacts,
+        "sfu.log",
+        None,
+        &["--bind", "127.0.0.1"],
+    )?;
     let base = url.clone();
     procs.add(sfu);
     println!("e2e: basic-sfu at {base}");
@@ -196,16 +202,20 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     // Phase 2: clean forwarding on a clean link, judged as a viewer would.
     std::thread::sleep(SETTLE.saturating_sub(Duration::from_secs(4)));
     let start = reports(&base, ROOM, &admin)?;
+    let switches_before = layer_changes(&base)?;
     std::thread::sleep(CLEAN_WINDOW);
     let end = reports(&base, ROOM, &admin)?;
+    // Reported, not judged: a switch shows in the streams' keyframes.
+    let switches = layer_changes(&base)?.saturating_sub(switches_before);
     let streams = clean_streams(&start, &end);
     for s in &streams {
         println!("e2e: clean {s}");
     }
+    println!("e2e: {switches} layer switches at the SFU in the clean window");
     let bad: Vec<&CleanStream> = streams.iter().filter(|s| !s.is_clean()).collect();
     if streams.len() != peers * (peers - 1) || !bad.is_empty() {
         bail!(
-            "forwarding not clean over {}s: {} of {} streams failed (expected {} streams): {}",
+            "forwarding not clean over {}s: {} of {} streams failed (expected {} streams), {switches} layer switches at the SFU: {}",
             CLEAN_WINDOW.as_secs(),
             bad.len(),
             streams.len(),
@@ -684,19 +694,16 @@ pub(crate) fn token(
     Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
 
-/// Starts basic-sfu (inside `ns` when given) with `args`; returns the base URL it prints
+/// Starts basic-sfu (inside `ns` when given) with `args`, its log in `artifacts/log`;
+/// returns the base URL it prints
 /// and the process. It runs with an API secret: every page needs a token from [`token`].
 pub(crate) fn start_sfu(
     bin: &std::path::Path,
     artifacts: &std::path::Path,
+    log: &str,
     ns: Option<&str>,
     args: &[&str],
 ) -> anyhow::Result<(String, Child)> {
-    let log = if ns.is_some() {
-        "sfu-link.log"
-    } else {
-        "sfu.log"
-    };
     let mut child = command_in(ns, bin.as_os_str())
         .args(["--http-port", "0", "--api-secret", api_secret()])
         .args(args)
@@ -779,6 +786,26 @@ pub(crate) fn start_browser(
 }
 
 /// What every page in `room` last reported (`admin`: an admin token for the room).
+/// The count of layer switches in a `/metrics` text (`sfu_layer_changes_total`).
+pub(crate) fn layer_changes_in(metrics: &str) -> anyhow::Result<u64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sfu_layer_changes_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .context("no sfu_layer_changes_total in /metrics")
+}
+
+/// The SFU's count of layer switches, from its `/metrics`.
+fn layer_changes(base: &str) -> anyhow::Result<u64> {
+    layer_changes_in(
+        &ureq::get(&format!("{base}/metrics"))
+            .call()?
+            .body_mut()
+            .read_to_string()?,
+    )
+}
+
 pub(crate) fn reports(base: &str, room: &str, admin: &str) -> anyhow::Result<Value> {
     let body = ureq::get(&format!("{base}/api/reports?room={room}&token={admin}"))
         .call()?

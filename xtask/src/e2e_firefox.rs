@@ -95,14 +95,9 @@ fn start_firefox(firefox: &Path, url: &str, artifacts: &Path, ns: &str) -> anyho
         .context("starting firefox")
 }
 
-/// The SFU's count of layer switches (`sfu_layer_changes_total` in `/metrics`).
+/// The SFU's count of layer switches.
 fn layer_changes(env: &NamespacedSfu) -> anyhow::Result<u64> {
-    let text = env.get("/metrics")?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("sfu_layer_changes_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .context("no sfu_layer_changes_total in /metrics")
+    crate::e2e::layer_changes_in(&env.get("/metrics")?)
 }
 
 /// Every (viewer, publisher) pair of distinct clients.

@@ -199,6 +199,7 @@ impl NamespacedSfu {
         let (url, sfu) = start_sfu(
             &sfu_bin,
             &artifacts,
+            "sfu-link.log",
             Some(&ns.sfu),
             &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
         )?;

@@ -61,7 +61,13 @@ pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
     let artifacts = root().join("target/e2e");
     std::fs::create_dir_all(&artifacts)?;
     let mut procs = Procs::default();
-    let (base, sfu) = start_sfu(&sfu_bin, &artifacts, None, &["--bind", "127.0.0.1"])?;
+    let (base, sfu) = start_sfu(
+        &sfu_bin,
+        &artifacts,
+        "sfu-svc.log",
+        None,
+        &["--bind", "127.0.0.1"],
+    )?;
     procs.add(sfu);
     println!("e2e-svc {codec}: basic-sfu at {base}");
     let pages = [
