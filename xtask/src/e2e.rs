@@ -695,8 +695,8 @@ pub(crate) fn token(
 }
 
 /// Starts basic-sfu (inside `ns` when given) with `args`, its log in `artifacts/log`;
-/// returns the base URL it prints
-/// and the process. It runs with an API secret: every page needs a token from [`token`].
+/// returns the base URL it prints and the process. It runs with an API secret: every page
+/// needs a token from [`token`].
 pub(crate) fn start_sfu(
     bin: &std::path::Path,
     artifacts: &std::path::Path,
