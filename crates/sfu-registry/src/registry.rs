@@ -165,7 +165,8 @@ pub enum RegistryError {
 
 #[derive(Debug)]
 struct Entry {
-    client: Client,
+    /// Boxed: a client is several KiB, and the table grows (and rehashes) by pointers.
+    client: Box<Client>,
     /// The client's own next timeout, as last reported.
     timeout: Option<Instant>,
     dirty: bool,
@@ -243,7 +244,7 @@ impl Registry {
 
     /// Read access to a client.
     pub fn client(&self, id: ClientId) -> Option<&Client> {
-        self.clients.get(&id).map(|e| &e.client)
+        self.clients.get(&id).map(|e| &*e.client)
     }
 
     /// Adds a client (after its first offer/answer) at `now`. It is announced the tracks
@@ -263,7 +264,7 @@ impl Registry {
         self.clients.insert(
             id,
             Entry {
-                client,
+                client: Box::new(client),
                 timeout: None,
                 dirty: false,
             },
@@ -294,7 +295,7 @@ impl Registry {
         self.events.push_back(RoomEvent::ClientRemoved(id));
         self.fanout(id, &Propagated::ClientLeft(id), now);
         self.drive(now);
-        Some(entry.client)
+        Some(*entry.client)
     }
 
     /// Routes a datagram to its client and drives the room.
@@ -365,7 +366,7 @@ impl Registry {
         if self.dynacast.next().is_some_and(|at| at <= now) {
             let changes = self
                 .dynacast
-                .evaluate(self.clients.values().map(|e| &e.client), now);
+                .evaluate(self.clients.values().map(|e| &*e.client), now);
             for c in changes {
                 debug!(client = %c.client, mid = %c.mid, active = ?c.active, "publisher layers");
                 self.events.push_back(RoomEvent::PublisherLayers {
