@@ -3,8 +3,10 @@
 //!
 //! Load scenarios run sfu-load against basic-sfu and, in the same run and on the same
 //! pinned core, against raw-relay (the same fanout over the same batched I/O without
-//! WebRTC), so every figure comes with its ratio to that baseline. Short mode (the default)
-//! takes a few minutes; `--long` measures longer and ramps further, for releases.
+//! WebRTC) and, when run as root with Janus installed, Janus's VideoRoom, so every figure
+//! comes with its ratio to those baselines; then a 1x10 ramp and the memory of 500 idle
+//! participants. Short mode (the default) measures 4 s per load run and passes `--quick`
+//! to criterion; `--long` measures longer and ramps further, for releases.
 
 use std::fmt::Write as _;
 use std::path::Path;
