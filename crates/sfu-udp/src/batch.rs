@@ -1,6 +1,8 @@
-//! Batched UDP I/O: up to [`BATCH`] datagrams per system call (`recvmmsg` and `sendmmsg` on
-//! Linux, one `recv_from` / `send_to` each elsewhere), socket buffers sized for bursts, and
-//! the datagrams the kernel dropped because a receive buffer was full.
+//! Batched UDP I/O: up to [`BATCH`] datagrams per receive call and [`BATCH`] messages per
+//! send call (`recvmmsg` and `sendmmsg` on Linux, one `recv_from` / `send_to` each
+//! elsewhere), where each sent message may carry a train of datagrams for one destination
+//! that the kernel segments (UDP GSO); socket buffers sized for bursts; and the datagrams
+//! the kernel dropped because a receive buffer was full.
 //!
 //! The room loop and [`crate::UdpMux`] use it; it is public so that other loops (a relay,
 //! a load generator's baseline) get the same I/O path.
@@ -122,28 +124,185 @@ impl Receiver {
     }
 }
 
-/// Sends every datagram of `out` on `socket`, [`BATCH`] per system call, waiting while the
-/// socket's buffer is full; returns how many went out. A datagram the kernel refuses (an
-/// unreachable destination, say) is skipped.
-pub async fn send(socket: &UdpSocket, out: &[OutgoingDatagram]) -> io::Result<usize> {
-    let mut done = 0;
-    let mut sent = 0;
-    while done < out.len() {
-        let chunk = &out[done..(done + BATCH).min(out.len())];
-        match socket.try_io(Interest::WRITABLE, || sys::send(socket, chunk)) {
-            Ok(k) => {
-                done += k.max(1);
-                sent += k;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
-            Err(e) => {
-                debug!(destination = %chunk[0].destination, error = %e, "send failed");
-                done += 1;
+/// Sends datagrams in batches: up to [`BATCH`] messages per system call, and on Linux with
+/// UDP segmentation offload (GSO) each message a *train*: the consecutive datagrams to one
+/// destination that have one length (the last may be shorter), which the kernel cuts into
+/// datagrams after one pass through its stack. A fanout sends a burst's packets to each
+/// subscriber in a row, so a subscriber's burst costs one message instead of one per packet.
+///
+/// The datagrams of each path keep their order; datagrams of different paths may be
+/// reordered between paths. Reuses its buffers: nothing is allocated per datagram.
+#[derive(Debug, Default)]
+pub struct Sender {
+    /// Positions in `out`, grouped by path, each path's in its order.
+    order: Vec<u32>,
+    /// The trains of `order`, in sending order.
+    trains: Vec<Train>,
+    /// Whether trains are sent as one message each; learned from the first socket.
+    gso: Option<bool>,
+}
+
+/// Consecutive datagrams of `order` sent as one message.
+#[derive(Debug, Clone, Copy)]
+struct Train {
+    /// First position in `order`.
+    first: u32,
+    /// How many datagrams (at most [`MAX_SEGMENTS`]).
+    count: u32,
+    /// Every datagram but the last has this length; the last is no longer.
+    segment: u16,
+}
+
+impl Train {
+    /// Sent as one message with a segment size (several datagrams), or as a plain one.
+    fn segmented(&self) -> bool {
+        self.count > 1
+    }
+}
+
+/// Datagrams per train: the kernel's limit (`UDP_MAX_SEGMENTS`).
+const MAX_SEGMENTS: usize = 64;
+/// Bytes per train: a train travels the stack as one packet of at most 64 KiB.
+const MAX_TRAIN_BYTES: usize = 60_000;
+
+impl Sender {
+    /// A sender with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends every datagram of `out` on `socket`, waiting while the socket's buffer is
+    /// full; returns how many went out. A datagram the kernel refuses (an unreachable
+    /// destination, say) is skipped.
+    pub async fn send(
+        &mut self,
+        socket: &UdpSocket,
+        out: &[OutgoingDatagram],
+    ) -> io::Result<usize> {
+        let gso = *self.gso.get_or_insert_with(|| sys::gso_supported(socket));
+        self.plan(out, gso);
+        let mut next = 0;
+        let mut sent = 0;
+        while next < self.trains.len() {
+            let call = self.call(next);
+            let trains = &self.trains[next..call];
+            match socket.try_io(Interest::WRITABLE, || {
+                sys::send(socket, out, &self.order, trains)
+            }) {
+                Ok(k) => {
+                    sent += trains[..k].iter().map(|t| t.count as usize).sum::<usize>();
+                    next += k.max(1);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
+                Err(e) if trains[0].segmented() => {
+                    // This train's segment size does not fit the route (past its MTU), or
+                    // the device cannot segment at all: its datagrams go one by one.
+                    debug!(error = %e, "segmented send failed; sending the train's datagrams one by one");
+                    if sys::segmentation_unavailable(&e) {
+                        self.gso = Some(false);
+                    }
+                    let train = trains[0];
+                    sent += self
+                        .positions(train)
+                        .filter(|&i| {
+                            let d = &out[i];
+                            socket.try_send_to(&d.contents, d.destination).is_ok()
+                        })
+                        .count();
+                    next += 1;
+                }
+                Err(e) => {
+                    let d = &out[self.order[trains[0].first as usize] as usize];
+                    debug!(destination = %d.destination, error = %e, "send failed");
+                    next += 1;
+                }
             }
         }
+        Ok(sent)
     }
-    Ok(sent)
+
+    /// Groups `out` into trains: by path, then runs of one length.
+    fn plan(&mut self, out: &[OutgoingDatagram], gso: bool) {
+        self.order.clear();
+        self.order.extend(0..out.len() as u32);
+        self.trains.clear();
+        if gso {
+            // By path, and by position within a path (which also makes the order total,
+            // so the unstable sort needs no buffer).
+            self.order.sort_unstable_by_key(|&i| {
+                let d = &out[i as usize];
+                (d.destination, d.source, i)
+            });
+        }
+        let mut pos = 0;
+        while pos < self.order.len() {
+            let head = &out[self.order[pos] as usize];
+            let segment = head.contents.len();
+            let mut count = 1;
+            let mut bytes = segment;
+            if gso && segment > 0 && segment <= usize::from(u16::MAX) {
+                while let Some(&i) = self.order.get(pos + count) {
+                    let d = &out[i as usize];
+                    let len = d.contents.len();
+                    if count == MAX_SEGMENTS
+                        || d.destination != head.destination
+                        || d.source != head.source
+                        || len > segment
+                        || len == 0
+                        || bytes + len > MAX_TRAIN_BYTES
+                    {
+                        break;
+                    }
+                    count += 1;
+                    bytes += len;
+                    if len < segment {
+                        // Only a train's last datagram may be shorter (and not empty: it
+                        // would add no bytes, so no datagram).
+                        break;
+                    }
+                }
+            }
+            self.trains.push(Train {
+                first: pos as u32,
+                count: count as u32,
+                segment: segment.min(usize::from(u16::MAX)) as u16,
+            });
+            pos += count;
+        }
+    }
+
+    /// The end of the system call that starts at train `from`: trains of one kind (one
+    /// segment size, or plain datagrams), at most [`BATCH`] messages and [`MAX_IOV`]
+    /// datagrams.
+    fn call(&self, from: usize) -> usize {
+        let head = self.trains[from];
+        let kind = |t: &Train| t.segmented().then_some(t.segment);
+        let mut datagrams = 0;
+        let mut end = from;
+        for t in &self.trains[from..] {
+            if end - from == BATCH
+                || kind(t) != kind(&head)
+                || datagrams + t.count as usize > MAX_IOV
+            {
+                break;
+            }
+            datagrams += t.count as usize;
+            end += 1;
+        }
+        end.max(from + 1)
+    }
+
+    /// The positions in `out` of a train's datagrams.
+    fn positions(&self, train: Train) -> impl Iterator<Item = usize> + '_ {
+        let first = train.first as usize;
+        self.order[first..first + train.count as usize]
+            .iter()
+            .map(|&i| i as usize)
+    }
 }
+
+/// Datagrams per system call, over all its messages.
+const MAX_IOV: usize = 512;
 
 #[cfg(target_os = "linux")]
 mod sys {
@@ -154,13 +313,13 @@ mod sys {
 
     use bytes::BytesMut;
     use nix::sys::socket::{
-        ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg, setsockopt,
-        sockopt,
+        ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt, recvmmsg, sendmmsg,
+        setsockopt, sockopt,
     };
     use sfu_ids::OutgoingDatagram;
     use tokio::net::UdpSocket;
 
-    use super::{BATCH, SLOT};
+    use super::{BATCH, MAX_IOV, SLOT, Train};
 
     pub(super) fn force_buffers(socket: &socket2::SockRef<'_>, bytes: usize) -> io::Result<()> {
         setsockopt(&**socket, sockopt::RcvBufForce, &bytes)?;
@@ -189,13 +348,25 @@ mod sys {
             })
     }
 
+    type SendHeaders = (
+        MultiHeaders<SockaddrStorage>,
+        MultiHeaders<SockaddrStorage>,
+        Vec<Option<SockaddrStorage>>,
+    );
+
     thread_local! {
         // The system calls' headers, allocated once per thread (they hold raw pointers,
         // so a task cannot carry them across an await).
         static RECV: RefCell<MultiHeaders<SockaddrStorage>> =
             RefCell::new(MultiHeaders::preallocate(BATCH, None));
-        static SEND: RefCell<(MultiHeaders<SockaddrStorage>, Vec<Option<SockaddrStorage>>)> =
-            RefCell::new((MultiHeaders::preallocate(BATCH, None), Vec::with_capacity(BATCH)));
+        // Plain messages, and messages with room for one `UDP_SEGMENT` control message (a
+        // header with room for one is never sent without it: the kernel would read the
+        // room's stale contents).
+        static SEND: RefCell<SendHeaders> = RefCell::new((
+            MultiHeaders::preallocate(BATCH, None),
+            MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(u16))),
+            Vec::with_capacity(BATCH),
+        ));
     }
 
     /// Receives up to [`BATCH`] datagrams into `arena`'s slots: `got[i]` is slot `i`'s
@@ -228,36 +399,78 @@ mod sys {
         })
     }
 
-    /// Sends up to [`BATCH`] datagrams of `out`; returns how many went.
-    pub(super) fn send(socket: &UdpSocket, out: &[OutgoingDatagram]) -> io::Result<usize> {
-        let n = out.len().min(BATCH);
-        if n == 1 {
+    /// Whether the kernel segments trains on this socket (`UDP_SEGMENT`, Linux 4.18+).
+    pub(super) fn gso_supported(socket: &UdpSocket) -> bool {
+        getsockopt(socket, sockopt::UdpGsoSegment).is_ok()
+    }
+
+    /// Whether a segmented send failed because the device cannot segment at all (no
+    /// checksum offload), rather than because of one train.
+    pub(super) fn segmentation_unavailable(e: &io::Error) -> bool {
+        e.raw_os_error() == Some(nix::libc::EIO)
+    }
+
+    /// Sends `trains` (of `out`, through `order`), all of one kind, as one message each;
+    /// returns how many trains went.
+    pub(super) fn send(
+        socket: &UdpSocket,
+        out: &[OutgoingDatagram],
+        order: &[u32],
+        trains: &[Train],
+    ) -> io::Result<usize> {
+        let datagram = |pos: u32| &out[order[pos as usize] as usize];
+        if let [train] = trains
+            && !train.segmented()
+        {
             // One datagram: `sendto` costs less than building a batch.
-            let d = &out[0];
+            let d = datagram(train.first);
             socket.try_send_to(&d.contents, d.destination)?;
             return Ok(1);
         }
-        SEND.with_borrow_mut(|(headers, addrs)| {
+        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+        let mut ranges = [(0, 0); BATCH];
+        let mut used = 0;
+        for (range, train) in ranges.iter_mut().zip(trains) {
+            let start = used;
+            for pos in train.first..train.first + train.count {
+                iov[used] = IoSlice::new(&datagram(pos).contents);
+                used += 1;
+            }
+            *range = (start, used);
+        }
+        let messages: [&[IoSlice<'_>]; BATCH] =
+            std::array::from_fn(|i| &iov[ranges[i].0..ranges[i].1]);
+        let n = trains.len();
+        SEND.with_borrow_mut(|(plain, segmented, addrs)| {
             addrs.clear();
             addrs.extend(
-                out[..n]
+                trains
                     .iter()
-                    .map(|d| Some(SockaddrStorage::from(d.destination))),
+                    .map(|t| Some(SockaddrStorage::from(datagram(t.first).destination))),
             );
-            let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
-                [IoSlice::new(
-                    out.get(i).map_or(&[][..], |d| &d.contents[..]),
-                )]
-            });
-            let sent = sendmmsg(
-                socket.as_raw_fd(),
-                headers,
-                slices[..n].iter(),
-                &addrs[..],
-                [] as [ControlMessage<'_>; 0],
-                MsgFlags::MSG_DONTWAIT,
-            )?;
-            Ok(sent.count())
+            let sent = if trains[0].segmented() {
+                let segment = trains[0].segment;
+                sendmmsg(
+                    socket.as_raw_fd(),
+                    segmented,
+                    messages[..n].iter(),
+                    &addrs[..],
+                    [ControlMessage::UdpGsoSegments(&segment)],
+                    MsgFlags::MSG_DONTWAIT,
+                )?
+                .count()
+            } else {
+                sendmmsg(
+                    socket.as_raw_fd(),
+                    plain,
+                    messages[..n].iter(),
+                    &addrs[..],
+                    [] as [ControlMessage<'_>; 0],
+                    MsgFlags::MSG_DONTWAIT,
+                )?
+                .count()
+            };
+            Ok(sent)
         })
     }
 
@@ -279,7 +492,7 @@ mod sys {
     use sfu_ids::OutgoingDatagram;
     use tokio::net::UdpSocket;
 
-    use super::{BATCH, SLOT};
+    use super::{BATCH, SLOT, Train};
 
     pub(super) fn force_buffers(_socket: &socket2::SockRef<'_>, _bytes: usize) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
@@ -300,9 +513,23 @@ mod sys {
         Ok(1)
     }
 
+    /// No segmentation offload here: every train is one datagram.
+    pub(super) fn gso_supported(_socket: &UdpSocket) -> bool {
+        false
+    }
+
+    pub(super) fn segmentation_unavailable(_e: &io::Error) -> bool {
+        true
+    }
+
     /// One datagram per call here.
-    pub(super) fn send(socket: &UdpSocket, out: &[OutgoingDatagram]) -> io::Result<usize> {
-        let d = &out[0];
+    pub(super) fn send(
+        socket: &UdpSocket,
+        out: &[OutgoingDatagram],
+        order: &[u32],
+        trains: &[Train],
+    ) -> io::Result<usize> {
+        let d = &out[order[trains[0].first as usize] as usize];
         socket.try_send_to(&d.contents, d.destination)?;
         Ok(1)
     }
@@ -310,6 +537,8 @@ mod sys {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn datagram(to: SocketAddr, n: u8) -> OutgoingDatagram {
@@ -329,7 +558,7 @@ mod tests {
         let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let to = rx.local_addr().unwrap();
         let out: Vec<OutgoingDatagram> = (0..100).map(|n| datagram(to, n)).collect();
-        assert_eq!(send(&tx, &out).await.unwrap(), 100);
+        assert_eq!(Sender::new().send(&tx, &out).await.unwrap(), 100);
 
         let mut receiver = Receiver::new();
         let mut got = Vec::new();
@@ -352,5 +581,138 @@ mod tests {
         // In order, each one whole; what did not fit was dropped, and counted.
         assert!(got.windows(2).all(|w| w[0].1[0] < w[1].1[0]));
         assert_eq!(got.len() as u64 + kernel_drops(&rx), 100);
+    }
+
+    fn sized(to: SocketAddr, tag: u8, len: usize) -> OutgoingDatagram {
+        OutgoingDatagram {
+            contents: Bytes::from(vec![tag; len]),
+            ..datagram(to, tag)
+        }
+    }
+
+    /// Packets of a fanout: each of `lens` to each of `to`, interleaved as a room emits
+    /// them (packet 1 to everyone, then packet 2 ...).
+    fn fanout(to: &[SocketAddr], lens: &[usize]) -> Vec<OutgoingDatagram> {
+        lens.iter()
+            .enumerate()
+            .flat_map(|(n, &len)| to.iter().map(move |&a| sized(a, n as u8, len)))
+            .collect()
+    }
+
+    #[test]
+    fn trains_are_runs_of_one_length_per_path_and_a_shorter_datagram_ends_one() {
+        let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+        let out = fanout(&[a, b], &[1200, 1200, 1200, 900, 1200, 1300, 1300]);
+        let mut sender = Sender::new();
+        sender.plan(&out, true);
+        let trains: Vec<(SocketAddr, u32, u16)> = sender
+            .trains
+            .iter()
+            .map(|t| {
+                (
+                    out[sender.order[t.first as usize] as usize].destination,
+                    t.count,
+                    t.segment,
+                )
+            })
+            .collect();
+        assert_eq!(
+            trains,
+            [
+                (a, 4, 1200),
+                (a, 1, 1200),
+                (a, 2, 1300),
+                (b, 4, 1200),
+                (b, 1, 1200),
+                (b, 2, 1300)
+            ]
+        );
+        // Each path's datagrams in their order.
+        for t in &sender.trains {
+            let tags: Vec<u8> = sender.positions(*t).map(|i| out[i].contents[0]).collect();
+            assert!(tags.windows(2).all(|w| w[0] < w[1]), "{tags:?}");
+        }
+        // Without segmentation every datagram is its own train, in the room's order.
+        sender.plan(&out, false);
+        assert_eq!(sender.trains.len(), out.len());
+        assert!(
+            sender
+                .order
+                .iter()
+                .enumerate()
+                .all(|(n, &i)| n == i as usize)
+        );
+    }
+
+    #[test]
+    fn a_train_stops_at_the_kernels_segment_and_byte_limits() {
+        let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let mut sender = Sender::new();
+        let out = fanout(&[a], &[100; 150]);
+        sender.plan(&out, true);
+        let counts: Vec<u32> = sender.trains.iter().map(|t| t.count).collect();
+        assert_eq!(counts, [64, 64, 22]);
+        let out = fanout(&[a], &[1400; 100]);
+        sender.plan(&out, true);
+        assert!(
+            sender
+                .trains
+                .iter()
+                .all(|t| t.count as usize * 1400 <= MAX_TRAIN_BYTES)
+        );
+        assert_eq!(sender.trains.iter().map(|t| t.count).sum::<u32>(), 100);
+    }
+
+    #[tokio::test]
+    async fn segmented_trains_arrive_as_the_datagrams_they_were_each_in_order() {
+        let receivers = [
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        ];
+        for rx in &receivers {
+            configure(rx, 1 << 22);
+        }
+        let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to: Vec<SocketAddr> = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
+        // Runs of one length, shorter ends, a longer one, an empty one, over several calls.
+        let lens: Vec<usize> = (0..120)
+            .map(|n| match n % 17 {
+                5 => 700,
+                11 => 1300,
+                16 => 0,
+                _ => 1200,
+            })
+            .collect();
+        let out = fanout(&to, &lens);
+        let mut sender = Sender::new();
+        assert!(sys::gso_supported(&tx), "this kernel has UDP_SEGMENT");
+        assert_eq!(sender.send(&tx, &out).await.unwrap(), out.len());
+        assert!(
+            sender.trains.len() <= out.len() / 3,
+            "{} trains",
+            sender.trains.len()
+        );
+
+        for rx in &receivers {
+            let mut got = Vec::new();
+            let mut receiver = Receiver::new();
+            while got.len() < lens.len() {
+                let wait = tokio::time::timeout(Duration::from_secs(5), rx.readable());
+                assert!(wait.await.is_ok(), "missing after {got:?}");
+                receiver
+                    .recv(rx, |_, bytes| {
+                        got.push((bytes.first().copied(), bytes.len()))
+                    })
+                    .unwrap();
+            }
+            let sent: Vec<(Option<u8>, usize)> = lens
+                .iter()
+                .enumerate()
+                .map(|(n, &len)| ((len > 0).then_some(n as u8), len))
+                .collect();
+            assert_eq!(got, sent);
+        }
     }
 }

@@ -14,7 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::batch::{self, BATCH, Receiver};
+use crate::batch::{self, BATCH, Receiver, Sender};
 use crate::config::SfuConfig;
 use crate::handle::{
     ClientSignal, Command, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel,
@@ -152,6 +152,7 @@ pub(crate) async fn run_room(
     let mut stats = RoomStats::default();
     // What the room has to send after each wake-up, sent in batches; reused.
     let mut out = Vec::with_capacity(BATCH);
+    let mut sender = Sender::new();
     tokio::pin!(shutdown);
 
     loop {
@@ -185,7 +186,7 @@ pub(crate) async fn run_room(
 
         out.extend(std::iter::from_fn(|| room.poll_transmit()));
         if !out.is_empty() {
-            stats.datagrams_out += batch::send(source.socket(), &out).await? as u64;
+            stats.datagrams_out += sender.send(source.socket(), &out).await? as u64;
             out.clear();
         }
         while let Some(ev) = room.poll_event() {

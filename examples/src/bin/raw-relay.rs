@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rooms: HashMap<u32, Vec<SocketAddr>> = HashMap::new();
     let mut receiver = batch::Receiver::new();
+    let mut sender = batch::Sender::new();
     let mut out: Vec<OutgoingDatagram> = Vec::with_capacity(batch::BATCH * 64);
     let (mut sent, mut received) = (0u64, 0u64);
     let datagram = |destination, contents| OutgoingDatagram {
@@ -111,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
             }
         });
         if !out.is_empty() {
-            sent += batch::send(&socket, &out).await? as u64;
+            sent += sender.send(&socket, &out).await? as u64;
             out.clear();
         }
     }
