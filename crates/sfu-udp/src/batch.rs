@@ -10,7 +10,9 @@
 use std::io;
 use std::net::SocketAddr;
 
-use bytes::{Bytes, BytesMut};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
 use sfu_ids::OutgoingDatagram;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -22,8 +24,9 @@ pub const BATCH: usize = 32;
 const DRAIN_BATCHES: usize = 2;
 /// Room for one datagram. WebRTC keeps datagrams under ~1200 bytes; larger ones are cut.
 const SLOT: usize = 2048;
-/// Datagrams are read into slots of one buffer of this size (512 slots).
-const ARENA: usize = 1 << 20;
+/// Batch buffers a receiver keeps for reuse; more may be in use at once (a room that has
+/// not handled its datagrams yet), and those are freed when they come back.
+const POOLED: usize = 64;
 
 /// Sizes a socket's kernel buffers to `bytes` each way (beyond the system's limit where the
 /// process may). Takes any socket: tokio's, the standard library's, socket2's.
@@ -47,28 +50,68 @@ pub fn kernel_drops(socket: &UdpSocket) -> u64 {
     sys::kernel_drops(socket).unwrap_or(0)
 }
 
-/// Receives datagrams in batches into the slots of one large buffer; each datagram is a
-/// slice of it. When the batch's slices are all dropped by the time the next batch comes
-/// (a room handles its datagrams at once) the same slots are read into again; when they
-/// are kept (a mux hands them to rooms) the next batch takes the next slots, and a new
-/// buffer comes when this one is used up: one allocation per 512 datagrams kept.
-#[derive(Debug)]
+/// Receives datagrams in batches, each batch into the slots of one buffer; each datagram is
+/// a slice of it. A buffer goes back to the receiver's pool when the last of its datagrams
+/// is dropped, wherever that happens (a room handles its datagrams at once; a mux hands
+/// them to rooms' tasks), and is read into again without being cleared: the steady state
+/// allocates one small header per batch and writes no buffer twice.
+#[derive(Debug, Default)]
 pub struct Receiver {
-    arena: BytesMut,
+    pool: Arc<Pool>,
 }
 
-impl Default for Receiver {
-    fn default() -> Self {
-        Self::new()
+/// Batch buffers (of [`BATCH`] slots) not in use.
+#[derive(Default)]
+struct Pool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let free = self.free.lock().map_or(0, |free| free.len());
+        f.debug_struct("Pool").field("free", &free).finish()
+    }
+}
+
+impl Pool {
+    fn take(&self) -> Vec<u8> {
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_else(|| vec![0; BATCH * SLOT])
+    }
+
+    fn give_back(&self, buffer: Vec<u8>) {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.len() < POOLED {
+            free.push(buffer);
+        }
+    }
+}
+
+/// A batch buffer lent out as [`Bytes`]; dropping it gives the buffer back.
+struct Lease {
+    buffer: Vec<u8>,
+    pool: Arc<Pool>,
+}
+
+impl AsRef<[u8]> for Lease {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.pool.give_back(std::mem::take(&mut self.buffer));
     }
 }
 
 impl Receiver {
-    /// A receiver with its first buffer.
+    /// A receiver with an empty pool.
     pub fn new() -> Self {
-        Self {
-            arena: BytesMut::zeroed(ARENA),
-        }
+        Self::default()
     }
 
     /// Hands each datagram that is ready to `handle`: until the socket has none (so its
@@ -95,30 +138,30 @@ impl Receiver {
         socket: &UdpSocket,
         mut handle: impl FnMut(SocketAddr, Bytes),
     ) -> io::Result<usize> {
-        if self.arena.len() < BATCH * SLOT {
-            self.arena = BytesMut::zeroed(ARENA);
-        }
+        let mut buffer = self.pool.take();
         let mut got = [(0usize, None::<SocketAddr>); BATCH];
         let received = socket.try_io(Interest::READABLE, || {
-            sys::recv(socket, &mut self.arena, &mut got)
+            sys::recv(socket, &mut buffer, &mut got)
         });
         let n = match received {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
-            Err(e) => return Err(e),
+            Err(e) => {
+                self.pool.give_back(buffer);
+                return match e.kind() {
+                    io::ErrorKind::WouldBlock => Ok(0),
+                    _ => Err(e),
+                };
+            }
         };
-        let used = self.arena.split_to(n * SLOT).freeze();
+        let batch = Bytes::from_owner(Lease {
+            buffer,
+            pool: Arc::clone(&self.pool),
+        });
         for (i, (len, source)) in got.iter().take(n).enumerate() {
             if let Some(source) = source {
                 let start = i * SLOT;
-                handle(*source, used.slice(start..start + (*len).min(SLOT)));
+                handle(*source, batch.slice(start..start + (*len).min(SLOT)));
             }
-        }
-        // Nobody kept a datagram: the slots are free again (joining is O(1): they are the
-        // front of the same buffer).
-        if let Ok(mut free) = used.try_into_mut() {
-            free.unsplit(std::mem::take(&mut self.arena));
-            self.arena = free;
         }
         Ok(n)
     }
@@ -311,7 +354,6 @@ mod sys {
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::AsRawFd;
 
-    use bytes::BytesMut;
     use nix::sys::socket::{
         ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt, recvmmsg, sendmmsg,
         setsockopt, sockopt,
@@ -369,15 +411,15 @@ mod sys {
         ));
     }
 
-    /// Receives up to [`BATCH`] datagrams into `arena`'s slots: `got[i]` is slot `i`'s
+    /// Receives up to [`BATCH`] datagrams into `buffer`'s slots: `got[i]` is slot `i`'s
     /// length and source.
     pub(super) fn recv(
         socket: &UdpSocket,
-        arena: &mut BytesMut,
+        buffer: &mut [u8],
         got: &mut [(usize, Option<SocketAddr>); BATCH],
     ) -> io::Result<usize> {
         RECV.with_borrow_mut(|headers| {
-            let mut rest: &mut [u8] = &mut arena[..];
+            let mut rest: &mut [u8] = buffer;
             let mut slices: [[IoSliceMut<'_>; 1]; BATCH] = std::array::from_fn(|_| {
                 let (slot, tail) = std::mem::take(&mut rest).split_at_mut(SLOT);
                 rest = tail;
@@ -488,7 +530,6 @@ mod sys {
     use std::io;
     use std::net::SocketAddr;
 
-    use bytes::BytesMut;
     use sfu_ids::OutgoingDatagram;
     use tokio::net::UdpSocket;
 
@@ -505,10 +546,10 @@ mod sys {
     /// One datagram per call here.
     pub(super) fn recv(
         socket: &UdpSocket,
-        arena: &mut BytesMut,
+        buffer: &mut [u8],
         got: &mut [(usize, Option<SocketAddr>); BATCH],
     ) -> io::Result<usize> {
-        let (n, source) = socket.try_recv_from(&mut arena[..SLOT])?;
+        let (n, source) = socket.try_recv_from(&mut buffer[..SLOT])?;
         got[0] = (n, Some(source));
         Ok(1)
     }
@@ -713,6 +754,26 @@ mod tests {
                 .map(|(n, &len)| ((len > 0).then_some(n as u8), len))
                 .collect();
             assert_eq!(got, sent);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_buffer_is_reused_once_its_last_datagram_is_dropped() {
+        let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = rx.local_addr().unwrap();
+        let pooled = |r: &Receiver| r.pool.free.lock().unwrap().len();
+        let mut receiver = Receiver::new();
+        let mut kept = Vec::new();
+        for round in 0..3u8 {
+            tx.send_to(&[round; 100], to).await.unwrap();
+            rx.readable().await.unwrap();
+            assert_eq!(receiver.recv(&rx, |_, d| kept.push(d)).unwrap(), 1);
+            // Held by its datagram, the buffer is not the pool's.
+            assert_eq!(pooled(&receiver), 0);
+            assert_eq!(kept.last().unwrap()[..], [round; 100]);
+            kept.clear();
+            assert_eq!(pooled(&receiver), 1);
         }
     }
 }
