@@ -248,12 +248,15 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
             ],
         )?;
         let (sfu, relay, janus) = (&r["sfu"], &r["relay"], &r["janus"]);
-        let latency = |t: &Value| {
-            format!(
+        // A target that was not run, or whose decrypting watcher read no frame, has no
+        // latency to show.
+        let latency = |t: &Value| match &t["latency"] {
+            Value::Null => "–".to_string(),
+            l => format!(
                 "{:.2} / {:.2} ms",
-                num(&t["latency"]["p50_us"]) / 1e3,
-                num(&t["latency"]["p99_us"]) / 1e3
-            )
+                num(&l["p50_us"]) / 1e3,
+                num(&l["p99_us"]) / 1e3
+            ),
         };
         writeln!(
             md,

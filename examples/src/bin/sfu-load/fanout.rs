@@ -123,6 +123,18 @@ impl Target<'_> {
                 }
                 let all: Vec<&Spawned> = peers.iter().collect();
                 wait_connected(&all, Duration::from_secs(30))?;
+                // Watchers that subscribed as soon as the publishers connected sometimes
+                // decoded nothing of Janus's forwarding (the decrypting watcher got its
+                // datagrams but no frame), so they subscribe once every publisher has
+                // sent a few frames.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !all
+                    .iter()
+                    .all(|p| p.counters.frames_sent.load(Ordering::Relaxed) >= 5)
+                {
+                    anyhow::ensure!(Instant::now() < deadline, "Janus publishers sent no media");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 let feeds: Vec<u64> = peers
                     .iter()
                     .map(|p| p.counters.client.load(Ordering::Relaxed))
