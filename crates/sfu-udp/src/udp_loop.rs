@@ -50,8 +50,8 @@ pub async fn serve(config: SfuConfig) -> io::Result<(RoomHandle, SocketAddr)> {
 
 /// Where a room task's datagrams come from.
 pub(crate) enum Source {
-    /// Its own socket, read in batches into one buffer that is reused once the batch is
-    /// handled, so the steady state allocates nothing per datagram here.
+    /// Its own socket, read in batches, each into a pooled buffer that is reused once
+    /// the batch is handled, so the steady state allocates nothing per datagram here.
     Socket {
         socket: UdpSocket,
         receiver: Receiver,
