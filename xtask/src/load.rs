@@ -2,7 +2,7 @@
 //! runs the load generator. CI steps built on it:
 //! - `load-smoke` runs two short 1x3 rooms, against basic-sfu and against the raw relay,
 //!   and checks the counting (every frame sent reaches every other peer, latencies were
-//!   read), never the timing;
+//!   read, basic-sfu sent some datagrams as segment trains), never the timing;
 //! - `churn` runs 1000 join-connect-leave cycles next to a pair that stays, and checks
 //!   that nothing grows with them and the pair keeps its media;
 //! - `flood` sends 10^5 junk datagrams a second for 10 s at a room's media port and checks
@@ -99,6 +99,14 @@ pub(crate) fn smoke() -> anyhow::Result<Outcome> {
         if number(&r["latency"], "samples") < MIN_DELIVERED * expected {
             bail!("{target}: watchers read too few sending times: {r}");
         }
+    }
+    // A publisher's frame is a burst of packets, so basic-sfu sends some of them to each
+    // watcher as one segment train (UDP GSO, Linux 4.18 and later): exactly one datagram
+    // per message means the media path does not segment.
+    let per_message = number(&report["sfu"], "datagrams_per_message");
+    println!("load-smoke: sfu: {per_message:.1} datagrams per message handed to the kernel");
+    if per_message.is_nan() || per_message <= 1.0 {
+        bail!("basic-sfu sent no segment train: {}", report["sfu"]);
     }
     Ok(Outcome::Passed)
 }

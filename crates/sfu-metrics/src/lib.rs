@@ -35,6 +35,8 @@ pub struct SfuMetrics {
     pub datagrams_in: IntCounter,
     /// UDP datagrams sent.
     pub datagrams_out: IntCounter,
+    /// Messages handed to the kernel for them (a GSO train of datagrams counts once).
+    pub messages_out: IntCounter,
     /// Datagrams dropped: unknown source address.
     pub dropped_unknown_source: IntCounter,
     /// Datagrams dropped: malformed or rejected by the peer's state machine.
@@ -87,6 +89,10 @@ impl SfuMetrics {
             clients: gauge("sfu_clients", "Clients currently connected")?,
             datagrams_in: counter("sfu_datagrams_received_total", "UDP datagrams received")?,
             datagrams_out: counter("sfu_datagrams_sent_total", "UDP datagrams sent")?,
+            messages_out: counter(
+                "sfu_send_messages_total",
+                "Messages handed to the kernel for the datagrams sent (a segmented train counts once)",
+            )?,
             dropped_unknown_source: counter(
                 "sfu_dropped_unknown_source_total",
                 "Datagrams dropped because no client owns the source address",

@@ -183,6 +183,8 @@ pub struct Sender {
     trains: Vec<Train>,
     /// Whether trains are sent as one message each; learned from the first socket.
     gso: Option<bool>,
+    /// Messages handed to the kernel so far (a train counts once).
+    messages: u64,
 }
 
 /// Consecutive datagrams of `order` sent as one message.
@@ -214,6 +216,12 @@ impl Sender {
         Self::default()
     }
 
+    /// Messages handed to the kernel so far, a train of several datagrams counting once:
+    /// datagrams sent over this is the datagrams per message that segmentation achieved.
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
     /// Sends every datagram of `out` on `socket`, waiting while the socket's buffer is
     /// full; returns how many went out. A datagram the kernel refuses (an unreachable
     /// destination, say) is skipped.
@@ -234,6 +242,7 @@ impl Sender {
             }) {
                 Ok(k) => {
                     sent += trains[..k].iter().map(|t| t.count as usize).sum::<usize>();
+                    self.messages += k as u64;
                     next += k.max(1);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
@@ -245,6 +254,7 @@ impl Sender {
                         self.gso = Some(false);
                     }
                     let train = trains[0];
+                    self.messages += u64::from(train.count);
                     sent += self
                         .positions(train)
                         .filter(|&i| {
@@ -735,6 +745,7 @@ mod tests {
             "{} trains",
             sender.trains.len()
         );
+        assert_eq!(sender.messages(), sender.trains.len() as u64);
 
         for rx in &receivers {
             let mut got = Vec::new();

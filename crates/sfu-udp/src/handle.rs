@@ -176,6 +176,9 @@ pub struct RoomStats {
     pub datagrams_in: u64,
     /// Datagrams sent.
     pub datagrams_out: u64,
+    /// Messages the room handed to the kernel for those datagrams: a train of datagrams
+    /// for one destination, segmented by the kernel (UDP GSO), counts once.
+    pub messages_out: u64,
     /// Changes of a subscriber's forwarded layer or pause state (see `RoomEvent::LayerChanged`).
     pub layer_changes: u64,
     /// Datagrams the kernel dropped on the room's own socket because its receive buffer was

@@ -187,6 +187,7 @@ pub(crate) async fn run_room(
         out.extend(std::iter::from_fn(|| room.poll_transmit()));
         if !out.is_empty() {
             stats.datagrams_out += sender.send(source.socket(), &out).await? as u64;
+            stats.messages_out = sender.messages();
             out.clear();
         }
         while let Some(ev) = room.poll_event() {

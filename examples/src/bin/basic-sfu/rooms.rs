@@ -64,7 +64,7 @@ pub(crate) struct Room {
 }
 
 /// The monotonic counters of one room, in the order [`add_counts`] reads them.
-pub(crate) type RoomCounts = [u64; 13];
+pub(crate) type RoomCounts = [u64; 14];
 
 /// Adds what a room counted since `reported` to the process's totals. Rooms come and go;
 /// the totals only grow.
@@ -72,6 +72,7 @@ pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCoun
     let now: RoomCounts = [
         st.datagrams_in,
         st.datagrams_out,
+        st.messages_out,
         st.registry.dropped_unknown_source,
         st.registry.dropped_malformed,
         st.registry.dropped_unauthenticated,
@@ -87,6 +88,7 @@ pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCoun
     let counters = [
         &m.datagrams_in,
         &m.datagrams_out,
+        &m.messages_out,
         &m.dropped_unknown_source,
         &m.dropped_malformed,
         &m.dropped_unauthenticated,

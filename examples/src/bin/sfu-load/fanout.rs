@@ -30,10 +30,38 @@ enum Target<'a> {
     Janus(&'a Janus),
 }
 
-/// What a target says of itself: CPU seconds, datagrams sent, media packets forwarded
-/// and kernel drops so far (`None`: it does not tell; Janus's forwarded packets are
-/// counted at the watchers' sockets instead).
-type TargetCounters = (f64, Option<f64>, Option<f64>, Option<f64>);
+/// What a target says of itself so far (`None`: it does not tell; Janus's forwarded
+/// packets are counted at the watchers' sockets instead).
+#[derive(Debug, Clone, Copy)]
+struct TargetCounters {
+    cpu_seconds: f64,
+    datagrams_sent: Option<f64>,
+    forwarded: Option<f64>,
+    kernel_drops: Option<f64>,
+    /// Messages handed to the kernel for the datagrams sent (a segmented train once).
+    messages: Option<f64>,
+}
+
+impl TargetCounters {
+    fn only_cpu(cpu_seconds: f64) -> Self {
+        Self {
+            cpu_seconds,
+            datagrams_sent: None,
+            forwarded: None,
+            kernel_drops: None,
+            messages: None,
+        }
+    }
+}
+
+/// What `pick` counted between `a` and `b`, where the target counts it.
+fn between(
+    a: &TargetCounters,
+    b: &TargetCounters,
+    pick: fn(&TargetCounters) -> Option<f64>,
+) -> Option<f64> {
+    pick(b).zip(pick(a)).map(|(b, a)| b - a)
+}
 
 impl Target<'_> {
     fn name(&self) -> &'static str {
@@ -46,17 +74,22 @@ impl Target<'_> {
 
     fn counters(&self) -> anyhow::Result<TargetCounters> {
         Ok(match self {
-            Self::Sfu(sfu, signaling) => (
-                sfu.cpu_seconds()?,
-                Some(signaling.metric("sfu_datagrams_sent_total")?),
-                Some(signaling.metric("sfu_packets_forwarded_total")?),
-                signaling.metric("sfu_dropped_kernel_total").ok(),
-            ),
+            Self::Sfu(sfu, signaling) => TargetCounters {
+                cpu_seconds: sfu.cpu_seconds()?,
+                datagrams_sent: Some(signaling.metric("sfu_datagrams_sent_total")?),
+                forwarded: Some(signaling.metric("sfu_packets_forwarded_total")?),
+                kernel_drops: signaling.metric("sfu_dropped_kernel_total").ok(),
+                messages: signaling.metric("sfu_send_messages_total").ok(),
+            },
             Self::Relay(relay) => {
                 let sent = relay_sent(relay.addr)? as f64;
-                (relay.cpu_seconds()?, Some(sent), Some(sent), None)
+                TargetCounters {
+                    datagrams_sent: Some(sent),
+                    forwarded: Some(sent),
+                    ..TargetCounters::only_cpu(relay.cpu_seconds()?)
+                }
             }
-            Self::Janus(janus) => (janus.cpu_seconds()?, None, None, None),
+            Self::Janus(janus) => TargetCounters::only_cpu(janus.cpu_seconds()?),
         })
     }
 
@@ -194,6 +227,9 @@ struct Report {
     /// Datagrams the kernel dropped at the target's socket in the window (`None`: it does
     /// not report it).
     kernel_drops: Option<f64>,
+    /// Datagrams sent per message handed to the kernel: above 1 where segment trains
+    /// (UDP GSO) carried several (`None`: the target does not count messages).
+    datagrams_per_message: Option<f64>,
     cpu_seconds: f64,
     cpu_share: f64,
     datagrams_per_cpu_second: f64,
@@ -216,7 +252,7 @@ impl Report {
             )
         });
         format!(
-            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s on {:.2} of a core (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
+            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s{} on {:.2} of a core (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
             self.target,
             self.scenario,
             self.rooms,
@@ -227,6 +263,8 @@ impl Report {
             self.frames_expected,
             self.loss_percent,
             self.datagrams_per_second,
+            self.datagrams_per_message
+                .map_or(String::new(), |d| format!(" ({d:.1} per message)")),
             self.cpu_share,
             self.kernel_drops,
             self.datagrams_per_cpu_second,
@@ -428,13 +466,13 @@ fn measure(
     finish(peers)?;
 
     let seconds = (b.0 - a.0).as_secs_f64();
-    let ((cpu_a, sent_a, fwd_a, drops_a), (cpu_b, sent_b, fwd_b, drops_b)) = (a.1, b.1);
-    let cpu = cpu_b - cpu_a;
+    let cpu = b.1.cpu_seconds - a.1.cpu_seconds;
     let per_cpu = |n: f64| if cpu > 0.0 { n / cpu } else { 0.0 };
     // What a target does not count itself is what reached the peers' sockets.
     let at_peers = (b.4 - a.4) as f64;
-    let sent = sent_b.zip(sent_a).map_or(at_peers, |(b, a)| b - a);
-    let forwarded = fwd_b.zip(fwd_a).map_or(at_peers, |(b, a)| b - a);
+    let sent = between(&a.1, &b.1, |c| c.datagrams_sent).unwrap_or(at_peers);
+    let forwarded = between(&a.1, &b.1, |c| c.forwarded).unwrap_or(at_peers);
+    let messages = between(&a.1, &b.1, |c| c.messages);
     let frames_sent = b.2 - a.2;
     let frames_expected = frames_sent * target.receivers(publishers, watchers) as u64;
     let frames_received = b.3 - a.3;
@@ -449,7 +487,8 @@ fn measure(
         frames_received,
         loss_percent: 100.0 * (1.0 - frames_received as f64 / frames_expected.max(1) as f64),
         datagrams_per_second: sent / seconds,
-        kernel_drops: drops_b.zip(drops_a).map(|(b, a)| b - a),
+        kernel_drops: between(&a.1, &b.1, |c| c.kernel_drops),
+        datagrams_per_message: messages.filter(|m| *m > 0.0).map(|m| sent / m),
         cpu_seconds: cpu,
         cpu_share: cpu / seconds,
         datagrams_per_cpu_second: per_cpu(sent),
