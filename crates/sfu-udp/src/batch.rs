@@ -9,7 +9,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -18,7 +17,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tracing::debug;
 
-/// Datagrams per system call.
+/// Datagrams per receive call; messages (a datagram, or a train of them) per send call.
 pub const BATCH: usize = 32;
 /// Batches read per wake-up before a loop looks at its timers and commands again.
 const DRAIN_BATCHES: usize = 2;
@@ -53,8 +52,8 @@ pub fn kernel_drops(socket: &UdpSocket) -> u64 {
 /// Receives datagrams in batches, each batch into the slots of one buffer; each datagram is
 /// a slice of it. A buffer goes back to the receiver's pool when the last of its datagrams
 /// is dropped, wherever that happens (a room handles its datagrams at once; a mux hands
-/// them to rooms' tasks), and is read into again without being cleared: the steady state
-/// allocates one small header per batch and writes no buffer twice.
+/// them to rooms' tasks), and is read into again without being cleared: in the steady
+/// state a batch costs one small allocation (its `Bytes`' shared header) and no zeroing.
 #[derive(Debug, Default)]
 pub struct Receiver {
     pool: Arc<Pool>,
@@ -168,10 +167,11 @@ impl Receiver {
 }
 
 /// Sends datagrams in batches: up to [`BATCH`] messages per system call, and on Linux with
-/// UDP segmentation offload (GSO) each message a *train*: the consecutive datagrams to one
-/// destination that have one length (the last may be shorter), which the kernel cuts into
-/// datagrams after one pass through its stack. A fanout sends a burst's packets to each
-/// subscriber in a row, so a subscriber's burst costs one message instead of one per packet.
+/// UDP segmentation offload (GSO) each message a *train*: datagrams to one destination
+/// that have one length (the last may be shorter), which the kernel cuts into datagrams
+/// after one pass through its stack. A room's wake-up emits a burst's packets for all its
+/// subscribers interleaved; grouped by destination, each subscriber's share of the burst
+/// becomes one message instead of one per packet.
 ///
 /// The datagrams of each path keep their order; datagrams of different paths may be
 /// reordered between paths. Reuses its buffers: nothing is allocated per datagram.
