@@ -114,6 +114,11 @@ pub(crate) struct Args {
     /// Run the SFU with a UDP port per room instead of one port for all.
     #[arg(long)]
     port_per_room: bool,
+    /// The SFU's bandwidth estimator (`basic-sfu --estimator`: off, str0m, googcc or
+    /// kalman). `off` measures forwarding alone; an estimator adds each subscriber's
+    /// transport-wide feedback, its estimate and the padding that probes it.
+    #[arg(long, default_value = "off")]
+    sfu_estimator: String,
     /// Core to pin the SFU to (`none`: no pinning).
     #[arg(long, default_value = "1")]
     sfu_core: String,
@@ -159,7 +164,13 @@ fn main() -> anyhow::Result<()> {
         None => std::env::current_exe()?.with_file_name("basic-sfu"),
     };
     let secret = random_secret();
-    let sfu = Sfu::start(&bin, &args.sfu_core, &secret, args.port_per_room)?;
+    let sfu = Sfu::start(
+        &bin,
+        &args.sfu_core,
+        &secret,
+        &args.sfu_estimator,
+        args.port_per_room,
+    )?;
     let signaling = Signaling {
         base: sfu.base.clone(),
         bin,

@@ -21,19 +21,20 @@ impl Drop for Sfu {
 }
 
 impl Sfu {
-    /// Starts `bin` with API secret `secret`, pinned to `core` (`none`: not pinned) with
-    /// `taskset` where there is one, with limits high enough for any scenario (and a UDP
-    /// port per room with `port_per_room`).
+    /// Starts `bin` with API secret `secret` and bandwidth estimator `estimator`, pinned
+    /// to `core` (`none`: not pinned) with `taskset` where there is one, with limits high
+    /// enough for any scenario (and a UDP port per room with `port_per_room`).
     pub(crate) fn start(
         bin: &Path,
         core: &str,
         secret: &str,
+        estimator: &str,
         port_per_room: bool,
     ) -> anyhow::Result<Self> {
         let mut cmd = pinned(bin, core);
         cmd.args(["--http-port", "0", "--api-secret", secret])
             .args(["--join-rate", "0", "--max-participants", "1000"])
-            .args(["--max-rooms", "1000", "--estimator", "off"])
+            .args(["--max-rooms", "1000", "--estimator", estimator])
             .args(port_per_room.then_some("--port-per-room"));
         let (child, line) = spawn(cmd, bin)?;
         let base = line
