@@ -248,21 +248,13 @@ impl Sender {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
                 Err(e) if trains[0].segmented() => {
                     // This train's segment size does not fit the route (past its MTU), or
-                    // the device cannot segment at all: its datagrams go one by one.
+                    // the device cannot segment at all: its datagrams go on as plain ones,
+                    // through the same path (waiting on a full buffer like the rest).
                     debug!(error = %e, "segmented send failed; sending the train's datagrams one by one");
                     if sys::segmentation_unavailable(&e) {
                         self.gso = Some(false);
                     }
-                    let train = trains[0];
-                    self.messages += u64::from(train.count);
-                    sent += self
-                        .positions(train)
-                        .filter(|&i| {
-                            let d = &out[i];
-                            socket.try_send_to(&d.contents, d.destination).is_ok()
-                        })
-                        .count();
-                    next += 1;
+                    self.split(next, out);
                 }
                 Err(e) => {
                     let d = &out[self.order[trains[0].first as usize] as usize];
@@ -272,6 +264,21 @@ impl Sender {
             }
         }
         Ok(sent)
+    }
+
+    /// Replaces train `at` with one plain train per datagram (an error path: the only
+    /// place the train list grows after planning).
+    fn split(&mut self, at: usize, out: &[OutgoingDatagram]) {
+        let train = self.trains[at];
+        let singles: Vec<Train> = (train.first..)
+            .zip(self.positions(train))
+            .map(|(first, i)| Train {
+                first,
+                count: 1,
+                segment: out[i].contents.len().min(usize::from(u16::MAX)) as u16,
+            })
+            .collect();
+        self.trains.splice(at..=at, singles);
     }
 
     /// Groups `out` into trains: by path, then runs of one length.
@@ -694,6 +701,33 @@ mod tests {
                 .enumerate()
                 .all(|(n, &i)| n == i as usize)
         );
+    }
+
+    #[test]
+    fn a_refused_train_becomes_plain_datagrams_in_its_place() {
+        let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+        let out = fanout(&[a, b], &[1200, 1200, 700]);
+        let mut sender = Sender::new();
+        sender.plan(&out, true);
+        let before: Vec<usize> = sender
+            .trains
+            .iter()
+            .flat_map(|t| sender.positions(*t))
+            .collect();
+        sender.split(0, &out);
+        let counts: Vec<u32> = sender.trains.iter().map(|t| t.count).collect();
+        assert_eq!(counts, [1, 1, 1, 3]);
+        let segments: Vec<u16> = sender.trains[..3].iter().map(|t| t.segment).collect();
+        assert_eq!(segments, [1200, 1200, 700]);
+        // The same datagrams in the same order, now plain ones first.
+        let after: Vec<usize> = sender
+            .trains
+            .iter()
+            .flat_map(|t| sender.positions(*t))
+            .collect();
+        assert_eq!(before, after);
+        assert!(!sender.trains[0].segmented());
     }
 
     #[test]
