@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::janus::Janus;
-use crate::peer::{Media, Spawned, wait_connected};
+use crate::peer::{Media, Spawned, wait_connected, wait_until};
 use crate::raw::relay_sent;
 use crate::sfu::{Relay, Sfu};
 use crate::signaling::Signaling;
@@ -160,14 +160,9 @@ impl Target<'_> {
                 // decoded nothing of Janus's forwarding (the decrypting watcher got its
                 // datagrams but no frame), so they subscribe once every publisher has
                 // sent a few frames.
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while !all
-                    .iter()
-                    .all(|p| p.counters.frames_sent.load(Ordering::Relaxed) >= 5)
-                {
-                    anyhow::ensure!(Instant::now() < deadline, "Janus publishers sent no media");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+                wait_until(&all, Duration::from_secs(10), "sent 5 frames", |p| {
+                    p.counters.frames_sent.load(Ordering::Relaxed) >= 5
+                })?;
                 let feeds: Vec<u64> = peers
                     .iter()
                     .map(|p| p.counters.client.load(Ordering::Relaxed))

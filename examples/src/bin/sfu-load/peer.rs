@@ -151,16 +151,27 @@ impl Spawned {
 
 /// Waits until every peer is connected, at most `limit`; an error names what failed.
 pub(crate) fn wait_connected(peers: &[&Spawned], limit: Duration) -> anyhow::Result<()> {
+    wait_until(peers, limit, "connected", Spawned::is_connected)
+}
+
+/// Waits until `ready` holds for every peer, at most `limit`; an error says which of
+/// them ended first, or that `what` did not happen in time.
+pub(crate) fn wait_until(
+    peers: &[&Spawned],
+    limit: Duration,
+    what: &str,
+    ready: impl Fn(&Spawned) -> bool,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
-    while !peers.iter().all(|p| p.is_connected()) {
+    while !peers.iter().all(|p| ready(p)) {
         if let Some(p) = peers.iter().find(|p| p.thread.is_finished()) {
             anyhow::bail!(
-                "a peer ended before connecting (stopped: {})",
+                "a peer ended before it {what} (stopped: {})",
                 p.stop.load(Ordering::Relaxed)
             );
         }
         if Instant::now() > deadline {
-            anyhow::bail!("not every peer connected within {} s", limit.as_secs());
+            anyhow::bail!("not every peer {what} within {} s", limit.as_secs());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
