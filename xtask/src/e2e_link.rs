@@ -30,6 +30,8 @@ use crate::exec::root;
 
 const ROOM: &str = "link";
 pub(crate) const SFU_IP: &str = "10.77.0.1";
+/// The SFU's log (stderr) in the artifacts directory.
+const SFU_LOG: &str = "sfu-link.log";
 const SUB_IP: &str = "10.77.0.2";
 /// The subscriber's downlink while limited.
 const LIMIT: &str = "300kbit";
@@ -199,7 +201,7 @@ impl NamespacedSfu {
         let (url, sfu) = start_sfu(
             &sfu_bin,
             &artifacts,
-            "sfu-link.log",
+            SFU_LOG,
             Some(&ns.sfu),
             &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
         )?;
@@ -223,6 +225,26 @@ impl NamespacedSfu {
             admin,
             ns,
         }))
+    }
+
+    /// The length of the SFU's log so far, to read what it logs after this point with
+    /// [`NamespacedSfu::logged_since`].
+    pub(crate) fn log_len(&self) -> u64 {
+        std::fs::metadata(self.artifacts.join(SFU_LOG)).map_or(0, |m| m.len())
+    }
+
+    /// The lines of the SFU's log from byte `from` on that contain `needle`, with terminal
+    /// colours removed.
+    pub(crate) fn logged_since(&self, from: u64, needle: &str) -> Vec<String> {
+        let Ok(bytes) = std::fs::read(self.artifacts.join(SFU_LOG)) else {
+            return Vec::new();
+        };
+        let tail = bytes.get(from as usize..).unwrap_or_default();
+        String::from_utf8_lossy(tail)
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(strip_colours)
+            .collect()
     }
 
     /// Every page's latest `getStats()` report, read inside `sfu`.
@@ -488,4 +510,23 @@ pub(crate) fn brief(r: &Value) -> String {
         }
     }
     out.join("; ")
+}
+
+/// `line` without ANSI escape sequences (the log's colours).
+fn strip_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, ending with a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

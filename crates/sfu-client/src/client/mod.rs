@@ -608,6 +608,7 @@ impl Client {
                 self.rtcp.on_peer(&s);
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                debug!(client = %self.id, kbps = estimate.as_u64() / 1000, "str0m's estimate");
                 self.estimation
                     .on_str0m_estimate(Bitrate::from_bps(estimate.as_u64()));
             }
