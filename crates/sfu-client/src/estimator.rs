@@ -112,11 +112,14 @@ impl Estimation {
             }
             EstimatorKind::Str0m | EstimatorKind::Off => None,
         };
+        // Only our own estimators read feedback; with str0m's or none, an idle buffer of
+        // 256 reports would cost every participant ~6 KiB.
+        let reports = if own.is_some() { 256 } else { 0 };
         Self {
             kind,
             own,
             epoch,
-            feedback: TwccFeedback::with_capacity(Timestamp::ZERO, 256),
+            feedback: TwccFeedback::with_capacity(Timestamp::ZERO, reports),
             str0m: None,
         }
     }
