@@ -233,8 +233,7 @@ impl NamespacedSfu {
         std::fs::metadata(self.artifacts.join(SFU_LOG)).map_or(0, |m| m.len())
     }
 
-    /// The lines of the SFU's log from byte `from` on that contain `needle`, with terminal
-    /// colours removed.
+    /// The lines of the SFU's log from byte `from` on that contain `needle`.
     pub(crate) fn logged_since(&self, from: u64, needle: &str) -> Vec<String> {
         let Ok(bytes) = std::fs::read(self.artifacts.join(SFU_LOG)) else {
             return Vec::new();
@@ -243,7 +242,7 @@ impl NamespacedSfu {
         String::from_utf8_lossy(tail)
             .lines()
             .filter(|l| l.contains(needle))
-            .map(strip_colours)
+            .map(str::to_string)
             .collect()
     }
 
@@ -510,23 +509,4 @@ pub(crate) fn brief(r: &Value) -> String {
         }
     }
     out.join("; ")
-}
-
-/// `line` without ANSI escape sequences (the log's colours).
-fn strip_colours(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ parameters, ending with a letter.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -148,9 +148,11 @@ fn print_token(secret: Option<&str>, command: Command) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to stderr; stdout carries only the line with the URL.
+    // Logs go to stderr; stdout carries only the line with the URL. Colours only on a
+    // terminal: a log written to a file or a pipe stays plain text.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "basic_sfu=info,sfu_udp=info".into()),
