@@ -118,6 +118,17 @@ pub(crate) struct Numbering {
     vp8: Vp8Rewriter,
 }
 
+/// Why a forwarder's target layer changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TargetCause {
+    /// The budget moved (or the target was first chosen).
+    Budget,
+    /// The target stopped arriving while other layers flowed.
+    Stalled,
+    /// The subscriber's hints changed which layers it may be sent.
+    Hints,
+}
+
 /// Forwarding state of one track towards one subscriber.
 #[derive(Debug)]
 pub(crate) struct Forwarder {
@@ -136,8 +147,11 @@ pub(crate) struct Forwarder {
     /// When the last packet of the track arrived.
     last_packet: Option<Instant>,
     paused: bool,
-    /// The last change of target was a fall-over from a stalled layer.
-    fell_over: bool,
+    /// Why the target last changed.
+    cause: TargetCause,
+    /// The hints changed and have not yet changed the target, nor been found to leave it
+    /// as it is.
+    hints_pending: bool,
     rewriter: SeqTsRewriter,
     vp8: Vp8Rewriter,
     /// Layer selection inside the stream, once its packets show it is scalable (tracks
@@ -163,7 +177,8 @@ impl Forwarder {
             incoming: RateMeter::new(),
             last_packet: None,
             paused: false,
-            fell_over: false,
+            cause: TargetCause::Budget,
+            hints_pending: false,
             rewriter: SeqTsRewriter::new(clock_rate),
             vp8: Vp8Rewriter::default(),
             svc: None,
@@ -201,7 +216,10 @@ impl Forwarder {
     /// Sets what the subscriber needs of the track; takes effect at the next evaluation,
     /// which is made due.
     pub(crate) fn set_hints(&mut self, hints: TrackHints) {
-        self.hints = hints;
+        if self.hints != hints {
+            self.hints = hints;
+            self.hints_pending = true;
+        }
         self.last_evaluation = None;
     }
 
@@ -267,9 +285,9 @@ impl Forwarder {
         self.paused
     }
 
-    /// `true` when the last change of target replaced a layer that stalled.
-    pub(crate) fn fell_over(&self) -> bool {
-        self.fell_over
+    /// Why the target last changed.
+    pub(crate) fn cause(&self) -> TargetCause {
+        self.cause
     }
 
     /// The rates of the track's flowing layers, lowest quality first (for a track without
@@ -512,10 +530,22 @@ impl Forwarder {
             }
         };
         if next == self.target {
+            // A hint change that left the target as it is, with no step up waiting on
+            // the hold, is spent.
+            if self.up_since.is_none() {
+                self.hints_pending = false;
+            }
             return false;
         }
         self.up_since = None;
-        self.fell_over = self.target.is_some() && !target_flowing;
+        self.cause = if self.target.is_some() && !target_flowing {
+            TargetCause::Stalled
+        } else if self.hints_pending {
+            TargetCause::Hints
+        } else {
+            TargetCause::Budget
+        };
+        self.hints_pending = false;
         self.target = next;
         next.is_some() && self.current != Current::Layer(next)
     }
@@ -724,5 +754,30 @@ mod tests {
         );
         let (fwd, _) = run(&mut f, t0, 5800, 1600, None, &mut seq);
         assert_eq!(fwd.last(), Some(&rid("f")));
+    }
+
+    #[test]
+    fn a_switch_names_its_cause_the_budget_or_the_hints() {
+        let mut f = Forwarder::new(true, &[rid("q"), rid("f")], 90_000);
+        let t0 = Instant::now();
+        let mut seq = 0;
+        run(&mut f, t0, 0, 2000, None, &mut seq);
+        let low = Some(Bitrate::from_kbps(200));
+        let (fwd, _) = run(&mut f, t0, 2000, 1000, low, &mut seq);
+        assert_eq!(fwd.last(), Some(&rid("q")));
+        assert_eq!(f.cause(), TargetCause::Budget);
+        // Back on f after the hold, then a hint of the lowest layer takes it down.
+        run(&mut f, t0, 3000, 4400, None, &mut seq);
+        f.set_hints(TrackHints::default().with_max_layer(Some(0)));
+        let (fwd, _) = run(&mut f, t0, 7400, 1000, None, &mut seq);
+        assert_eq!(fwd.last(), Some(&rid("q")));
+        assert_eq!(f.cause(), TargetCause::Hints);
+        // The same hints again change nothing; a later budget drop is the budget's.
+        f.set_hints(TrackHints::default().with_max_layer(Some(0)));
+        f.set_hints(TrackHints::default());
+        run(&mut f, t0, 8400, 4000, None, &mut seq);
+        assert_eq!(f.cause(), TargetCause::Hints, "lifting the hint took it up");
+        run(&mut f, t0, 12_400, 1000, low, &mut seq);
+        assert_eq!(f.cause(), TargetCause::Budget);
     }
 }

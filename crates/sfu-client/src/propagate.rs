@@ -120,6 +120,9 @@ pub enum LayerChangeReason {
     ApplicationCap,
     /// The forwarded layer stopped arriving; another one replaced it.
     LayerGone,
+    /// The subscriber's hints (its highest layer, the size it shows the video at) changed
+    /// which layers it may be sent ([`Client::set_track_hints`](crate::Client::set_track_hints)).
+    Hints,
     /// The budget no longer carries the track's lowest layer: video paused, audio goes on.
     Paused,
     /// The budget carries the track again.

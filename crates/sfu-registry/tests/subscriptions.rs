@@ -72,20 +72,26 @@ fn a_hint_caps_the_layer_whatever_the_budget() {
             .expect("b is in the room")
     );
     w.run(Duration::from_secs(6));
-    let last_layer = |w: &World, who| {
+    let last_change = |w: &World, who| {
         w.layer_changes
             .iter()
             .rev()
             .find(|ch| ch.1 == who && ch.2.publisher == a && ch.2.layer.is_some())
-            .and_then(|ch| ch.2.layer)
-            .map(|r| r.to_string())
+            .map(|ch| (ch.2.layer.map(|r| r.to_string()), ch.2.reason))
     };
+    let (b_layer, b_reason) = last_change(&w, b).expect("b received a's video");
     assert_eq!(
-        last_layer(&w, b).as_deref(),
+        b_layer.as_deref(),
         Some("q"),
         "b's hint is the lowest layer"
     );
-    assert_eq!(last_layer(&w, c).as_deref(), Some("f"), "c has no hint");
+    assert_eq!(
+        b_reason,
+        sfu_client::LayerChangeReason::Hints,
+        "b's switch is reported as the hint's doing"
+    );
+    let (c_layer, _) = last_change(&w, c).expect("c received a's video");
+    assert_eq!(c_layer.as_deref(), Some("f"), "c has no hint");
     assert!(w.video_frames(b, a) > 100, "b still receives a's video");
 }
 

@@ -15,7 +15,7 @@ use str0m::rtp::{RtpPacket, RtpWrite, Vp8Descriptor};
 use super::Client;
 use crate::config::PayloadEncryption;
 use crate::dependency_descriptor::{self, DdBytes, DdIngest};
-use crate::forwarder::{DropReason, Packet, Verdict};
+use crate::forwarder::{DropReason, Packet, TargetCause, Verdict};
 use crate::frame_marking::{self, VfmBytes};
 use crate::frame_size::keyframe_size;
 use crate::keyframe_detect::is_keyframe;
@@ -230,10 +230,11 @@ impl Client {
             }
         };
         if switched && is_video && before != Some(media.rid) {
-            let reason = match before {
-                None => LayerChangeReason::Started,
-                Some(_) if self.tracks_out[i].forwarder.fell_over() => LayerChangeReason::LayerGone,
-                Some(_) => self.budget_reason,
+            let reason = match (before, self.tracks_out[i].forwarder.cause()) {
+                (None, _) => LayerChangeReason::Started,
+                (Some(_), TargetCause::Stalled) => LayerChangeReason::LayerGone,
+                (Some(_), TargetCause::Hints) => LayerChangeReason::Hints,
+                (Some(_), TargetCause::Budget) => self.budget_reason,
             };
             if before.is_some() {
                 self.stats.layer_switches += 1;
