@@ -581,7 +581,7 @@ impl Peer {
         ));
     }
 
-    fn drain(&mut self, now: Instant) -> Vec<IncomingDatagram> {
+    pub fn drain(&mut self, now: Instant) -> Vec<IncomingDatagram> {
         let mut out = Vec::new();
         loop {
             match self.rtc.poll_output() {
@@ -671,7 +671,7 @@ impl Peer {
 
     /// One audio frame and, every other call, one VP8 frame per simulcast layer (a
     /// keyframe every 25 frames).
-    fn send_media(&mut self, now: Instant) {
+    pub fn send_media(&mut self, now: Instant) {
         self.frame_no += 1;
         let n = self.frame_no;
         if let Some(mid) = self.audio {
