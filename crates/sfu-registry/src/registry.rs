@@ -1,11 +1,8 @@
 //! The room.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
-use std::hash::RandomState;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
-
-use rayon::iter::{IntoParallelRefMutIterator, ParallelIterator};
 
 use sfu_client::{
     Bitrate, Client, ClientError, ClientOutput, ClientStats, LayerChange, Propagated, SfuOffer,
@@ -19,11 +16,6 @@ use tracing::debug;
 
 use crate::dynacast::Dynacast;
 use crate::route::{RouteMiss, Routed, Router};
-use crate::workers::Workers;
-
-/// The room's clients by id. hashbrown's table, with the standard library's hasher, because
-/// it can be walked in parallel without first collecting its entries.
-type Clients = hashbrown::HashMap<ClientId, Entry, RandomState>;
 
 /// The answer to an offer from a client's peer ([`Registry::accept_offer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +43,6 @@ pub struct RegistryStats {
     pub dropped_unauthenticated: u64,
     /// Media events fanned out.
     pub media_fanned_out: u64,
-    /// Fanouts (of any event) spread over the room's [`Workers`].
-    pub parallel_fanouts: u64,
     /// Clients removed (left, timed out, or failed).
     pub clients_removed: u64,
 }
@@ -180,59 +170,10 @@ struct Entry {
     /// The client's own next timeout, as last reported.
     timeout: Option<Instant>,
     dirty: bool,
-    /// Datagrams the client made during a parallel fanout, moved to the room's queue after.
-    sent: Vec<OutgoingDatagram>,
-    /// The client's other outputs from a parallel fanout, in order, ending with the
-    /// timeout that closed the poll; the room's drive hands them on before polling again.
-    held: VecDeque<ClientOutput>,
-}
-
-impl Entry {
-    fn new(client: Client) -> Self {
-        Self {
-            client: Box::new(client),
-            timeout: None,
-            dirty: false,
-            sent: Vec::new(),
-            held: VecDeque::new(),
-        }
-    }
-
-    /// Queues the client for draining after new input. A timeout held from a parallel
-    /// fanout is stale once the client has had input since.
-    fn touch(&mut self, id: ClientId, dirty: &mut Vec<ClientId>) {
-        if matches!(self.held.back(), Some(ClientOutput::Timeout(_))) {
-            self.held.pop_back();
-        }
-        if !self.dirty {
-            self.dirty = true;
-            dirty.push(id);
-        }
-    }
-
-    /// Hands `event` to the client and polls it until it waits, keeping what it made in
-    /// `sent` and `held`. Runs on a fanout worker.
-    fn take_fanout(&mut self, event: &Propagated, now: Instant) {
-        if matches!(self.held.back(), Some(ClientOutput::Timeout(_))) {
-            self.held.pop_back();
-        }
-        self.client.handle_propagated(event, now);
-        loop {
-            match self.client.poll_output() {
-                ClientOutput::Transmit(t) => self.sent.push(t),
-                timeout @ ClientOutput::Timeout(_) => {
-                    self.held.push_back(timeout);
-                    break;
-                }
-                other => self.held.push_back(other),
-            }
-        }
-    }
 }
 
 /// One room: a set of clients, the routing from datagrams to them and the fanout of
-/// events between them. Owned by one task; no locks. With [`Workers`], the subscribers'
-/// share of a fanout (forwarding, rewriting, encrypting) runs on several threads.
+/// events between them. Owned by one task; no locks.
 ///
 /// # Drive loop
 ///
@@ -248,7 +189,7 @@ impl Entry {
 /// per datagram.
 #[derive(Debug, Default)]
 pub struct Registry {
-    clients: Clients,
+    clients: HashMap<ClientId, Entry>,
     router: Router,
     timers: BinaryHeap<Reverse<(Instant, ClientId)>>,
     dirty: Vec<ClientId>,
@@ -263,28 +204,12 @@ pub struct Registry {
     announced_speaker: Option<ClientId>,
     /// Which simulcast layers each publisher is asked to send.
     dynacast: Dynacast,
-    /// Threads for parallel fanout.
-    workers: Workers,
 }
 
 impl Registry {
-    /// An empty room that fans out on the thread that drives it.
+    /// An empty room.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// An empty room that fans out over `workers` once it has
-    /// [`Workers::PARALLEL_MIN`] clients.
-    pub fn with_workers(workers: Workers) -> Self {
-        Self {
-            workers,
-            ..Self::default()
-        }
-    }
-
-    /// The threads this room fans out on.
-    pub fn workers(&self) -> &Workers {
-        &self.workers
     }
 
     /// Number of clients.
@@ -336,7 +261,14 @@ impl Registry {
                 client.handle_propagated(&Propagated::TrackOpen(track.clone()), now);
             }
         }
-        self.clients.insert(id, Entry::new(client));
+        self.clients.insert(
+            id,
+            Entry {
+                client: Box::new(client),
+                timeout: None,
+                dirty: false,
+            },
+        );
         self.events.push_back(RoomEvent::ClientJoined(id));
         self.dynacast.wake(now);
         self.mark_dirty(id);
@@ -628,8 +560,11 @@ impl Registry {
     }
 
     fn mark_dirty(&mut self, id: ClientId) {
-        if let Some(e) = self.clients.get_mut(&id) {
-            e.touch(id, &mut self.dirty);
+        if let Some(e) = self.clients.get_mut(&id)
+            && !e.dirty
+        {
+            e.dirty = true;
+            self.dirty.push(id);
         }
     }
 
@@ -639,11 +574,7 @@ impl Registry {
         let mut dead = Vec::new();
         while let Some(id) = self.dirty.pop() {
             while let Some(entry) = self.clients.get_mut(&id) {
-                let output = match entry.held.pop_front() {
-                    Some(held) => held,
-                    None => entry.client.poll_output(),
-                };
-                match output {
+                match entry.client.poll_output() {
                     ClientOutput::Transmit(t) => self.transmits.push_back(t),
                     ClientOutput::Offer(offer) => self
                         .events
@@ -735,61 +666,24 @@ impl Registry {
             if let Some(p) = previous.filter(|&p| p != speaker) {
                 entry.client.set_active_speaker(p, false);
             }
-            entry.touch(id, &mut self.dirty);
+            if !entry.dirty {
+                entry.dirty = true;
+                self.dirty.push(id);
+            }
         }
         self.events.push_back(RoomEvent::ActiveSpeaker(speaker));
     }
 
-    /// Hands `event` to every client but `origin`: on the room's thread, or spread over
-    /// the workers when the room is large enough.
+    /// Hands `event` to every client but `origin`.
     fn fanout(&mut self, origin: ClientId, event: &Propagated, now: Instant) {
-        if self.clients.len() >= Workers::PARALLEL_MIN
-            && let Some(pool) = self.workers.pool()
-        {
-            let clients = &mut self.clients;
-            pool.install(|| {
-                clients
-                    .par_iter_mut()
-                    .filter(|(id, _)| **id != origin)
-                    .for_each(|(_, entry)| entry.take_fanout(event, now));
-            });
-            self.stats.parallel_fanouts += 1;
-            self.collect_fanout(origin);
-            return;
-        }
         for (&id, entry) in self.clients.iter_mut() {
             if id == origin {
                 continue;
             }
             entry.client.handle_propagated(event, now);
-            entry.touch(id, &mut self.dirty);
-        }
-    }
-
-    /// After a parallel fanout: queues every client's datagrams, and either settles its
-    /// timer (when waiting is all it did) or leaves its other outputs to
-    /// [`Registry::drive`], in order.
-    fn collect_fanout(&mut self, origin: ClientId) {
-        for (&id, entry) in self.clients.iter_mut() {
-            if id == origin {
-                continue;
-            }
-            self.transmits.extend(entry.sent.drain(..));
-            match entry.held.front() {
-                Some(&ClientOutput::Timeout(at))
-                    if entry.held.len() == 1 && entry.client.is_alive() =>
-                {
-                    entry.held.clear();
-                    if entry.timeout != Some(at) {
-                        entry.timeout = Some(at);
-                        self.timers.push(Reverse((at, id)));
-                    }
-                }
-                _ if !entry.dirty => {
-                    entry.dirty = true;
-                    self.dirty.push(id);
-                }
-                _ => {}
+            if !entry.dirty {
+                entry.dirty = true;
+                self.dirty.push(id);
             }
         }
     }

@@ -81,10 +81,6 @@ struct Args {
     /// off (best layers for everyone).
     #[arg(long, env = "SFU_ESTIMATOR", default_value = "str0m")]
     estimator: EstimatorKind,
-    /// Threads every room spreads a packet's subscribers over once it has 16 participants
-    /// (1: each room on its own task's thread only). All rooms share them.
-    #[arg(long, env = "SFU_WORKERS", default_value_t = 1)]
-    workers: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,7 +187,6 @@ async fn main() -> anyhow::Result<()> {
         args.udp_port,
         mux,
         args.estimator,
-        sfu_kit::Workers::new(args.workers),
         limits,
     )?;
     // Event streams never end by themselves; they watch this to let graceful shutdown finish.
