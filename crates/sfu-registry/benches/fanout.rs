@@ -1,9 +1,8 @@
-//! What one room spends fanning a publisher's media out to 200 subscribers: the time of
-//! the room's own calls only (the peers around it run untimed on the bench's thread). And
-//! what handing work to another thread costs here, which any parallel fanout pays: on this
-//! project's 2-vCPU machines a hand-off was worth ~60 subscribers' share of one packet, and
-//! a fanout spread over a thread pool packet by packet ran 2.4x slower than on one thread
-//! (docs/load.md, "Rooms bigger than a core").
+//! What one room spends fanning a publisher's media out to 200 subscribers, on one worker
+//! and on two ([`Workers`]): the time of the room's own calls only (the peers around it run
+//! untimed on the bench's thread), so the ratio is the room's own scaling. And what handing
+//! work to another thread costs here, which decides how large a batch must be to be worth
+//! sharing (docs/load.md, "Rooms bigger than a core").
 //!
 //! `cargo bench -p sfu-registry --bench fanout`
 
@@ -13,22 +12,27 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::World;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use sfu_client::EstimatorKind;
 use sfu_ids::ClientId;
+use sfu_registry::{Registry, Workers};
 use str0m::Input;
 
 const SUBSCRIBERS: usize = 200;
-/// One video frame: five 1200-byte packets.
-const FRAME_BYTES: usize = 5 * 1150;
+/// Video frames of 4 and of 16 packets of ~1200 bytes (25 a second: 1 and 3.7 Mbit/s).
+const FRAME_PACKETS: [usize; 2] = [4, 16];
 
 /// A room of one publisher and [`SUBSCRIBERS`] WHEP-style viewers, connected and receiving,
 /// forwarding without an estimator (every subscriber gets every packet).
-fn room() -> (World, ClientId) {
+fn room(workers: Workers, frame_packets: usize) -> (World, ClientId) {
     let mut w = World::new();
+    w.room = Registry::with_workers(workers);
     w.estimator = EstimatorKind::Off;
     let publisher = w.join(false);
-    w.peer(publisher).layer_bytes = |_, _| FRAME_BYTES;
+    w.peer(publisher).layer_bytes = match frame_packets {
+        4 => |_, _| 4 * 1150,
+        _ => |_, _| 16 * 1150,
+    };
     for _ in 0..SUBSCRIBERS {
         w.join_viewer(1, 1);
     }
@@ -36,8 +40,9 @@ fn room() -> (World, ClientId) {
     (w, publisher)
 }
 
-/// One 20 ms tick: the publisher's media goes through the room (timed); the room's
-/// datagrams reach the viewers, their feedback the room, and every timer runs (untimed).
+/// One 20 ms tick: the publisher's media goes through the room, up to the poll that
+/// completes its fanout (timed); the room's datagrams reach the viewers, their feedback
+/// the room, and every timer runs (untimed).
 fn tick(w: &mut World, publisher: ClientId) -> Duration {
     w.now += Duration::from_millis(20);
     let now = w.now;
@@ -49,6 +54,7 @@ fn tick(w: &mut World, publisher: ClientId) -> Duration {
     for d in &datagrams {
         let _ = w.room.handle_incoming(d, now);
     }
+    let _ = w.room.poll_timeout();
     let spent = start.elapsed();
     for p in w.peers.iter_mut() {
         let _ = p.rtc.handle_input(Input::Timeout(now));
@@ -59,20 +65,28 @@ fn tick(w: &mut World, publisher: ClientId) -> Duration {
 }
 
 fn bench_fanout(c: &mut Criterion) {
-    let mut g = c.benchmark_group("fanout");
+    let mut g = c.benchmark_group(format!("fanout_1x{SUBSCRIBERS}"));
     g.sample_size(20);
-    let (mut w, publisher) = room();
-    let before = w.room.stats().media_fanned_out;
-    for _ in 0..10 {
-        tick(&mut w, publisher);
+    for (frame_packets, workers) in FRAME_PACKETS.into_iter().flat_map(|f| [(f, 1), (f, 2)]) {
+        let (mut w, publisher) = room(Workers::new(workers), frame_packets);
+        let before = w.room.stats().media_fanned_out;
+        for _ in 0..10 {
+            tick(&mut w, publisher);
+        }
+        assert!(
+            w.room.stats().media_fanned_out > before,
+            "the room forwarded nothing"
+        );
+        let id = BenchmarkId::new(format!("frame_{frame_packets}_packets"), workers);
+        g.bench_with_input(id, &workers, |b, _| {
+            b.iter_custom(|iters| (0..iters).map(|_| tick(&mut w, publisher)).sum())
+        });
+        assert_eq!(
+            w.room.stats().parallel_fanouts > 0,
+            workers > 1,
+            "whether batches went to the helper on {workers} workers"
+        );
     }
-    assert!(
-        w.room.stats().media_fanned_out > before,
-        "the room forwarded nothing"
-    );
-    g.bench_function(format!("1x{SUBSCRIBERS}_tick"), |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| tick(&mut w, publisher)).sum())
-    });
     g.finish();
 }
 

@@ -3,7 +3,8 @@
 //!
 //! [`Registry`] is sans-I/O: datagrams and time come in through `handle_*`, datagrams and
 //! signaling events go out through `poll_*`. One task owns a registry; rooms scale over
-//! cores as several registries in several tasks.
+//! cores as several registries in several tasks, and one large room over [`Workers`]: the
+//! threads that share its fanout, each serving a fixed shard of its clients.
 //!
 //! Routing is O(1) per datagram: a hash lookup of the remote address, or for a peer's first
 //! STUN request a lookup of the ICE username fragment. The seed design asked every client
@@ -35,7 +36,10 @@
 mod dynacast;
 mod registry;
 mod route;
+mod shards;
 pub mod testing;
+mod workers;
 
 pub use registry::{AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
 pub use route::{MAX_ADDRESSES_PER_CLIENT, RouteMiss, Routed, Router};
+pub use workers::Workers;

@@ -1,7 +1,9 @@
 //! The room.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use sfu_client::{
@@ -16,6 +18,11 @@ use tracing::debug;
 
 use crate::dynacast::Dynacast;
 use crate::route::{RouteMiss, Routed, Router};
+use crate::shards::{Clients, Entry, Pending, Shard, fan_out_batch};
+use crate::workers::{Job, Workers, recv_spinning};
+
+/// What a helper sends back: its shard, and the panic of a client, if one panicked.
+type Returned = (usize, Shard, std::thread::Result<()>);
 
 /// The answer to an offer from a client's peer ([`Registry::accept_offer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +50,8 @@ pub struct RegistryStats {
     pub dropped_unauthenticated: u64,
     /// Media events fanned out.
     pub media_fanned_out: u64,
+    /// Batches of events fanned out over the room's [`Workers`] at once.
+    pub parallel_fanouts: u64,
     /// Clients removed (left, timed out, or failed).
     pub clients_removed: u64,
 }
@@ -163,17 +172,14 @@ pub enum RegistryError {
     Client(#[from] ClientError),
 }
 
-#[derive(Debug)]
-struct Entry {
-    /// Boxed: a client is several KiB, and the table grows (and rehashes) by pointers.
-    client: Box<Client>,
-    /// The client's own next timeout, as last reported.
-    timeout: Option<Instant>,
-    dirty: bool,
-}
-
 /// One room: a set of clients, the routing from datagrams to them and the fanout of
 /// events between them. Owned by one task; no locks.
+///
+/// Events fan out in batches: those that datagrams and timers cause wait until the next
+/// call of another method (every `poll_*` among them), then each client takes the whole
+/// batch and is polled once, so a burst of packets costs each subscriber one poll. With
+/// several [`Workers`], the room keeps its clients in one shard per worker, and helper
+/// threads fan a large batch out to their shards while the room's thread does its own.
 ///
 /// # Drive loop
 ///
@@ -189,7 +195,7 @@ struct Entry {
 /// per datagram.
 #[derive(Debug, Default)]
 pub struct Registry {
-    clients: HashMap<ClientId, Entry>,
+    clients: Clients,
     router: Router,
     timers: BinaryHeap<Reverse<(Instant, ClientId)>>,
     dirty: Vec<ClientId>,
@@ -204,12 +210,32 @@ pub struct Registry {
     announced_speaker: Option<ClientId>,
     /// Which simulcast layers each publisher is asked to send.
     dynacast: Dynacast,
+    /// Threads that share the fanout.
+    workers: Workers,
+    /// Events waiting to fan out as one batch (with several workers only).
+    pending: Vec<Pending>,
+    /// Where helpers send their shards back; made when first needed.
+    returns: Option<(mpsc::Sender<Returned>, mpsc::Receiver<Returned>)>,
 }
 
 impl Registry {
-    /// An empty room.
+    /// An empty room that does all its work on the thread that drives it.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty room that shares its fanout with `workers`' helper threads.
+    pub fn with_workers(workers: Workers) -> Self {
+        Self {
+            clients: Clients::with_shards(workers.count()),
+            workers,
+            ..Self::default()
+        }
+    }
+
+    /// The threads this room shares its fanout with.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
     }
 
     /// Number of clients.
@@ -251,6 +277,7 @@ impl Registry {
     /// already published in the room.
     pub fn insert(&mut self, mut client: Client, now: Instant) -> Result<(), RegistryError> {
         let id = client.id();
+        self.flush_fanout();
         if self.clients.contains_key(&id) {
             return Err(RegistryError::DuplicateClient(id));
         }
@@ -261,14 +288,7 @@ impl Registry {
                 client.handle_propagated(&Propagated::TrackOpen(track.clone()), now);
             }
         }
-        self.clients.insert(
-            id,
-            Entry {
-                client: Box::new(client),
-                timeout: None,
-                dirty: false,
-            },
-        );
+        self.clients.insert(id, Entry::new(client));
         self.events.push_back(RoomEvent::ClientJoined(id));
         self.dynacast.wake(now);
         self.mark_dirty(id);
@@ -284,6 +304,7 @@ impl Registry {
 
     /// Removes a client; the others drop its tracks and renegotiate.
     pub fn remove(&mut self, id: ClientId, now: Instant) -> Option<Client> {
+        self.flush_fanout();
         let entry = self.clients.remove(&id)?;
         self.router.remove_client(id);
         self.speaker.remove(id);
@@ -293,7 +314,7 @@ impl Registry {
         self.stats.clients_removed += 1;
         self.departed.add(&entry.client.stats());
         self.events.push_back(RoomEvent::ClientRemoved(id));
-        self.fanout(id, &Propagated::ClientLeft(id), now);
+        self.fanout(id, Propagated::ClientLeft(id), now);
         self.drive(now);
         Some(*entry.client)
     }
@@ -382,6 +403,7 @@ impl Registry {
     /// Handles timeouts due at `now` and drives every client. It visits every client;
     /// [`Registry::handle_timeout`] visits only those whose timer expired.
     pub fn poll_all(&mut self, now: Instant) {
+        self.flush_fanout();
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
         for id in ids {
             if let Some(e) = self.clients.get_mut(&id) {
@@ -399,6 +421,7 @@ impl Registry {
         addr: std::net::SocketAddr,
         id: ClientId,
     ) -> Result<(), RegistryError> {
+        self.flush_fanout();
         if !self.clients.contains_key(&id) {
             return Err(RegistryError::UnknownClient(id));
         }
@@ -527,16 +550,19 @@ impl Registry {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<OutgoingDatagram> {
+        self.flush_fanout();
         self.transmits.pop_front()
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<RoomEvent> {
+        self.flush_fanout();
         self.events.pop_front()
     }
 
     /// When [`Registry::handle_timeout`] must be called next.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.flush_fanout();
         let mut client = None;
         while let Some(&Reverse((at, id))) = self.timers.peek() {
             match self.clients.get(&id) {
@@ -553,18 +579,18 @@ impl Registry {
         client.into_iter().chain(dynacast).min()
     }
 
+    /// The entry of a client an application call acts on, after the events that earlier
+    /// calls caused have fanned out, so calls take effect in their order.
     fn entry_mut(&mut self, id: ClientId) -> Result<&mut Entry, RegistryError> {
+        self.flush_fanout();
         self.clients
             .get_mut(&id)
             .ok_or(RegistryError::UnknownClient(id))
     }
 
     fn mark_dirty(&mut self, id: ClientId) {
-        if let Some(e) = self.clients.get_mut(&id)
-            && !e.dirty
-        {
-            e.dirty = true;
-            self.dirty.push(id);
+        if let Some(e) = self.clients.get_mut(&id) {
+            e.touch(id, &mut self.dirty);
         }
     }
 
@@ -574,12 +600,16 @@ impl Registry {
         let mut dead = Vec::new();
         while let Some(id) = self.dirty.pop() {
             while let Some(entry) = self.clients.get_mut(&id) {
-                match entry.client.poll_output() {
+                let output = match entry.held.pop_front() {
+                    Some(held) => held,
+                    None => entry.client.poll_output(),
+                };
+                match output {
                     ClientOutput::Transmit(t) => self.transmits.push_back(t),
                     ClientOutput::Offer(offer) => self
                         .events
                         .push_back(RoomEvent::Offer { client: id, offer }),
-                    ClientOutput::Propagate(event) => self.route_event(id, &event, now),
+                    ClientOutput::Propagate(event) => self.route_event(id, event, now),
                     ClientOutput::LayerChanged(change) => self
                         .events
                         .push_back(RoomEvent::LayerChanged { client: id, change }),
@@ -603,11 +633,11 @@ impl Registry {
         }
     }
 
-    fn route_event(&mut self, from: ClientId, event: &Propagated, now: Instant) {
-        match event {
+    fn route_event(&mut self, from: ClientId, event: Propagated, now: Instant) {
+        match &event {
             Propagated::KeyframeRequest { origin, .. } => {
                 if let Some(e) = self.clients.get_mut(origin) {
-                    e.client.handle_propagated(event, now);
+                    e.client.handle_propagated(&event, now);
                     let origin = *origin;
                     self.mark_dirty(origin);
                 }
@@ -666,24 +696,126 @@ impl Registry {
             if let Some(p) = previous.filter(|&p| p != speaker) {
                 entry.client.set_active_speaker(p, false);
             }
-            if !entry.dirty {
-                entry.dirty = true;
-                self.dirty.push(id);
-            }
+            entry.touch(id, &mut self.dirty);
         }
         self.events.push_back(RoomEvent::ActiveSpeaker(speaker));
     }
 
-    /// Hands `event` to every client but `origin`.
-    fn fanout(&mut self, origin: ClientId, event: &Propagated, now: Instant) {
-        for (&id, entry) in self.clients.iter_mut() {
-            if id == origin {
-                continue;
+    /// Hands `event` to every client but `origin`, with the batch it joins
+    /// ([`Registry::flush_fanout`]).
+    fn fanout(&mut self, origin: ClientId, event: Propagated, now: Instant) {
+        self.pending.push(Pending { origin, event, now });
+    }
+
+    /// Fans the waiting events out until none wait: every shard gives each of its clients
+    /// the whole batch and polls it once. With helpers and a batch large enough, helper
+    /// threads take shards 1.. while this thread takes shard 0.
+    fn flush_fanout(&mut self) {
+        while let Some(last) = self.pending.last() {
+            let now = last.now;
+            let batch = std::mem::take(&mut self.pending);
+            // A client's timer and poll cost about two packets' worth.
+            let work = (batch.len() + 2) * self.clients.len();
+            let shared = self.clients.shard_count() > 1 && work >= self.workers.min_batch_work();
+            let spent = if shared {
+                self.fan_out_shared(Arc::new(batch))
+            } else {
+                for shard in self.clients.shards_mut() {
+                    fan_out_batch(shard, &batch);
+                }
+                Some(batch)
+            };
+            // The batch's buffer is kept for the next one.
+            if let Some(mut spent) = spent {
+                spent.clear();
+                self.pending = spent;
             }
-            entry.client.handle_propagated(event, now);
-            if !entry.dirty {
-                entry.dirty = true;
-                self.dirty.push(id);
+            self.collect_fanout();
+            self.drive(now);
+        }
+    }
+
+    /// Fans `batch` out with the helpers; returns the batch once every helper let go of it.
+    fn fan_out_shared(&mut self, batch: Arc<Vec<Pending>>) -> Option<Vec<Pending>> {
+        let sent = self.hand_out(&batch);
+        // Shard 0, and any a helper did not take, on this thread.
+        let shards = self.clients.shards_mut();
+        fan_out_batch(&mut shards[0], &batch);
+        for shard in &mut shards[1 + sent..] {
+            fan_out_batch(shard, &batch);
+        }
+        if sent > 0 {
+            self.stats.parallel_fanouts += 1;
+            self.take_back(sent);
+        }
+        // Every helper drops its reference before sending its shard back.
+        Arc::try_unwrap(batch).ok()
+    }
+
+    /// Sends shards 1.. to the helper threads with `batch`, helper `k - 1` always taking
+    /// shard `k`; returns how many went (shards 1 to that number).
+    fn hand_out(&mut self, batch: &Arc<Vec<Pending>>) -> usize {
+        let (tx, _) = self.returns.get_or_insert_with(mpsc::channel);
+        let mut sent = 0;
+        for k in 1..self.clients.shard_count() {
+            let Some(helper) = self.workers.helper(k - 1) else {
+                break;
+            };
+            let mut shard = std::mem::take(&mut self.clients.shards_mut()[k]);
+            let (batch, tx) = (Arc::clone(batch), tx.clone());
+            let job: Job = Box::new(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| fan_out_batch(&mut shard, &batch)));
+                drop(batch);
+                let _ = tx.send((k, shard, outcome));
+            });
+            // A helper that is gone hands the job back: run it here.
+            if let Err(mpsc::SendError(job)) = helper.send(job) {
+                job();
+            }
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Waits for `n` shards to come back; a client's panic on a helper resumes here.
+    fn take_back(&mut self, n: usize) {
+        let Some((_, rx)) = &self.returns else {
+            return;
+        };
+        for _ in 0..n {
+            // The room holds a sender, so this waits until a helper sends.
+            let Some((k, shard, outcome)) = recv_spinning(rx) else {
+                return;
+            };
+            self.clients.shards_mut()[k] = shard;
+            if let Err(panic) = outcome {
+                resume_unwind(panic);
+            }
+        }
+    }
+
+    /// After a batch fanout: queues every client's datagrams, and either settles its timer
+    /// (when waiting is all that is left of it) or leaves its other outputs to
+    /// [`Registry::drive`], in order.
+    fn collect_fanout(&mut self) {
+        for (&id, entry) in self.clients.iter_mut() {
+            self.transmits.extend(entry.sent.drain(..));
+            match entry.held.front() {
+                None => {}
+                Some(&ClientOutput::Timeout(at))
+                    if entry.held.len() == 1 && entry.client.is_alive() =>
+                {
+                    entry.held.clear();
+                    if entry.timeout != Some(at) {
+                        entry.timeout = Some(at);
+                        self.timers.push(Reverse((at, id)));
+                    }
+                }
+                Some(_) if !entry.dirty => {
+                    entry.dirty = true;
+                    self.dirty.push(id);
+                }
+                Some(_) => {}
             }
         }
     }

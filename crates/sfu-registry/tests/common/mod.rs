@@ -140,6 +140,18 @@ fn default_layer_bytes(_n: u64, layer: usize) -> usize {
     300 * (layer + 1)
 }
 
+/// A room as `SFU_TEST_WORKERS` asks: unset, one worker; `N`, N workers sharing every
+/// batch however small, so each test also checks the batched fanout.
+fn room_from_env() -> Registry {
+    match std::env::var("SFU_TEST_WORKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        Some(n) => Registry::with_workers(sfu_registry::Workers::new(n).with_min_batch_work(0)),
+        None => Registry::new(),
+    }
+}
+
 pub struct World {
     pub start: Instant,
     pub now: Instant,
@@ -199,7 +211,7 @@ impl World {
         Self {
             start,
             now: start,
-            room: Registry::new(),
+            room: room_from_env(),
             peers: Vec::new(),
             estimator: EstimatorKind::default(),
             layer_changes: Vec::new(),
