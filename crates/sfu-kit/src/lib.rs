@@ -85,7 +85,7 @@ pub use sfu_ids::{
     SfuRid, SfuSvcLayer,
 };
 pub use sfu_registry::{
-    AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError,
+    AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError, Workers,
 };
 /// Batched UDP I/O (`recvmmsg` / `sendmmsg`), socket buffers and kernel drop counts: the
 /// runtime's I/O path, for loops of an application's own.

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sfu_client::{ChannelConfig, ClientConfig, EstimatorKind, LayerSelector, RawRtcConfig};
+use sfu_registry::Workers;
 
 /// Edits the str0m configuration of each peer of a room before its connection is built:
 /// codecs, RED, DTX, header extensions. It starts from
@@ -95,6 +96,9 @@ pub struct SfuConfig {
     /// Data channels the room opens on every peer whose offer negotiated data channels,
     /// besides those the peers open themselves.
     pub channels: Vec<ChannelConfig>,
+    /// The threads a large room spreads each packet's subscribers over (default: one, the
+    /// room's own). Rooms started with clones of one config share them.
+    pub workers: Workers,
 }
 
 /// The default [`SfuConfig::socket_buffer_bytes`]: 4 MiB.
@@ -112,6 +116,7 @@ impl Default for SfuConfig {
             rtc_config: None,
             layer_selector: None,
             channels: Vec::new(),
+            workers: Workers::default(),
         }
     }
 }
@@ -132,6 +137,12 @@ impl SfuConfig {
     /// Sets [`SfuConfig::estimator`].
     pub fn with_estimator(mut self, kind: EstimatorKind) -> Self {
         self.estimator = kind;
+        self
+    }
+
+    /// Sets [`SfuConfig::workers`] to `count` threads (0 and 1: the room's own only).
+    pub fn with_workers(mut self, count: usize) -> Self {
+        self.workers = Workers::new(count);
         self
     }
 

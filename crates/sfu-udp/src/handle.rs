@@ -10,7 +10,7 @@ use sfu_client::{
     TrackHints, TrackPriority,
 };
 use sfu_ids::{ClientId, SfuMid, SfuRid};
-use sfu_registry::{AcceptedOffer, RoomEvent};
+use sfu_registry::{AcceptedOffer, RoomEvent, Workers};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::SfuConfig;
@@ -212,6 +212,8 @@ pub struct RoomInbox {
     pub(crate) candidate: SocketAddr,
     /// Where the room task publishes its events.
     pub(crate) events: broadcast::Sender<RoomEvent>,
+    /// The threads the room fans out on.
+    pub(crate) workers: Workers,
 }
 
 /// Events a subscriber of [`RoomHandle::events`] may fall behind by before it loses the
@@ -242,6 +244,7 @@ impl std::fmt::Debug for Command {
 pub fn room_channel(config: SfuConfig, candidate: SocketAddr) -> (RoomHandle, RoomInbox) {
     let (tx, rx) = mpsc::channel(64);
     let events = broadcast::channel(ROOM_EVENTS_BUFFER).0;
+    let workers = config.workers.clone();
     let joins = Arc::new(JoinContext {
         config,
         candidate,
@@ -254,6 +257,7 @@ pub fn room_channel(config: SfuConfig, candidate: SocketAddr) -> (RoomHandle, Ro
             rx,
             candidate,
             events,
+            workers,
         },
     )
 }

@@ -147,7 +147,7 @@ pub(crate) async fn run_room(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let local = inbox.candidate;
-    let mut room = Registry::new();
+    let mut room = Registry::with_workers(inbox.workers.clone());
     let mut signals: HashMap<ClientId, mpsc::Sender<ClientSignal>> = HashMap::new();
     let mut stats = RoomStats::default();
     // What the room has to send after each wake-up, sent in batches; reused.

@@ -81,6 +81,12 @@ struct Args {
     /// off (best layers for everyone).
     #[arg(long, env = "SFU_ESTIMATOR", default_value = "str0m")]
     estimator: EstimatorKind,
+    /// Fanout workers of every room: its own thread and N-1 helper threads, all rooms
+    /// sharing the helpers. A room fans a batch of packets out shard by shard, and hands
+    /// shards to the helpers when the batch is large enough (participants × (packets + 2) ≥
+    /// 400).
+    #[arg(long, env = "SFU_WORKERS", default_value_t = 1)]
+    workers: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +193,7 @@ async fn main() -> anyhow::Result<()> {
         args.udp_port,
         mux,
         args.estimator,
+        sfu_kit::Workers::new(args.workers),
         limits,
     )?;
     // Event streams never end by themselves; they watch this to let graceful shutdown finish.

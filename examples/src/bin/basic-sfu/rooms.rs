@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use sfu_kit::{ClientId, EstimatorKind, RoomHandle, RoomStats, SfuConfig, SfuMetrics, UdpMux};
+use sfu_kit::{
+    ClientId, EstimatorKind, RoomHandle, RoomStats, SfuConfig, SfuMetrics, UdpMux, Workers,
+};
 use tokio::sync::broadcast;
 
 /// A participant as the page shows it.
@@ -147,6 +149,8 @@ pub(crate) struct Rooms {
     /// The mux's counters as last added to the `/metrics` totals.
     mux_reported: Arc<Mutex<MuxCounts>>,
     estimator: EstimatorKind,
+    /// The fanout threads every room shares.
+    workers: Workers,
     limits: Limits,
     pub(crate) metrics: SfuMetrics,
 }
@@ -161,6 +165,7 @@ impl Rooms {
         udp_port: u16,
         mux: Option<UdpMux>,
         estimator: EstimatorKind,
+        workers: Workers,
         limits: Limits,
     ) -> anyhow::Result<Self> {
         Ok(Self {
@@ -174,6 +179,7 @@ impl Rooms {
             mux,
             mux_reported: Arc::default(),
             estimator,
+            workers,
             limits,
             metrics: SfuMetrics::new()?,
         })
@@ -276,10 +282,11 @@ impl Rooms {
     /// Starts a room task on the shared port, or on the next free port of the range (or
     /// any port).
     async fn start_room(&self) -> Result<(RoomHandle, std::net::SocketAddr, u16), RoomsError> {
-        let config = SfuConfig::default()
+        let mut config = SfuConfig::default()
             .with_bind_addr(self.bind)
             .with_public_ip(self.public_ip)
             .with_estimator(self.estimator);
+        config.workers = self.workers.clone();
         if let Some(mux) = &self.mux {
             return Ok((mux.serve_room(config), mux.local_addr(), 0));
         }
@@ -485,6 +492,7 @@ mod tests {
             0,
             Some(mux),
             EstimatorKind::Off,
+            Workers::default(),
             limits,
         )
         .unwrap();

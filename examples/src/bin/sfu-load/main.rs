@@ -119,6 +119,9 @@ pub(crate) struct Args {
     /// transport-wide feedback, its estimate and the padding that probes it.
     #[arg(long, default_value = "off")]
     sfu_estimator: String,
+    /// The SFU's fanout workers (`basic-sfu --workers`); give `--sfu-core` as many cores.
+    #[arg(long, default_value_t = 1)]
+    sfu_workers: usize,
     /// Core to pin the SFU to (`none`: no pinning).
     #[arg(long, default_value = "1")]
     sfu_core: String,
@@ -169,6 +172,7 @@ fn main() -> anyhow::Result<()> {
         &args.sfu_core,
         &secret,
         &args.sfu_estimator,
+        args.sfu_workers,
         args.port_per_room,
     )?;
     let signaling = Signaling {

@@ -21,20 +21,29 @@ impl Drop for Sfu {
 }
 
 impl Sfu {
-    /// Starts `bin` with API secret `secret` and bandwidth estimator `estimator`, pinned
-    /// to `core` (`none`: not pinned) with `taskset` where there is one, with limits high
+    /// Starts `bin` with API secret `secret`, bandwidth estimator `estimator` and
+    /// `workers` fanout workers, pinned to `core` (`none`: not pinned; a list such as
+    /// `0,1` for several workers) with `taskset` where there is one, with limits high
     /// enough for any scenario (and a UDP port per room with `port_per_room`).
     pub(crate) fn start(
         bin: &Path,
         core: &str,
         secret: &str,
         estimator: &str,
+        workers: usize,
         port_per_room: bool,
     ) -> anyhow::Result<Self> {
         let mut cmd = pinned(bin, core);
         cmd.args(["--http-port", "0", "--api-secret", secret])
             .args(["--join-rate", "0", "--max-participants", "1000"])
             .args(["--max-rooms", "1000", "--estimator", estimator])
+            // Only when asked, so a build without the flag can still be measured.
+            .args(
+                (workers != 1)
+                    .then(|| ["--workers".to_string(), workers.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(port_per_room.then_some("--port-per-room"));
         let (child, line) = spawn(cmd, bin)?;
         let base = line
