@@ -34,6 +34,10 @@ const STEPS: &[Step] = &[
         run: test,
     },
     Step {
+        name: "test-workers",
+        run: test_workers,
+    },
+    Step {
         name: "doc",
         run: doc,
     },
@@ -182,6 +186,26 @@ fn test() -> anyhow::Result<Outcome> {
         "--all-features",
         "--doc",
     ]))?;
+    Ok(Outcome::Passed)
+}
+
+/// The room tests again with two fanout workers that share every batch, so each of them
+/// also checks the batched fanout across threads (`Workers`).
+fn test_workers() -> anyhow::Result<Outcome> {
+    // The same features as the test step, so nothing is built again.
+    let mut run = if has("cargo-nextest", &["nextest", "--version"]) {
+        cargo([
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "-E",
+            "package(sfu-registry)",
+        ])
+    } else {
+        cargo(["test", "--workspace", "--all-features", "--tests"])
+    };
+    exec(run.env("SFU_TEST_WORKERS", "2"))?;
     Ok(Outcome::Passed)
 }
 

@@ -108,7 +108,46 @@ pub(crate) fn smoke() -> anyhow::Result<Outcome> {
     if per_message.is_nan() || per_message <= 1.0 {
         bail!("basic-sfu sent no segment train: {}", report["sfu"]);
     }
+    workers_smoke()?;
     Ok(Outcome::Passed)
+}
+
+/// A room of 21 with two fanout workers: a publisher's frame at 8 Mbit/s (about 30
+/// packets to 21 clients) is a batch large enough to be shared with the helper thread,
+/// and every watcher must still receive what was sent.
+fn workers_smoke() -> anyhow::Result<()> {
+    let report = report(&[
+        "--scenario",
+        "1x20",
+        "--kbps",
+        "8000",
+        "--seconds",
+        "3",
+        "--warmup",
+        "1",
+        "--sfu-core",
+        "none",
+        "--sfu-workers",
+        "2",
+    ])?;
+    let r = &report["sfu"];
+    let get = |k: &str| number(r, k);
+    let (sent, expected, received) = (
+        get("frames_sent"),
+        get("frames_expected"),
+        get("frames_received"),
+    );
+    println!(
+        "load-smoke: sfu with 2 workers: 1x20 at 8 Mbit/s: {sent} frames sent, {received} of {expected} received; latency p99 {} us",
+        r["latency"]["p99_us"]
+    );
+    if sent < 1.0 || received < MIN_DELIVERED * expected {
+        bail!("basic-sfu with 2 workers did not deliver what was sent: {r}");
+    }
+    if number(&r["latency"], "samples") < MIN_DELIVERED * expected {
+        bail!("basic-sfu with 2 workers: watchers read too few sending times: {r}");
+    }
+    Ok(())
 }
 
 /// Join-connect-leave cycles in the `churn` step.
