@@ -212,7 +212,7 @@ pub struct Registry {
     dynacast: Dynacast,
     /// Threads that share the fanout.
     workers: Workers,
-    /// Events waiting to fan out as one batch (with several workers only).
+    /// Events waiting to fan out as one batch, at the next `poll_*` or other call.
     pending: Vec<Pending>,
     /// Where helpers send their shards back; made when first needed.
     returns: Option<(mpsc::Sender<Returned>, mpsc::Receiver<Returned>)>,
