@@ -40,9 +40,9 @@ fn room(workers: Workers, frame_packets: usize) -> (World, ClientId) {
     (w, publisher)
 }
 
-/// One 20 ms tick: the publisher's media goes through the room, up to the poll that
-/// completes its fanout (timed); the room's datagrams reach the viewers, their feedback
-/// the room, and every timer runs (untimed).
+/// One 20 ms tick: the publisher's media goes through the room, up to the timers and the
+/// poll that complete its fanout (timed); the room's datagrams reach the viewers, and
+/// their feedback the room (untimed).
 fn tick(w: &mut World, publisher: ClientId) -> Duration {
     w.now += Duration::from_millis(20);
     let now = w.now;
@@ -54,12 +54,14 @@ fn tick(w: &mut World, publisher: ClientId) -> Duration {
     for d in &datagrams {
         let _ = w.room.handle_incoming(d, now);
     }
+    // One worker: the subscribers send what they were given at their timers, due now.
+    // Several: the poll completes the batch.
+    w.room.handle_timeout(now);
     let _ = w.room.poll_timeout();
     let spent = start.elapsed();
     for p in w.peers.iter_mut() {
         let _ = p.rtc.handle_input(Input::Timeout(now));
     }
-    w.room.handle_timeout(now);
     w.exchange();
     spent
 }
