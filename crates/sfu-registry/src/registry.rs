@@ -618,8 +618,7 @@ impl Registry {
                         entry.dirty = false;
                         if !entry.client.is_alive() {
                             dead.push(id);
-                        } else if entry.timeout != Some(at) {
-                            entry.timeout = Some(at);
+                        } else if entry.set_timeout(at) {
                             self.timers.push(Reverse((at, id)));
                         }
                         break;
@@ -817,8 +816,7 @@ impl Registry {
                     if entry.held.len() == 1 && entry.client.is_alive() =>
                 {
                     entry.held.clear();
-                    if entry.timeout != Some(at) {
-                        entry.timeout = Some(at);
+                    if entry.set_timeout(at) {
                         self.timers.push(Reverse((at, id)));
                     }
                 }

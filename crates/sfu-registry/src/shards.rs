@@ -44,6 +44,14 @@ impl Entry {
         }
     }
 
+    /// Records `at` as the client's next timeout; `true` when it changed, so the room's
+    /// timer heap needs an entry for it.
+    pub(crate) fn set_timeout(&mut self, at: Instant) -> bool {
+        let changed = self.timeout != Some(at);
+        self.timeout = Some(at);
+        changed
+    }
+
     fn drop_stale_timeout(&mut self) {
         if matches!(self.held.back(), Some(ClientOutput::Timeout(_))) {
             self.held.pop_back();
