@@ -203,7 +203,7 @@ fn test_workers() -> anyhow::Result<Outcome> {
             "package(sfu-registry)",
         ])
     } else {
-        cargo(["test", "--workspace", "--all-features", "--tests"])
+        cargo(["test", "-p", "sfu-registry", "--all-features", "--tests"])
     };
     exec(run.env("SFU_TEST_WORKERS", "2"))?;
     Ok(Outcome::Passed)
