@@ -31,6 +31,8 @@ pub struct ClientConfig {
     /// Whether the peer's published media is end-to-end encrypted, which decides what the
     /// SFU may read of it.
     pub payload_encryption: PayloadEncryption,
+    /// What the peer is: a participant, or another SFU relaying its room's tracks.
+    pub role: PeerRole,
 }
 
 /// Whether a publisher's media payloads are end-to-end encrypted.
@@ -51,6 +53,22 @@ pub enum PayloadEncryption {
         /// Bits of the key id that number the epoch (1–64).
         epoch_bits: u8,
     },
+}
+
+/// What a client's peer is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PeerRole {
+    /// A participant: it publishes its own tracks and receives every other track.
+    #[default]
+    Participant,
+    /// Another SFU node holding the same room (a cascade). It publishes the tracks of that
+    /// node's room ([`TrackInfo::relayed`](crate::TrackInfo::relayed)) and receives this
+    /// node's own: never a track that came from a relay, so media crosses each link once
+    /// and never returns to a node it left, whatever the shape of the cascade. The room's
+    /// nodes are meant to be linked in a full mesh (each pair once); a track reaches
+    /// only the nodes linked to its origin's node. Data channel messages do not cross it.
+    Relay,
 }
 
 /// How a peer receives the room's tracks.
@@ -82,6 +100,7 @@ impl Default for ClientConfig {
             keyframe_wait_limit: Duration::from_secs(1),
             receive: ReceiveMode::Renegotiate,
             payload_encryption: PayloadEncryption::None,
+            role: PeerRole::Participant,
         }
     }
 }
@@ -108,6 +127,12 @@ impl ClientConfig {
     /// Sets [`ClientConfig::receive`].
     pub fn with_receive(mut self, receive: ReceiveMode) -> Self {
         self.receive = receive;
+        self
+    }
+
+    /// Sets [`ClientConfig::role`].
+    pub fn with_role(mut self, role: PeerRole) -> Self {
+        self.role = role;
         self
     }
 

@@ -19,6 +19,15 @@ pub enum ClientError {
     /// An answer arrived but no offer of ours is outstanding.
     #[error("an answer arrived but no offer is outstanding")]
     NoPendingOffer,
+    /// The peer's offer crossed one of ours on a connection this side opened
+    /// ([`Client::create_offer`](crate::Client::create_offer)): ours wins, and the peer
+    /// offers again once it has answered ours.
+    #[error("the offer crossed one of ours, which wins")]
+    OfferCollision,
+    /// [`Client::create_offer`](crate::Client::create_offer) on a connection that already
+    /// has an offer.
+    #[error("the connection already has an offer")]
+    AlreadyNegotiated,
     /// The datagram is not STUN, DTLS, RTP or RTCP.
     #[error(transparent)]
     Datagram(#[from] DatagramError),

@@ -74,7 +74,7 @@ pub use channel::{ChannelConfig, ChannelReliability};
 pub use client::{
     Client, ClientStats, DATA_BURST, DATA_RATE, MAX_CHANNELS, MAX_DATA_BUFFERED, MAX_DATA_MESSAGE,
 };
-pub use config::{ClientConfig, PayloadEncryption, ReceiveMode};
+pub use config::{ClientConfig, PayloadEncryption, PeerRole, ReceiveMode};
 pub use error::ClientError;
 pub use estimator::{EstimatorKind, UnknownEstimator};
 pub use frame_size::keyframe_size;

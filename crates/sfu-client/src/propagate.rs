@@ -29,6 +29,9 @@ pub struct TrackInfo {
     /// The publisher muted it ([`Client::set_muted`](crate::Client::set_muted)): it sends
     /// nothing until unmuted, and its subscribers spend no budget on it.
     pub muted: bool,
+    /// The publisher is a relay from another SFU ([`PeerRole::Relay`](crate::PeerRole)):
+    /// the track is a participant's of that node, and no relay receives it.
+    pub relayed: bool,
 }
 
 /// An event one client produces for others. The registry routes it: media and track

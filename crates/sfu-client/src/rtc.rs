@@ -121,6 +121,14 @@ impl SfuRtcBuilder {
         self
     }
 
+    /// Full ICE instead of ICE-lite: the `Rtc` makes the connectivity checks. For a
+    /// connection the SFU opens itself, to another SFU (which is ICE-lite), with
+    /// [`Client::create_offer`](crate::Client::create_offer).
+    pub fn full_ice(mut self) -> Self {
+        self.config = self.config.set_ice_lite(false);
+        self
+    }
+
     /// Escape hatch to the str0m configuration. **Semver-exempt.** Keep RTP mode on:
     /// the client forwards RTP packets and does not work in frame mode.
     pub fn raw_config(&mut self) -> &mut RawRtcConfig {

@@ -430,7 +430,9 @@ impl Registry {
         Ok(())
     }
 
-    /// Applies a client's answer to the room's last offer to it.
+    /// Applies a client's answer to the room's last offer to it. For a connection the
+    /// room opened ([`Client::create_offer`]), the answer's host candidates are bound to
+    /// the client, as [`Registry::bind_address`] does.
     pub fn accept_answer(
         &mut self,
         id: ClientId,
@@ -439,6 +441,13 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let entry = self.entry_mut(id)?;
         let result = entry.client.accept_answer(sdp);
+        if result.is_ok() && entry.client.opened_connection() {
+            // The far side is ICE-lite: it sends no checks whose source the router could
+            // learn, so its answer's candidates are bound (as many as a client may have).
+            for addr in candidate_addresses(sdp).take(crate::route::MAX_ADDRESSES_PER_CLIENT) {
+                self.router.learn(addr, id);
+            }
+        }
         self.mark_dirty(id);
         self.drive(now);
         Ok(result?)
@@ -827,5 +836,37 @@ impl Registry {
                 Some(_) => {}
             }
         }
+    }
+}
+
+/// The addresses of the UDP candidates an SDP names (`a=candidate:` lines).
+fn candidate_addresses(sdp: &str) -> impl Iterator<Item = std::net::SocketAddr> + '_ {
+    sdp.lines().filter_map(|line| {
+        // a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ …
+        let mut f = line.trim_end().strip_prefix("a=candidate:")?.split(' ');
+        let transport = f.nth(2)?;
+        if !transport.eq_ignore_ascii_case("udp") {
+            return None;
+        }
+        let ip: std::net::IpAddr = f.nth(1)?.parse().ok()?;
+        let port: u16 = f.next()?.parse().ok()?;
+        Some(std::net::SocketAddr::new(ip, port))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::candidate_addresses;
+
+    #[test]
+    fn udp_candidates_of_an_answer() {
+        let sdp = "v=0\r\n\
+            a=candidate:1 1 udp 2130706431 127.0.0.1 3478 typ host\r\n\
+            a=candidate:2 1 TCP 1 10.0.0.1 9 typ host tcptype active\r\n\
+            a=candidate:3 1 UDP 1 ::1 5000 typ host\r\n\
+            a=candidate:4 1 udp 1 not-an-ip 5 typ host\r\n\
+            a=candidate:5 1 udp\r\n";
+        let found: Vec<String> = candidate_addresses(sdp).map(|a| a.to_string()).collect();
+        assert_eq!(found, ["127.0.0.1:3478", "[::1]:5000"]);
     }
 }

@@ -89,8 +89,12 @@ impl Client {
         self.channels.retain(|(c, _)| *c != id);
     }
 
-    /// A message from the peer: to every other peer's channel of the same label.
+    /// A message from the peer: to every other peer's channel of the same label. A relay's
+    /// messages go nowhere (data does not cross a cascade).
     pub(super) fn on_channel_data(&mut self, d: ChannelData) {
+        if self.config.role == crate::PeerRole::Relay {
+            return;
+        }
         let Some(label) = self
             .channels
             .iter()

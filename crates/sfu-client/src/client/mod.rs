@@ -24,7 +24,7 @@ use str0m::{Event, IceConnectionState, Input, Output};
 use tracing::debug;
 
 use crate::allocation::TrackPriority;
-use crate::config::{ClientConfig, ReceiveMode};
+use crate::config::{ClientConfig, PeerRole, ReceiveMode};
 use crate::error::ClientError;
 use crate::estimator::Estimation;
 use crate::forwarder::ForwardConfig;
@@ -140,6 +140,8 @@ pub struct Client {
     pending: Option<SdpPendingOffer>,
     /// The initial offer/answer exchange is done; we may send offers.
     can_offer: bool,
+    /// This side made the connection's first offer ([`Client::create_offer`]).
+    opened: bool,
     /// Offers made to the peer so far.
     offers_made: u64,
     /// Offers up to this number were dropped because the peer's own offer crossed them.
@@ -195,6 +197,7 @@ impl Client {
             codecs: [CodecSlot::Unknown; 128],
             pending: None,
             can_offer: false,
+            opened: false,
             offers_made: 0,
             offers_superseded: 0,
             queue: VecDeque::new(),
@@ -247,6 +250,12 @@ impl Client {
     /// The current send-side bandwidth estimate towards this peer, when an estimator runs.
     pub fn estimate(&self) -> Option<Bitrate> {
         self.estimation.estimate()
+    }
+
+    /// `true` when this side opened the connection with [`Client::create_offer`] (a relay
+    /// to another SFU) rather than answering the peer's offer.
+    pub fn opened_connection(&self) -> bool {
+        self.opened
     }
 
     /// `false` once the peer connection is closed; the room then removes the client.
@@ -531,6 +540,7 @@ impl Client {
             Propagated::TrackOpen(info) => {
                 if self.config.receive != ReceiveMode::Nothing
                     && info.origin != self.id
+                    && !(info.relayed && self.config.role == PeerRole::Relay)
                     && !self.out_index.contains_key(&(info.origin, info.mid))
                 {
                     self.tracks_out.push(TrackOut::new(info.clone()));
@@ -580,7 +590,7 @@ impl Client {
                 binary,
                 data,
             } => {
-                if *origin != self.id {
+                if *origin != self.id && self.config.role != PeerRole::Relay {
                     self.relay_data(label, *binary, data);
                 }
             }

@@ -14,7 +14,10 @@ use str0m::media::{Direction, MediaAdded, MediaChanged};
 use tracing::debug;
 
 use super::{Client, CodecSlot};
-use crate::config::ReceiveMode;
+
+/// The data channel of a connection's first offer ([`Client::create_offer`]).
+const RELAY_CHANNEL: &str = "sfu-relay";
+use crate::config::{PeerRole, ReceiveMode};
 use crate::error::ClientError;
 use crate::propagate::{ClientOutput, OfferedTrack, Propagated, SfuOffer, TrackInfo};
 use crate::track::{FreeSlot, NO_PT, OutState, TrackIn};
@@ -24,7 +27,15 @@ impl Client {
     ///
     /// An offer that crosses one of ours (glare) wins: our outstanding offer is dropped and
     /// its changes are offered again afterwards.
+    ///
+    /// On a connection this side opened ([`Client::create_offer`]) the rule is reversed:
+    /// an offer that crosses ours is refused with [`ClientError::OfferCollision`], so two
+    /// SFUs that offer at once settle on one offer (the opener's), as in perfect
+    /// negotiation.
     pub fn accept_offer(&mut self, offer_sdp: &str) -> Result<String, ClientError> {
+        if self.opened && self.pending.is_some() {
+            return Err(ClientError::OfferCollision);
+        }
         let offer = SdpOffer::from_sdp_string(offer_sdp)
             .map_err(|e| ClientError::SdpParse(e.to_string()))?;
         let answer = self
@@ -95,6 +106,24 @@ impl Client {
         }
     }
 
+    /// Makes the first offer of a connection this side opens (a relay to another SFU,
+    /// whose answer goes to [`Client::accept_answer`]); the `Rtc` must run full ICE
+    /// ([`SfuRtcBuilder::full_ice`](crate::SfuRtcBuilder::full_ice)), as the other side
+    /// is ICE-lite. It carries one data channel (`sfu-relay`), so it opens the transport
+    /// before any track exists; tracks follow in renegotiation offers either way.
+    pub fn create_offer(&mut self) -> Result<String, ClientError> {
+        if self.can_offer || self.pending.is_some() {
+            return Err(ClientError::AlreadyNegotiated);
+        }
+        let mut api = self.rtc.sdp_api();
+        api.add_channel(RELAY_CHANNEL.into());
+        // A new channel is a change, so str0m makes an offer.
+        let (offer, pending) = api.apply().ok_or(ClientError::AlreadyNegotiated)?;
+        self.pending = Some(pending);
+        self.opened = true;
+        Ok(offer.to_sdp_string())
+    }
+
     /// Applies the peer's answer to our last [`ClientOutput::Offer`].
     ///
     /// An answer that does not parse leaves the offer outstanding: the peer may answer
@@ -113,6 +142,7 @@ impl Client {
             return Err(ClientError::SdpRejected(e));
         }
         self.codecs = [CodecSlot::Unknown; 128];
+        self.can_offer = true;
         let now = self.last_now;
         for i in 0..self.tracks_out.len() {
             if let OutState::Negotiating(m) = self.tracks_out[i].state {
@@ -354,6 +384,7 @@ impl Client {
             codecs,
             rids,
             muted: false,
+            relayed: self.config.role == PeerRole::Relay,
         };
         self.tracks_in.push(TrackIn {
             info: info.clone(),

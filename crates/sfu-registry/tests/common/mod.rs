@@ -15,6 +15,8 @@ use str0m::media::{Direction, MediaKind, MediaTime, Mid, Simulcast};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
+pub mod cascade;
+
 pub const SFU: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3478);
 pub const STEP: Duration = Duration::from_millis(5);
@@ -155,6 +157,8 @@ fn room_from_env() -> Registry {
 pub struct World {
     pub start: Instant,
     pub now: Instant,
+    /// The room's address: its clients' host candidate.
+    pub sfu: SocketAddr,
     pub room: Registry,
     pub peers: Vec<Peer>,
     /// The estimator of clients that join from now on.
@@ -172,6 +176,10 @@ pub struct World {
     pub speakers: Vec<(Instant, ClientId)>,
     /// Every event the room emitted.
     pub events: Vec<RoomEvent>,
+    /// Datagrams the room sent to an address no peer of this world has (another room).
+    pub outbox: Vec<sfu_ids::OutgoingDatagram>,
+    /// The room's offers to clients that are not peers of this world (relays).
+    pub relay_offers: Vec<(ClientId, sfu_client::SfuOffer)>,
 }
 
 /// The frame marking URI and a peer-side serializer for it (the wire format is all that
@@ -207,10 +215,16 @@ impl str0m::rtp::ExtensionSerializer for MarkSerializer {
 
 impl World {
     pub fn new() -> Self {
-        let start = Instant::now();
+        Self::at(Instant::now(), SFU)
+    }
+
+    /// A world whose time starts at `start` and whose room is at `sfu` (worlds that
+    /// exchange datagrams share a start and differ in address).
+    pub fn at(start: Instant, sfu: SocketAddr) -> Self {
         Self {
             start,
             now: start,
+            sfu,
             room: room_from_env(),
             peers: Vec::new(),
             estimator: EstimatorKind::default(),
@@ -220,6 +234,8 @@ impl World {
             channels: Vec::new(),
             speakers: Vec::new(),
             events: Vec::new(),
+            outbox: Vec::new(),
+            relay_offers: Vec::new(),
         }
     }
 
@@ -293,7 +309,7 @@ impl World {
         config: ClientConfig,
     ) -> &mut Peer {
         let sfu_rtc = SfuRtc::builder()
-            .host_candidate(SFU)
+            .host_candidate(self.sfu)
             .estimator(self.estimator)
             .build(self.now);
         let mut client = Client::new(id, sfu_rtc, config);
@@ -383,36 +399,41 @@ impl World {
     pub fn run(&mut self, d: Duration) {
         let end = self.now + d;
         while self.now < end {
-            let step_end = self.now + STEP;
-            for _ in 0..10_000 {
-                let links = self
-                    .peers
-                    .iter()
-                    .filter_map(|p| p.downlink.as_ref().and_then(Link::next_due));
-                let Some(next) = self.room.poll_timeout().into_iter().chain(links).min() else {
-                    break;
-                };
-                if next >= step_end {
-                    break;
-                }
-                self.now = next.max(self.now);
-                self.room.handle_timeout(self.now);
-                self.deliver_due();
-                self.exchange();
+            self.step();
+        }
+    }
+
+    /// Runs the world for one [`STEP`] (see [`World::run`]).
+    pub fn step(&mut self) {
+        let step_end = self.now + STEP;
+        for _ in 0..10_000 {
+            let links = self
+                .peers
+                .iter()
+                .filter_map(|p| p.downlink.as_ref().and_then(Link::next_due));
+            let Some(next) = self.room.poll_timeout().into_iter().chain(links).min() else {
+                break;
+            };
+            if next >= step_end {
+                break;
             }
-            self.now = step_end;
-            let now = self.now;
-            let tick = (now - self.start).as_millis() as u64;
-            for p in self.peers.iter_mut().filter(|p| !p.gone) {
-                if tick.is_multiple_of(20) {
-                    p.send_media(now);
-                }
-                let _ = p.rtc.handle_input(Input::Timeout(now));
-            }
-            self.room.handle_timeout(now);
+            self.now = next.max(self.now);
+            self.room.handle_timeout(self.now);
             self.deliver_due();
             self.exchange();
         }
+        self.now = step_end;
+        let now = self.now;
+        let tick = (now - self.start).as_millis() as u64;
+        for p in self.peers.iter_mut().filter(|p| !p.gone) {
+            if tick.is_multiple_of(20) {
+                p.send_media(now);
+            }
+            let _ = p.rtc.handle_input(Input::Timeout(now));
+        }
+        self.room.handle_timeout(now);
+        self.deliver_due();
+        self.exchange();
     }
 
     /// Hands every link's due datagrams to their peers.
@@ -447,6 +468,10 @@ impl World {
             }
             while let Some(t) = self.room.poll_transmit() {
                 moved = true;
+                if !self.peers.iter().any(|p| p.addr == t.destination) {
+                    self.outbox.push(t);
+                    continue;
+                }
                 if let Some(p) = self
                     .peers
                     .iter_mut()
@@ -472,6 +497,10 @@ impl World {
                     continue;
                 }
                 if let RoomEvent::Offer { client, offer } = ev {
+                    if !self.peers.iter().any(|p| p.id == client) {
+                        self.relay_offers.push((client, offer));
+                        continue;
+                    }
                     let Some(p) = self.peers.iter_mut().find(|p| p.id == client && !p.gone) else {
                         continue;
                     };

@@ -1,0 +1,123 @@
+//! Rooms that span SFU nodes: relay connections carry each node's tracks to the others,
+//! never back, and keyframe requests travel upstream to the publisher.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cascade::Cascade;
+use sfu_ids::ClientId;
+use str0m::media::{KeyframeRequestKind, MediaKind};
+
+/// Receiving m-lines of `peer` on `node` that carry a track of `publisher`.
+fn tracks_from(c: &mut Cascade, node: usize, peer: ClientId, publisher: ClientId) -> usize {
+    let publisher = publisher.to_string();
+    c.nodes[node]
+        .peer(peer)
+        .track_of
+        .values()
+        .filter(|(p, _)| *p == publisher)
+        .count()
+}
+
+#[test]
+fn two_nodes_carry_each_others_tracks_and_keyframe_requests() {
+    let mut c = Cascade::new(2);
+    let a1 = c.nodes[0].join(false);
+    let b1 = c.nodes[1].join(false);
+    let b2 = c.nodes[1].join(false);
+    let (relay_on_a, relay_on_b) = c.link(0, 1);
+    c.run(Duration::from_secs(4));
+
+    // a1's audio and video reach b1 and b2 through the relay, and b2's reach a1.
+    for b in [b1, b2] {
+        assert_eq!(tracks_from(&mut c, 1, b, relay_on_b), 2);
+        let audio = c.nodes[1].audio_frames(b, relay_on_b);
+        let video = c.nodes[1].video_frames(b, relay_on_b);
+        assert!(
+            audio > 100 && video > 50,
+            "{b}: {audio} audio, {video} video"
+        );
+    }
+    assert_eq!(tracks_from(&mut c, 0, a1, relay_on_a), 4);
+    let video = c.nodes[0].video_frames(a1, relay_on_a);
+    assert!(video > 100, "a1 got {video} video frames from b1 and b2");
+    // Locals still see each other directly.
+    assert!(c.nodes[1].video_frames(b1, b2) > 50);
+    // b1 and b2 asked for a keyframe as a1's video opened: through the relay to a1.
+    assert!(c.nodes[0].peer(a1).keyframe_requests >= 1);
+
+    // A subscriber that loses its decoder state asks again (a PLI), and a1 hears it.
+    let a_requests = c.nodes[0].peer(a1).keyframe_requests;
+    let relayed = relay_on_b.to_string();
+    let p = c.nodes[1].peer(b1);
+    let mid = p
+        .track_of
+        .iter()
+        .filter(|(_, (publisher, _))| *publisher == relayed)
+        .map(|(m, _)| *m)
+        .find(|m| p.rtc.media(*m).map(|x| x.kind()) == Some(MediaKind::Video))
+        .expect("b1 receives a relayed video track");
+    c.run(Duration::from_millis(600));
+    c.nodes[1]
+        .peer(b1)
+        .rtc
+        .direct_api()
+        .stream_rx_by_mid(mid, None)
+        .expect("a receive stream")
+        .request_keyframe(KeyframeRequestKind::Pli);
+    c.run(Duration::from_millis(500));
+    assert!(c.nodes[0].peer(a1).keyframe_requests > a_requests);
+
+    // a1 leaves: its tracks end on node B too.
+    let now = c.nodes[0].now;
+    c.nodes[0].room.remove(a1, now);
+    c.nodes[0].vanish(a1);
+    c.run(Duration::from_secs(2));
+    for b in [b1, b2] {
+        assert_eq!(tracks_from(&mut c, 1, b, relay_on_b), 0);
+    }
+    assert_eq!(c.nodes[1].room.len(), 3, "b1, b2 and the relay stay");
+}
+
+#[test]
+fn a_triangle_delivers_every_track_once() {
+    let mut c = Cascade::new(3);
+    let peers: Vec<ClientId> = (0..3).map(|n| c.nodes[n].join(false)).collect();
+    c.link(0, 1);
+    c.link(1, 2);
+    c.link(0, 2);
+    c.run(Duration::from_secs(4));
+    for n in 0..3 {
+        let p = peers[n];
+        let lines = c.nodes[n].peer(p).track_of.len();
+        assert_eq!(
+            lines, 4,
+            "node {n}'s peer receives the two others' audio and video"
+        );
+        let video: u64 = c.nodes[n].peer(p).track_frames.values().sum();
+        assert!(video > 100, "node {n}'s peer decoded {video} video frames");
+    }
+    // No relay carries a track back: each relay client publishes the far node's own two.
+    for n in 0..3 {
+        let room = &c.nodes[n].room;
+        for id in room.client_ids().filter(|id| id.get() >= 1000) {
+            let published = room.client(id).expect("relay").published_tracks().count();
+            assert_eq!(published, 2, "relay {id} on node {n} publishes {published}");
+        }
+    }
+}
+
+#[test]
+fn a_line_of_nodes_never_loops() {
+    // A – B – C: B's peer sees both ends; the ends see B's peer only, since a track that
+    // came over a relay never goes out over another.
+    let mut c = Cascade::new(3);
+    let peers: Vec<ClientId> = (0..3).map(|n| c.nodes[n].join(false)).collect();
+    c.link(0, 1);
+    c.link(1, 2);
+    c.run(Duration::from_secs(3));
+    assert_eq!(c.nodes[1].peer(peers[1]).track_of.len(), 4);
+    assert_eq!(c.nodes[0].peer(peers[0]).track_of.len(), 2);
+    assert_eq!(c.nodes[2].peer(peers[2]).track_of.len(), 2);
+}
