@@ -81,6 +81,10 @@ const STEPS: &[Step] = &[
         name: "e2e-gst",
         run: crate::e2e_gst::run_all,
     },
+    Step {
+        name: "e2e-cascade",
+        run: crate::e2e_cascade::run,
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {

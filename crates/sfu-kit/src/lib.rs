@@ -74,7 +74,7 @@
 pub use sfu_client::{
     BestFitSelector, Bitrate, ChannelConfig, ChannelReliability, Client, ClientConfig, ClientError,
     ClientOutput, ClientStats, EstimatorKind, LayerChange, LayerChangeReason, LayerInfo,
-    LayerSelector, OfferedTrack, PayloadEncryption, PeerRtcpStats, Propagated, RawRtc,
+    LayerSelector, OfferedTrack, PayloadEncryption, PeerRole, PeerRtcpStats, Propagated, RawRtc,
     RawRtcConfig, ReceiveMode, SfuOffer, SfuRtc, SfuRtcBuilder, SvcLayers, TrackHints, TrackInfo,
     TrackPriority, UnknownEstimator, rtc_config,
 };
@@ -92,8 +92,8 @@ pub use sfu_registry::{
 pub use sfu_udp::batch;
 pub use sfu_udp::{
     ClientSignal, DEFAULT_SOCKET_BUFFER, JoinOptions, Joined, MuxStats, ROOM_EVENTS_BUFFER,
-    RoomError, RoomHandle, RoomInbox, RoomStats, RtcConfigFn, SelectorFactory, SfuConfig, UdpMux,
-    bind, room_channel, run_udp_loop, serve, serve_socket,
+    RelayOffer, RoomError, RoomHandle, RoomInbox, RoomStats, RtcConfigFn, SelectorFactory,
+    SfuConfig, UdpMux, bind, room_channel, run_udp_loop, serve, serve_socket,
 };
 
 #[cfg(feature = "metrics-prometheus")]

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sfu_client::{
-    Bitrate, Client, ClientStats, PayloadEncryption, PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc,
-    TrackHints, TrackPriority,
+    Bitrate, Client, ClientStats, PayloadEncryption, PeerRole, PeerRtcpStats, ReceiveMode,
+    SfuOffer, SfuRtc, TrackHints, TrackPriority,
 };
 use sfu_ids::{ClientId, SfuMid, SfuRid};
 use sfu_registry::{AcceptedOffer, RoomEvent, Workers};
@@ -46,6 +46,8 @@ pub struct JoinOptions {
     /// Whether the peer's media is end-to-end encrypted; `None` leaves it to the room's
     /// client configuration ([`SfuConfig::with_client`](crate::SfuConfig::with_client)).
     pub payload_encryption: Option<PayloadEncryption>,
+    /// A participant, or another SFU node relaying the room ([`PeerRole`]).
+    pub role: PeerRole,
 }
 
 impl JoinOptions {
@@ -55,6 +57,17 @@ impl JoinOptions {
         Self {
             receive: ReceiveMode::Nothing,
             payload_encryption: None,
+            role: PeerRole::Participant,
+        }
+    }
+
+    /// Another SFU node that opened a relay of this room to us ([`PeerRole::Relay`]): it
+    /// publishes its node's tracks and receives ours, with renegotiation offers both ways.
+    pub const fn relay() -> Self {
+        Self {
+            receive: ReceiveMode::Renegotiate,
+            payload_encryption: None,
+            role: PeerRole::Relay,
         }
     }
 
@@ -64,6 +77,7 @@ impl JoinOptions {
         Self {
             receive: ReceiveMode::OfferedSlots,
             payload_encryption: None,
+            role: PeerRole::Participant,
         }
     }
 
@@ -85,6 +99,17 @@ pub struct Joined {
     pub signals: mpsc::Receiver<ClientSignal>,
 }
 
+/// A relay this room opened to another SFU node ([`RoomHandle::open_relay`]).
+#[derive(Debug)]
+pub struct RelayOffer {
+    /// The relay's client in this room.
+    pub client: ClientId,
+    /// The offer for the other node's room; its answer goes to [`RoomHandle::answer`].
+    pub offer: String,
+    /// The room's later offers to the other node, and the close notice, in order.
+    pub signals: mpsc::Receiver<ClientSignal>,
+}
+
 /// Errors of room operations.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -98,13 +123,19 @@ pub enum RoomError {
     /// No such client in the room.
     #[error("no client {0} in this room")]
     UnknownClient(ClientId),
+    /// The peer's offer crossed an offer of a relay this room opened, which wins (see
+    /// [`ClientError::OfferCollision`](sfu_client::ClientError::OfferCollision)).
+    #[error("the offer crossed one of ours, which wins")]
+    OfferCollision,
 }
 
 pub(crate) enum Command {
     Join {
-        /// Built, with the peer's offer applied, outside the room task.
+        /// Built, with the peer's offer applied (or its own first offer made), outside
+        /// the room task.
         client: Box<Client>,
-        answer: String,
+        /// What the peer gets back: the answer to its offer, or that first offer.
+        sdp: String,
         reply: oneshot::Sender<Result<Joined, RoomError>>,
     },
     Answer {
@@ -307,7 +338,11 @@ impl RoomHandle {
             *rtc.raw_config() = edit.apply(raw);
         }
         let rtc = rtc.build(Instant::now());
-        let mut config = ctx.config.client.with_receive(options.receive);
+        let mut config = ctx
+            .config
+            .client
+            .with_receive(options.receive)
+            .with_role(options.role);
         if let Some(encryption) = options.payload_encryption {
             config = config.with_payload_encryption(encryption);
         }
@@ -323,10 +358,51 @@ impl RoomHandle {
         }
         self.request(|reply| Command::Join {
             client: Box::new(client),
-            answer,
+            sdp: answer,
             reply,
         })
         .await?
+    }
+
+    /// Opens a relay of this room to the same room on another SFU node: the returned
+    /// offer goes to that node (which joins it with [`JoinOptions::relay`]) and its answer
+    /// to [`RoomHandle::answer`]. The relay runs full ICE towards the other node (which is
+    /// ICE-lite, as every room is) from this room's address. From then on either side may
+    /// offer, through the relay's signals here and [`RoomHandle::offer`] for the other
+    /// node's offers; when both offer at once, ours wins and theirs is refused with
+    /// [`RoomError::OfferCollision`].
+    pub async fn open_relay(&self) -> Result<RelayOffer, RoomError> {
+        let ctx = &self.joins;
+        let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut rtc = SfuRtc::builder()
+            .full_ice()
+            .host_candidate(ctx.candidate)
+            .estimator(ctx.config.estimator);
+        if let Some(edit) = &ctx.config.rtc_config {
+            let raw = std::mem::take(rtc.raw_config());
+            *rtc.raw_config() = edit.apply(raw);
+        }
+        let rtc = rtc.build(Instant::now());
+        let config = ctx.config.client.with_role(PeerRole::Relay);
+        let mut client = Client::new(id, rtc, config);
+        if let Some(selectors) = &ctx.config.layer_selector {
+            client = client.with_boxed_selector(selectors.make());
+        }
+        let offer = client
+            .create_offer()
+            .map_err(|e| RoomError::BadSdp(e.to_string()))?;
+        let joined = self
+            .request(|reply| Command::Join {
+                client: Box::new(client),
+                sdp: offer,
+                reply,
+            })
+            .await??;
+        Ok(RelayOffer {
+            client: joined.client,
+            offer: joined.answer,
+            signals: joined.signals,
+        })
     }
 
     /// Delivers the peer's answer to the room's last offer.

@@ -34,8 +34,8 @@ mod udp_loop;
 
 pub use config::{DEFAULT_SOCKET_BUFFER, RtcConfigFn, SelectorFactory, SfuConfig};
 pub use handle::{
-    ClientSignal, JoinOptions, Joined, ROOM_EVENTS_BUFFER, RoomError, RoomHandle, RoomInbox,
-    RoomStats, room_channel,
+    ClientSignal, JoinOptions, Joined, ROOM_EVENTS_BUFFER, RelayOffer, RoomError, RoomHandle,
+    RoomInbox, RoomStats, room_channel,
 };
 pub use mux::{MuxStats, UdpMux};
 pub use udp_loop::{bind, run_udp_loop, serve, serve_socket};

@@ -8,6 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use sfu_client::{Client, ClientError};
 use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{Registry, RoomEvent};
 use tokio::net::UdpSocket;
@@ -262,7 +263,7 @@ fn handle_command(
     match cmd {
         Command::Join {
             mut client,
-            answer,
+            sdp,
             reply,
         } => {
             let id = client.id();
@@ -281,7 +282,7 @@ fn handle_command(
                     signals.insert(id, tx);
                     Ok(Joined {
                         client: id,
-                        answer,
+                        answer: sdp,
                         signals: rx,
                     })
                 }
@@ -293,11 +294,24 @@ fn handle_command(
                 sfu_registry::RegistryError::UnknownClient(c) => RoomError::UnknownClient(c),
                 other => RoomError::BadSdp(other.to_string()),
             });
+            // The far end of a relay this room opened is bound to it by its answer; the
+            // shared port routes it too.
+            if let Some(link) = mux
+                && result.is_ok()
+                && room.client(client).is_some_and(Client::opened_connection)
+            {
+                for &addr in room.client_addresses(client) {
+                    link.bind_address(client, addr);
+                }
+            }
             let _ = reply.send(result);
         }
         Command::Offer { client, sdp, reply } => {
             let result = room.accept_offer(client, &sdp, now).map_err(|e| match e {
                 sfu_registry::RegistryError::UnknownClient(c) => RoomError::UnknownClient(c),
+                sfu_registry::RegistryError::Client(ClientError::OfferCollision) => {
+                    RoomError::OfferCollision
+                }
                 other => RoomError::BadSdp(other.to_string()),
             });
             let _ = reply.send(result);

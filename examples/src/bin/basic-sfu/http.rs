@@ -39,6 +39,8 @@ const WHIP_CLIENT: &str = include_str!("vendor/whip-client.js");
 const EVENT_STREAM_DEADLINE: Duration = Duration::from_secs(20);
 /// The largest offer a join takes: a browser's offer with a few tracks is under 10 KiB.
 const MAX_OFFER_BYTES: usize = 64 * 1024;
+/// The largest offer of a relay from another node: one m-line per track of the room.
+pub(crate) const MAX_RELAY_OFFER_BYTES: usize = 1024 * 1024;
 /// The largest answer: one m-line per track the participant receives.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// The largest stats report a page may post.
@@ -100,6 +102,23 @@ pub(crate) struct AppState {
     waiting: Waiting,
     /// Turns true on shutdown; event streams end then.
     stop: watch::Receiver<bool>,
+    /// What another node must present to open a relay here (none: no relays accepted).
+    pub(crate) relay_secret: Option<Arc<str>>,
+}
+
+impl AppState {
+    /// Keeps a joined client's signals until its event stream connects.
+    pub(crate) fn waiting_insert(
+        &self,
+        room: &str,
+        client: u64,
+        signals: mpsc::Receiver<ClientSignal>,
+    ) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((room.to_string(), client), signals);
+    }
 }
 
 pub(crate) fn router(
@@ -108,6 +127,7 @@ pub(crate) fn router(
     max_tracks: usize,
     joins: Option<Arc<JoinLimiter>>,
     stop: watch::Receiver<bool>,
+    relay_secret: Option<String>,
 ) -> Router {
     let state = AppState {
         rooms,
@@ -116,6 +136,7 @@ pub(crate) fn router(
         max_tracks,
         waiting: Arc::default(),
         stop,
+        relay_secret: relay_secret.map(Arc::from),
     };
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
@@ -147,6 +168,11 @@ pub(crate) fn router(
         .route("/api/reports", get(reports))
         .route("/api/dev-token", get(dev_token))
         .route("/metrics", get(metrics))
+        .route(
+            "/api/relay/offer",
+            post(offer).layer(DefaultBodyLimit::max(MAX_RELAY_OFFER_BYTES)),
+        )
+        .merge(crate::cascade::routes())
         .merge(crate::session::routes(MAX_OFFER_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
@@ -209,7 +235,7 @@ async fn same_origin(req: Request, next: Next) -> Response {
 }
 
 /// The credential a request carries: its `Authorization: Bearer` value, else the query's.
-fn credential<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+pub(crate) fn credential<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -218,7 +244,7 @@ fn credential<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a 
 }
 
 /// Checks that the request speaks for participant `client` of `room`.
-fn authorize_participant(
+pub(crate) fn authorize_participant(
     s: &AppState,
     headers: &HeaderMap,
     room: &str,
@@ -271,7 +297,7 @@ fn offers_to_send(sdp: &str) -> bool {
 }
 
 /// A 400 when `name` is not a room name: 1-64 letters, digits, '-' or '_'.
-fn bad_room_name(name: &str) -> Option<Response> {
+pub(crate) fn bad_room_name(name: &str) -> Option<Response> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name
@@ -325,6 +351,7 @@ impl Admitted {
             camera_off: false,
             secret,
             may_publish: self.may_publish,
+            relay: false,
         }
     }
 }
@@ -494,7 +521,8 @@ async fn offer(
         return AuthError::NotGranted("publish").into_response();
     }
     let tracks = sdp.lines().filter(|l| l.starts_with("m=")).count();
-    if tracks > s.max_tracks {
+    // A relay carries every track of its node's room: the room's limits bound it.
+    if tracks > s.max_tracks && !participant.relay {
         return bad(
             StatusCode::BAD_REQUEST,
             format!(
@@ -675,7 +703,12 @@ async fn subscribe(
         Err(e) => return e.into_response(),
     };
     let mid = SfuMid::from(q.mid.as_str());
-    let (client, publisher) = (ClientId::new(q.client), ClientId::new(q.publisher));
+    // A far participant's track is the track of the relay that brings it.
+    let publisher = match q.publisher >> crate::rooms::REMOTE_SHIFT {
+        0 => q.publisher,
+        relay => relay,
+    };
+    let (client, publisher) = (ClientId::new(q.client), ClientId::new(publisher));
     let rendered = q
         .width
         .zip(q.height)
@@ -805,13 +838,11 @@ fn event_stream(
                             .tracks
                             .iter()
                             .map(|t| {
-                                let publisher = t.publisher.get();
-                                let owner =
-                                    if rooms.is_screen(room, publisher, t.publisher_mid.as_str()) {
-                                        format!("{publisher}:screen")
-                                    } else {
-                                        publisher.to_string()
-                                    };
+                                let owner = rooms.owner_of(
+                                    room,
+                                    t.publisher.get(),
+                                    t.publisher_mid.as_str(),
+                                );
                                 (t.mid.to_string(), owner.into())
                             })
                             .collect();

@@ -10,6 +10,7 @@
 //! `--api-secret` the server runs in dev mode and gives tokens to anyone who asks.
 
 mod auth;
+mod cascade;
 mod http;
 mod rooms;
 mod session;
@@ -87,6 +88,23 @@ struct Args {
     /// 400).
     #[arg(long, env = "SFU_WORKERS", default_value_t = 1)]
     workers: usize,
+    /// Accept relays from other nodes that present this secret (at least 16 bytes): a
+    /// room then spans the nodes whose rooms open relays here.
+    #[arg(long, env = "SFU_RELAY_SECRET", hide_env_values = true)]
+    relay_secret: Option<String>,
+    /// Another node (its HTTP base URL) every room started here opens a relay to, with
+    /// --relay-secret as that node's secret. Repeat for several; link each pair of nodes
+    /// once (one side lists the other).
+    #[arg(
+        long = "cascade",
+        env = "SFU_CASCADE",
+        value_delimiter = ',',
+        requires = "relay_secret"
+    )]
+    cascade: Vec<String>,
+    /// This node's name in the other nodes' logs.
+    #[arg(long, env = "SFU_NODE_ID", default_value = "sfu")]
+    node_id: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +205,18 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(addr = %mux.local_addr(), "media for every room on one UDP port");
         Some(mux)
     };
+    if args.relay_secret.as_ref().is_some_and(|s| s.len() < 16) {
+        anyhow::bail!("--relay-secret must be at least 16 bytes");
+    }
+    let links = args
+        .cascade
+        .iter()
+        .map(|url| cascade::Link {
+            url: url.clone(),
+            secret: args.relay_secret.clone().unwrap_or_default(),
+            node: args.node_id.clone(),
+        })
+        .collect();
     let rooms = rooms::Rooms::new(
         args.bind,
         args.public_ip,
@@ -195,7 +225,8 @@ async fn main() -> anyhow::Result<()> {
         args.estimator,
         sfu_kit::Workers::new(args.workers),
         limits,
-    )?;
+    )?
+    .with_cascade(links);
     // Event streams never end by themselves; they watch this to let graceful shutdown finish.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = http::router(
@@ -204,6 +235,7 @@ async fn main() -> anyhow::Result<()> {
         args.max_tracks,
         http::join_limiter(args.join_rate),
         stop_rx,
+        args.relay_secret,
     );
     let host = match (args.public_ip, args.bind.is_unspecified()) {
         (Some(ip), _) => ip.to_string(),

@@ -11,7 +11,7 @@ use sfu_kit::{
 use tokio::sync::broadcast;
 
 /// A participant as the page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Participant {
     pub(crate) id: u64,
     pub(crate) name: String,
@@ -27,7 +27,32 @@ pub(crate) struct Participant {
     /// Its token grants publishing: its later offers may send.
     #[serde(skip)]
     pub(crate) may_publish: bool,
+    /// It is another node's relay of the room ([`crate::cascade`]), not a person: the
+    /// roster shows the far node's participants in its place.
+    #[serde(skip)]
+    pub(crate) relay: bool,
 }
+
+/// The far end of a relay of a room: the other node's participants, and which of them
+/// each of the relay's m-lines carries.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FarNode {
+    /// The other node's own participants, with their ids there.
+    pub(crate) participants: Vec<Participant>,
+    /// The relay connection's m-line → the owner there: its participant id, with
+    /// `:screen` for a screen share (as the pages' `tracks` name owners).
+    pub(crate) owners: HashMap<String, String>,
+}
+
+/// The id under which the pages of this node know participant `far` of the node at the
+/// other end of relay client `relay`: unique in the room, and the relay's id is
+/// `id >> REMOTE_SHIFT` again. A page's ids are JavaScript numbers, exact below 2^53.
+pub(crate) fn remote_id(relay: u64, far: u64) -> u64 {
+    (relay << REMOTE_SHIFT) | (far & ((1 << REMOTE_SHIFT) - 1))
+}
+
+/// See [`remote_id`]: local client ids stay below `1 << REMOTE_SHIFT`.
+pub(crate) const REMOTE_SHIFT: u32 = 24;
 
 /// How much the server takes on.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +88,58 @@ pub(crate) struct Room {
     port: u16,
     /// The room's counters as last added to the process's `/metrics` totals.
     pub(crate) reported: RoomCounts,
+    /// The room's relays to and from other nodes, by their client id here.
+    pub(crate) relays: HashMap<u64, FarNode>,
+    /// Dropped with the room: the relays this node opened for it see the room is gone.
+    _relays_open: Option<tokio::sync::watch::Sender<()>>,
+}
+
+impl Room {
+    fn new(
+        handle: RoomHandle,
+        port: u16,
+        relays_open: Option<tokio::sync::watch::Sender<()>>,
+    ) -> Self {
+        Self {
+            handle,
+            participants: Vec::new(),
+            roster: broadcast::channel(16).0,
+            reports: HashMap::new(),
+            joining: 0,
+            port,
+            reported: RoomCounts::default(),
+            relays: HashMap::new(),
+            _relays_open: relays_open,
+        }
+    }
+
+    /// The roster as the pages read it: the room's people (not the relays), then the
+    /// participants of the nodes at the far end of each relay under their [`remote_id`]s,
+    /// with `via`, the relay's client id.
+    pub(crate) fn roster_json(&self) -> String {
+        let mut list: Vec<serde_json::Value> = self
+            .participants
+            .iter()
+            .filter(|p| !p.relay)
+            .filter_map(|p| serde_json::to_value(p).ok())
+            .collect();
+        for (&relay, far) in &self.relays {
+            for p in &far.participants {
+                let mut p = p.clone();
+                p.id = remote_id(relay, p.id);
+                if let Ok(mut v) = serde_json::to_value(&p) {
+                    v["via"] = relay.into();
+                    list.push(v);
+                }
+            }
+        }
+        serde_json::Value::Array(list).to_string()
+    }
+
+    /// Tells the room's event streams the roster changed.
+    fn announce(&self) {
+        let _ = self.roster.send(self.roster_json());
+    }
 }
 
 /// The monotonic counters of one room, in the order [`add_counts`] reads them.
@@ -153,6 +230,8 @@ pub(crate) struct Rooms {
     workers: Workers,
     limits: Limits,
     pub(crate) metrics: SfuMetrics,
+    /// The nodes every room here opens a relay to.
+    cascade: Arc<Vec<crate::cascade::Link>>,
 }
 
 /// A mux's monotonic counters, in the order [`Rooms::add_mux_counts`] reads them.
@@ -182,7 +261,14 @@ impl Rooms {
             workers,
             limits,
             metrics: SfuMetrics::new()?,
+            cascade: Arc::default(),
         })
+    }
+
+    /// Every room started from now on opens a relay to each of `links`.
+    pub(crate) fn with_cascade(mut self, links: Vec<crate::cascade::Link>) -> Self {
+        self.cascade = Arc::new(links);
+        self
     }
 
     /// Adds what the shared port counted since the last call to the `/metrics` totals:
@@ -261,14 +347,21 @@ impl Rooms {
             return Err(RoomsError::TooManyRooms(self.limits.max_rooms));
         }
         // Another request may have started the room meanwhile; keep the first.
-        let room = rooms.entry(name.to_string()).or_insert_with(|| Room {
-            handle,
-            participants: Vec::new(),
-            roster: broadcast::channel(16).0,
-            reports: HashMap::new(),
-            joining: 0,
-            port,
-            reported: RoomCounts::default(),
+        let room = rooms.entry(name.to_string()).or_insert_with(|| {
+            let relays_open = (!self.cascade.is_empty()).then(|| {
+                let (open, watch) = tokio::sync::watch::channel(());
+                for link in self.cascade.iter() {
+                    crate::cascade::spawn_relay(
+                        self.clone(),
+                        name.to_string(),
+                        handle.clone(),
+                        link.clone(),
+                        watch.clone(),
+                    );
+                }
+                open
+            });
+            Room::new(handle, port, relays_open)
         });
         if room.port != port {
             self.release_port(port);
@@ -345,7 +438,7 @@ impl Rooms {
         if let Some(r) = rooms.get_mut(room) {
             r.joining = r.joining.saturating_sub(1);
             r.participants.push(participant);
-            let _ = r.roster.send(roster_json(&r.participants));
+            r.announce();
         }
     }
 
@@ -371,7 +464,7 @@ impl Rooms {
         };
         if p.screen != screen {
             p.screen = screen;
-            let _ = r.roster.send(roster_json(&r.participants));
+            r.announce();
         }
     }
 
@@ -392,16 +485,99 @@ impl Rooms {
         };
         if *flag != muted {
             *flag = muted;
-            let _ = r.roster.send(roster_json(&r.participants));
+            r.announce();
         }
     }
 
-    /// Whether `mid` of `publisher` in `room` is a screen share.
-    pub(crate) fn is_screen(&self, room: &str, publisher: u64, mid: &str) -> bool {
-        self.lock().get(room).is_some_and(|r| {
+    /// Who the pages see sending the track `mid` of client `publisher` in `room`: the
+    /// publisher's id, with `:screen` for its screen share; for a track a relay brings, the
+    /// far participant's [`remote_id`].
+    pub(crate) fn owner_of(&self, room: &str, publisher: u64, mid: &str) -> String {
+        let rooms = self.lock();
+        let Some(r) = rooms.get(room) else {
+            return publisher.to_string();
+        };
+        if let Some(far) = r.relays.get(&publisher) {
+            let Some(owner) = far.owners.get(mid) else {
+                return publisher.to_string();
+            };
+            let (id, what) = owner.split_once(':').unwrap_or((owner, ""));
+            let id = id
+                .parse()
+                .map_or(publisher, |far| remote_id(publisher, far));
+            return if what.is_empty() {
+                id.to_string()
+            } else {
+                format!("{id}:{what}")
+            };
+        }
+        let screen = r
+            .participants
+            .iter()
+            .any(|p| p.id == publisher && p.screen.as_deref() == Some(mid));
+        if screen {
+            format!("{publisher}:screen")
+        } else {
+            publisher.to_string()
+        }
+    }
+
+    /// Records a relay of `room` (its client here), with nothing known of the far node yet.
+    pub(crate) fn add_relay(&self, room: &str, relay: u64) {
+        if let Some(r) = self.lock().get_mut(room) {
+            r.relays.insert(relay, FarNode::default());
+        }
+    }
+
+    /// Forgets a relay of `room` and the far participants it brought.
+    pub(crate) fn remove_relay(&self, room: &str, relay: u64) {
+        if let Some(r) = self.lock().get_mut(room)
+            && r.relays.remove(&relay).is_some()
+        {
+            r.announce();
+        }
+    }
+
+    /// What the node at the far end of relay `relay` of `room` says of itself: its
+    /// participants (those it brought over relays of its own are not), and the owners of
+    /// the relay's m-lines; `None` keeps what was known.
+    pub(crate) fn set_far(
+        &self,
+        room: &str,
+        relay: u64,
+        participants: Option<Vec<Participant>>,
+        owners: Option<HashMap<String, String>>,
+    ) {
+        let mut rooms = self.lock();
+        let Some(r) = rooms.get_mut(room) else {
+            return;
+        };
+        let Some(far) = r.relays.get_mut(&relay) else {
+            return;
+        };
+        let announce = participants
+            .as_ref()
+            .is_some_and(|p| *p != far.participants);
+        if let Some(p) = participants {
+            far.participants = p;
+        }
+        if let Some(o) = owners {
+            far.owners = o;
+        }
+        if announce {
+            r.announce();
+        }
+    }
+
+    /// The room's own people, as another node shows them (not the relays, nor the
+    /// participants they bring).
+    pub(crate) fn local_participants(&self, room: &str) -> Vec<Participant> {
+        self.lock().get(room).map_or_else(Vec::new, |r| {
             r.participants
                 .iter()
-                .any(|p| p.id == publisher && p.screen.as_deref() == Some(mid))
+                .filter(|p| !p.relay)
+                .cloned()
+                .collect()
         })
     }
 
@@ -444,7 +620,8 @@ impl Rooms {
         if let Some(r) = rooms.get_mut(room) {
             r.participants.retain(|p| p.id != id.get());
             r.reports.remove(&id.get());
-            let _ = r.roster.send(roster_json(&r.participants));
+            r.relays.remove(&id.get());
+            r.announce();
         }
         self.close_if_empty(&mut rooms, room);
     }
@@ -452,7 +629,7 @@ impl Rooms {
     pub(crate) fn roster(&self, room: &str) -> String {
         self.lock()
             .get(room)
-            .map(|r| roster_json(&r.participants))
+            .map(Room::roster_json)
             .unwrap_or_else(|| "[]".into())
     }
 
@@ -469,10 +646,6 @@ impl Rooms {
             .find(|p| p.id == client)
             .map(|p| p.secret.clone())
     }
-}
-
-pub(crate) fn roster_json(p: &[Participant]) -> String {
-    serde_json::to_string(p).unwrap_or_else(|_| "[]".into())
 }
 
 #[cfg(test)]
@@ -500,18 +673,7 @@ mod tests {
         let (dead, inbox) =
             sfu_kit::room_channel(SfuConfig::default(), "127.0.0.1:9".parse().unwrap());
         drop(inbox);
-        rooms.lock().insert(
-            "r".into(),
-            Room {
-                handle: dead,
-                participants: Vec::new(),
-                roster: broadcast::channel(16).0,
-                reports: HashMap::new(),
-                joining: 0,
-                port: 0,
-                reported: RoomCounts::default(),
-            },
-        );
+        rooms.lock().insert("r".into(), Room::new(dead, 0, None));
         let (handle, reservation) = rooms.get_or_start("r").await.unwrap();
         assert!(!handle.is_stopped());
         assert!(handle.stats().await.is_ok(), "a live room task answers");
