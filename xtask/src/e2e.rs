@@ -1303,7 +1303,12 @@ pub(crate) fn num_f(v: &Value, k: &str) -> f64 {
 /// `client` that carries every other publisher's audio and lowest layer with 10 % to
 /// spare, plus less than half of the smallest step to a second layer: the allocator needs
 /// 1.2x a step's cost before taking it.
-fn low_cap_kbps(start: &Value, end: &Value, client: &str, window: Duration) -> anyhow::Result<u64> {
+pub(crate) fn low_cap_kbps(
+    start: &Value,
+    end: &Value,
+    client: &str,
+    window: Duration,
+) -> anyhow::Result<u64> {
     let map = end.as_object().context("reports are not objects")?;
     let mut lows = 0.0;
     let mut step = f64::MAX;

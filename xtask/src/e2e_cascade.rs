@@ -5,20 +5,22 @@
 //! B. Pass:
 //! 1. every page decodes the two others' video and audio, named as the roster names them
 //!    (the relay brings A's participants to B's pages and B's to A's);
-//! 2. after [`SETTLE`], over a clean window of [`CLEAN_WINDOW`] every stream keeps decoding, with no freeze
-//!    and at most [`MAX_KEYFRAMES`] keyframes;
-//! 3. "one" is closed: its tile leaves both pages on B within [`GONE_WITHIN`], and "two"
+//! 2. after [`SETTLE`], over a clean window of [`CLEAN_WINDOW`] every stream keeps
+//!    decoding, with no freeze and at most [`MAX_KEYFRAMES`] keyframes;
+//! 3. "three" is capped low: within [`SWITCH_WITHIN`] it decodes "one" (whose layers all
+//!    cross the relay) at a lower layer than "two" does, and keeps decoding;
+//! 4. "one" is closed: its tile leaves both pages on B within [`GONE_WITHIN`], and "two"
 //!    and "three" still see each other.
 
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, page_url, remotes, reports, skipped, start_browser,
-    start_sfu, token, wait_for,
+    Procs, build_sfu, find_chromium, low_cap_kbps, num, page_url, remotes, reports, set_cap,
+    skipped, start_browser, start_sfu, token, wait_for,
 };
 use crate::e2e_link::client_named;
 use crate::exec::root;
@@ -34,6 +36,8 @@ const CLEAN_WINDOW: Duration = Duration::from_secs(15);
 /// Keyframes a stream may decode in the clean window: a stream through the relay starts
 /// like any other, from its join, not again.
 const MAX_KEYFRAMES: u64 = 1;
+/// Time for the capped page to switch to a lower layer.
+const SWITCH_WITHIN: Duration = Duration::from_secs(20);
 /// Time for a closed page's tile to leave the other node's pages.
 const GONE_WITHIN: Duration = Duration::from_secs(15);
 
@@ -163,6 +167,40 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
         CLEAN_WINDOW.as_secs()
     );
 
+    let three = client_named(&last, "three").context("three has no report")?;
+    let cap = low_cap_kbps(&first, &last, &three, CLEAN_WINDOW)?;
+    let id_on_b = three.split('/').nth(1).context("a merged report key")?;
+    set_cap(&nodes[1], ROOM, &admin, id_on_b, cap)?;
+    let capped = Instant::now();
+    let (low, top) = wait_for(
+        "three decodes one at a lower layer than two does",
+        SWITCH_WITHIN.as_secs(),
+        || {
+            let r = all()?;
+            let width = |viewer| stream(&r, viewer, "one").map_or(0, |s| num(s, "frameWidth"));
+            let (low, top) = (width("three"), width("two"));
+            if low > 0 && low < top {
+                Ok(Ok((low, top)))
+            } else {
+                Ok(Err(format!("three {low}px, two {top}px")))
+            }
+        },
+    )?;
+    let before = all()?;
+    std::thread::sleep(Duration::from_secs(5));
+    let after = all()?;
+    let frames = |r: &Value| stream(r, "three", "one").map_or(0, |s| num(s, "framesDecoded"));
+    let decoded = frames(&after).saturating_sub(frames(&before));
+    if decoded < 25 {
+        bail!(
+            "e2e-cascade: capped to {cap} kbit/s, three decoded only {decoded} frames of one in 5 s"
+        );
+    }
+    println!(
+        "e2e-cascade: three capped to {cap} kbit/s decodes one at {low}px (two at {top}px) after {:.1} s, {decoded} frames in the next 5 s",
+        capped.elapsed().as_secs_f64()
+    );
+
     procs.kill(browsers[0]);
     let closed = Instant::now();
     wait_for(
@@ -187,7 +225,7 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
         "e2e-cascade: one's tile left node B's pages {:.1} s after its browser closed",
         closed.elapsed().as_secs_f64()
     );
-    println!("e2e-cascade: 3 passed, 0 failed");
+    println!("e2e-cascade: 4 passed, 0 failed");
     Ok(Outcome::Passed)
 }
 

@@ -75,6 +75,12 @@ pub(crate) struct TrackOut {
     pub(crate) pt_map: [u8; 128],
     /// Its m-line was a [`FreeSlot`] made active again by the outstanding offer.
     pub(crate) reused: bool,
+    /// A simulcast track a relay receives: every layer goes across as it came, on a
+    /// simulcast m-line of its own, for the far node's subscribers to choose from.
+    pub(crate) passthrough: bool,
+    /// The layers (bits by index into `info.rids`) a passthrough track sends: what the
+    /// far node's subscribers need.
+    pub(crate) sent_layers: u32,
 }
 
 pub(crate) const NO_PT: u8 = u8::MAX;
@@ -103,7 +109,16 @@ impl TrackOut {
             state: OutState::ToOpen,
             pt_map: [NO_PT; 128],
             reused: false,
+            passthrough: false,
+            sent_layers: u32::MAX,
         }
+    }
+
+    /// The track as a relay receives it: a simulcast track's layers all go across.
+    pub(crate) fn for_relay(info: TrackInfo) -> Self {
+        let mut t = Self::new(info);
+        t.passthrough = t.info.rids.len() > 1;
+        t
     }
 
     /// The report that this track was paused or resumed for `reason`, under `budget`.

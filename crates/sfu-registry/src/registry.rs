@@ -502,6 +502,24 @@ impl Registry {
         Ok(found)
     }
 
+    /// Tells relay `id` which layers of the simulcast track on its m-line `mid` the far
+    /// node needs (see [`Client::set_sent_layers`]); `Ok(false)` when it sends no
+    /// simulcast track there.
+    pub fn set_sent_layers(
+        &mut self,
+        id: ClientId,
+        mid: SfuMid,
+        active: &[SfuRid],
+        now: Instant,
+    ) -> Result<bool, RegistryError> {
+        let entry = self.entry_mut(id)?;
+        let found = entry.client.set_sent_layers(mid, active);
+        self.dynacast.wake(now);
+        self.mark_dirty(id);
+        self.drive(now);
+        Ok(found)
+    }
+
     /// Mutes or unmutes the track `mid` that client `id` publishes (see
     /// [`Client::set_muted`]); `Ok(false)` when it publishes no such track.
     pub fn set_muted(

@@ -121,3 +121,59 @@ fn a_line_of_nodes_never_loops() {
     assert_eq!(c.nodes[0].peer(peers[0]).track_of.len(), 2);
     assert_eq!(c.nodes[2].peer(peers[2]).track_of.len(), 2);
 }
+
+/// The layer (0 = lowest) of the last video frame `peer` of `node` received, from its size.
+fn last_layer(c: &mut Cascade, node: usize, peer: ClientId) -> Option<usize> {
+    let size = c.nodes[node].peer(peer).frames.last()?.len();
+    Some(size / 300 - 1)
+}
+
+#[test]
+fn simulcast_crosses_the_relay_whole_and_each_far_subscriber_picks_its_layer() {
+    let mut c = Cascade::new(2);
+    c.nodes[1].estimator = sfu_client::EstimatorKind::Off;
+    let a1 = c.nodes[0].join(true);
+    let full = c.nodes[1].join_viewer(1, 1);
+    let capped = c.nodes[1].join_viewer(1, 1);
+    let (_, relay_on_b) = c.link(0, 1);
+    for v in [full, capped] {
+        c.nodes[1].peer(v).record_frames = true;
+    }
+    c.run(Duration::from_secs(2));
+    c.nodes[1]
+        .room
+        .set_available_bitrate(capped, Some(sfu_client::Bitrate::from_kbps(110)))
+        .expect("capped is in the room");
+    c.run(Duration::from_secs(5));
+    // The relay brings all three layers; node B's subscribers take the one that fits.
+    let published = c.nodes[1].room.client(relay_on_b).expect("relay");
+    let video = published
+        .published_tracks()
+        .find(|t| t.kind == sfu_ids::SfuMediaKind::Video)
+        .expect("a relayed video track")
+        .clone();
+    assert_eq!(video.rids.len(), 3);
+    assert_eq!(last_layer(&mut c, 1, full), Some(2));
+    assert_eq!(last_layer(&mut c, 1, capped), Some(0));
+
+    // Nobody on B may be sent the top layer: B's dynacast tells the relay, the relay
+    // stops carrying it, and with no one else on A wanting it, a1 is told to stop it.
+    let hints = sfu_client::TrackHints::default().with_max_layer(Some(1));
+    let now = c.nodes[1].now;
+    for v in [full, capped] {
+        c.nodes[1]
+            .room
+            .set_track_hints(v, relay_on_b, video.mid, hints, now)
+            .expect("in the room");
+    }
+    // Each dynacast holds a layer for 2 s before pausing it: B's, then A's.
+    c.run(Duration::from_secs(7));
+    let asked = c.nodes[0].events.iter().rev().find_map(|e| match e {
+        sfu_registry::RoomEvent::PublisherLayers { client, active, .. } if *client == a1 => {
+            Some(active.iter().map(ToString::to_string).collect::<Vec<_>>())
+        }
+        _ => None,
+    });
+    assert_eq!(asked, Some(vec!["q".to_string(), "h".to_string()]));
+    assert_eq!(last_layer(&mut c, 1, full), Some(1));
+}

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sfu_client::{
-    Bitrate, Client, ClientStats, PayloadEncryption, PeerRole, PeerRtcpStats, ReceiveMode,
-    SfuOffer, SfuRtc, TrackHints, TrackPriority,
+    Bitrate, Client, ClientStats, EstimatorKind, PayloadEncryption, PeerRole, PeerRtcpStats,
+    ReceiveMode, SfuOffer, SfuRtc, TrackHints, TrackPriority,
 };
 use sfu_ids::{ClientId, SfuMid, SfuRid};
 use sfu_registry::{AcceptedOffer, RoomEvent, Workers};
@@ -99,6 +99,16 @@ pub struct Joined {
     pub signals: mpsc::Receiver<ClientSignal>,
 }
 
+/// The estimator of a peer of `role` in a room configured with `room`: none for a relay,
+/// which carries whatever the far node's subscribers need (each of them has an estimate
+/// of its own, and the link between nodes is provisioned for the room).
+fn estimator_for(role: PeerRole, room: EstimatorKind) -> EstimatorKind {
+    match role {
+        PeerRole::Relay => EstimatorKind::Off,
+        _ => room,
+    }
+}
+
 /// A relay this room opened to another SFU node ([`RoomHandle::open_relay`]).
 #[derive(Debug)]
 pub struct RelayOffer {
@@ -175,6 +185,12 @@ pub(crate) enum Command {
         publisher: ClientId,
         mid: SfuMid,
         hints: TrackHints,
+        reply: oneshot::Sender<Result<bool, RoomError>>,
+    },
+    SetSentLayers {
+        client: ClientId,
+        mid: SfuMid,
+        active: Vec<SfuRid>,
         reply: oneshot::Sender<Result<bool, RoomError>>,
     },
     SetMuted {
@@ -262,6 +278,7 @@ impl std::fmt::Debug for Command {
             Self::SetPriority { .. } => "SetPriority",
             Self::SetSubscribed { .. } => "SetSubscribed",
             Self::SetMuted { .. } => "SetMuted",
+            Self::SetSentLayers { .. } => "SetSentLayers",
             Self::SetHints { .. } => "SetHints",
             Self::PeerStats { .. } => "PeerStats",
             Self::Stats { .. } => "Stats",
@@ -332,7 +349,7 @@ impl RoomHandle {
         let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
         let mut rtc = SfuRtc::builder()
             .host_candidate(ctx.candidate)
-            .estimator(ctx.config.estimator);
+            .estimator(estimator_for(options.role, ctx.config.estimator));
         if let Some(edit) = &ctx.config.rtc_config {
             let raw = std::mem::take(rtc.raw_config());
             *rtc.raw_config() = edit.apply(raw);
@@ -377,7 +394,7 @@ impl RoomHandle {
         let mut rtc = SfuRtc::builder()
             .full_ice()
             .host_candidate(ctx.candidate)
-            .estimator(ctx.config.estimator);
+            .estimator(estimator_for(PeerRole::Relay, ctx.config.estimator));
         if let Some(edit) = &ctx.config.rtc_config {
             let raw = std::mem::take(rtc.raw_config());
             *rtc.raw_config() = edit.apply(raw);
@@ -453,6 +470,24 @@ impl RoomHandle {
             client,
             mid,
             muted,
+            reply,
+        })
+        .await?
+    }
+
+    /// Tells relay `client` which layers of the simulcast track it sends on its m-line
+    /// `mid` the far node needs: the far node's [`ClientSignal::PublisherLayers`] for its
+    /// end of the relay. `Ok(false)` when no simulcast track goes out there.
+    pub async fn set_sent_layers(
+        &self,
+        client: ClientId,
+        mid: SfuMid,
+        active: Vec<SfuRid>,
+    ) -> Result<bool, RoomError> {
+        self.request(|reply| Command::SetSentLayers {
+            client,
+            mid,
+            active,
             reply,
         })
         .await?

@@ -365,6 +365,17 @@ fn handle_command(
                 .map_err(|_| RoomError::UnknownClient(client));
             let _ = reply.send(result);
         }
+        Command::SetSentLayers {
+            client,
+            mid,
+            active,
+            reply,
+        } => {
+            let result = room
+                .set_sent_layers(client, mid, &active, now)
+                .map_err(|_| RoomError::UnknownClient(client));
+            let _ = reply.send(result);
+        }
         Command::SetMuted {
             client,
             mid,

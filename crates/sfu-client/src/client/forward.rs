@@ -133,6 +133,23 @@ impl Client {
     }
 }
 
+/// The header extensions a forwarded packet carries: the publisher's, on our m-line.
+fn out_extensions(media: &SfuMediaPayload, out_mid: SfuMid) -> str0m::rtp::ExtensionValues {
+    let mut exts = media.extensions.to_str0m();
+    exts.mid = Some(out_mid.into());
+    if let Some(dd) = &media.dependency_descriptor {
+        exts.user_values.set(DdBytes(Arc::clone(&dd.raw)));
+    }
+    if let Some(v) = media.frame_marking.as_ref().and_then(|m| {
+        let mut buf = [0u8; 3];
+        let n = sfu_vfm::write(m, &mut buf).ok()?;
+        VfmBytes::new(&buf[..n])
+    }) {
+        exts.user_values.set(v);
+    }
+    exts
+}
+
 /// Layers of one track that carry a descriptor: never more than simulcast has.
 const MAX_DESCRIBED_LAYERS: usize = 4;
 
@@ -162,6 +179,10 @@ impl Client {
             self.stats.dropped_not_ready += 1;
             return;
         };
+        if self.tracks_out[i].passthrough {
+            self.pass_through(i, out_mid, media);
+            return;
+        }
         let packet = Packet {
             rid: media.rid,
             seq_no: media.seq_no,
@@ -259,18 +280,7 @@ impl Client {
             self.stats.dropped_not_ready += 1;
             return;
         };
-        let mut exts = media.extensions.to_str0m();
-        exts.mid = Some(out_mid.into());
-        if let Some(dd) = &media.dependency_descriptor {
-            exts.user_values.set(DdBytes(Arc::clone(&dd.raw)));
-        }
-        if let Some(v) = media.frame_marking.as_ref().and_then(|m| {
-            let mut buf = [0u8; 3];
-            let n = sfu_vfm::write(m, &mut buf).ok()?;
-            VfmBytes::new(&buf[..n])
-        }) {
-            exts.user_values.set(v);
-        }
+        let exts = out_extensions(media, out_mid);
         let mut write = RtpWrite::new(
             out_pt.into(),
             seq_no.into(),
@@ -284,6 +294,45 @@ impl Client {
         if let Some(patch) = vp8 {
             write = write.vp8_patch(patch);
         }
+        tx.write_rtp(write);
+        self.stats.packets_forwarded += 1;
+    }
+}
+
+impl Client {
+    /// A relay's simulcast track: the packet goes across on its layer's stream as it came
+    /// (its own numbering and timing), if the far node needs that layer.
+    fn pass_through(&mut self, i: usize, out_mid: SfuMid, media: &SfuMediaPayload) {
+        let t = &self.tracks_out[i];
+        let layer = t.info.rids.iter().position(|r| Some(*r) == media.rid);
+        if !t.subscribed || t.muted || layer.is_none_or(|l| t.sent_layers & (1 << l) == 0) {
+            self.stats.dropped_other_layer += 1;
+            return;
+        }
+        let out_pt = t
+            .pt_map
+            .get(usize::from(media.pt.get()))
+            .copied()
+            .unwrap_or(NO_PT);
+        if out_pt == NO_PT {
+            self.stats.dropped_no_codec += 1;
+            return;
+        }
+        let mut api = self.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(out_mid.into(), media.rid.map(Into::into)) else {
+            self.stats.dropped_not_ready += 1;
+            return;
+        };
+        let write = RtpWrite::new(
+            out_pt.into(),
+            media.seq_no.into(),
+            media.rtp_time,
+            media.received_at,
+            Arc::clone(&media.payload),
+        )
+        .marker(media.marker)
+        .ext_vals(out_extensions(media, out_mid))
+        .nackable(true);
         tx.write_rtp(write);
         self.stats.packets_forwarded += 1;
     }

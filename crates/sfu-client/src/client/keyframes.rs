@@ -21,7 +21,12 @@ impl Client {
         else {
             return;
         };
-        let rid = self.tracks_out[i].forwarder.keyframe_layer();
+        // A relay asks for the layer it names; a participant's forwarder knows its own.
+        let rid = if self.tracks_out[i].passthrough {
+            req.rid
+        } else {
+            self.tracks_out[i].forwarder.keyframe_layer()
+        };
         self.request_keyframe_for(i, rid, req.kind);
     }
 

@@ -32,7 +32,7 @@ use crate::layer::{BestFitSelector, LayerSelector, TrackHints};
 use crate::propagate::{ClientOutput, LayerChangeReason, Propagated, TrackInfo};
 use crate::rtc::{RawRtc, SfuRtc};
 use crate::stats::{PeerRtcpStats, StatsCollector};
-use crate::track::{FreeSlot, TrackIn, TrackOut};
+use crate::track::{FreeSlot, OutState, TrackIn, TrackOut};
 
 /// Counters of what a client did with media. Cheap to copy; read with [`Client::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -324,10 +324,19 @@ impl Client {
                 continue;
             };
             let mut rids = [first; crate::layer_tracker::MAX_LAYERS];
-            let n = if t.subscribed && !t.muted {
-                t.forwarder.wanted_layers(&t.info.rids, &mut buf)
-            } else {
+            let n = if !t.subscribed || t.muted {
                 0
+            } else if t.passthrough {
+                let mut n = 0;
+                for (i, r) in t.info.rids.iter().enumerate().take(buf.len()) {
+                    if t.sent_layers & (1 << i) != 0 {
+                        buf[n] = Some(*r);
+                        n += 1;
+                    }
+                }
+                n
+            } else {
+                t.forwarder.wanted_layers(&t.info.rids, &mut buf)
             };
             let mut k = 0;
             for r in buf[..n].iter().flatten() {
@@ -336,6 +345,28 @@ impl Client {
             }
             f(t.info.origin, t.info.mid, &rids[..k]);
         }
+    }
+
+    /// For a relay: the far node needs only the `active` layers of the simulcast track
+    /// this client sends on its m-line `mid` (the far node's dynacast says so); the
+    /// others are not sent, and the room's dynacast no longer counts them as wanted here.
+    /// `false` when no simulcast track goes out on that m-line.
+    pub fn set_sent_layers(&mut self, mid: SfuMid, active: &[SfuRid]) -> bool {
+        let Some(t) = self
+            .tracks_out
+            .iter_mut()
+            .find(|t| t.passthrough && t.state == OutState::Open(mid))
+        else {
+            return false;
+        };
+        t.sent_layers = t
+            .info
+            .rids
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| active.contains(r))
+            .fold(0, |m, (i, _)| m | (1 << i));
+        true
     }
 
     /// Sets what this client needs of the track `mid` of `publisher` beyond its budget (a
@@ -543,7 +574,10 @@ impl Client {
                     && !(info.relayed && self.config.role == PeerRole::Relay)
                     && !self.out_index.contains_key(&(info.origin, info.mid))
                 {
-                    self.tracks_out.push(TrackOut::new(info.clone()));
+                    self.tracks_out.push(match self.config.role {
+                        PeerRole::Relay => TrackOut::for_relay(info.clone()),
+                        _ => TrackOut::new(info.clone()),
+                    });
                     self.rebuild_index();
                     self.fill_offered_slots();
                 }

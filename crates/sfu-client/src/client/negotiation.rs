@@ -205,10 +205,16 @@ impl Client {
             return false;
         }
         let mut change = self.rtc.sdp_api();
+        // A relay's m-lines are not taken over: a simulcast track needs one with its
+        // layers declared, and the far node tells the tracks apart by m-line.
+        let reuse = self.config.role != PeerRole::Relay;
         for t in &mut self.tracks_out {
             match t.state {
                 OutState::ToOpen => {
-                    let free = self.free_slots.iter().position(|f| f.kind == t.info.kind);
+                    let free = self
+                        .free_slots
+                        .iter()
+                        .position(|f| reuse && f.kind == t.info.kind);
                     let mid = match free {
                         Some(i) => {
                             let slot = self.free_slots.swap_remove(i);
@@ -225,7 +231,7 @@ impl Client {
                                 Direction::SendOnly,
                                 Some(t.info.origin.to_string()),
                                 Some(format!("{}-{}", t.info.origin, t.info.mid)),
-                                None,
+                                t.passthrough.then(|| send_layers(&t.info.rids)),
                             )
                             .into(),
                     };
@@ -408,4 +414,13 @@ impl Client {
             }
         }
     }
+}
+
+/// A simulcast send declaration of `rids`, in their order (lowest first).
+fn send_layers(rids: &[SfuRid]) -> str0m::media::Simulcast {
+    let mut s = str0m::media::Simulcast::new();
+    for r in rids {
+        s.add_send_layer(str0m::media::SimulcastLayer::new(r.as_str()));
+    }
+    s
 }

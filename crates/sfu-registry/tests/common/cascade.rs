@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use sfu_client::{Client, ClientConfig, ClientError, PeerRole, SfuRtc};
+use sfu_client::{Client, ClientConfig, ClientError, EstimatorKind, PeerRole, SfuRtc};
 use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::RegistryError;
 
@@ -26,6 +26,8 @@ pub struct Cascade {
     pub nodes: Vec<World>,
     pub relays: Vec<Relay>,
     next_relay_id: u64,
+    /// Per node, how many of its room's events were looked at for the relays.
+    events_seen: Vec<usize>,
 }
 
 impl Cascade {
@@ -39,6 +41,7 @@ impl Cascade {
             nodes,
             relays: Vec::new(),
             next_relay_id: 1000,
+            events_seen: vec![0; n],
         }
     }
 
@@ -53,6 +56,7 @@ impl Cascade {
 
         let rtc = SfuRtc::builder()
             .full_ice()
+            .estimator(EstimatorKind::Off)
             .host_candidate(self.nodes[opener].sfu)
             .build(now);
         let mut a = Client::new(a_id, rtc, config);
@@ -64,6 +68,7 @@ impl Cascade {
         self.nodes[opener].room.insert(a, now).expect("unique id");
 
         let rtc = SfuRtc::builder()
+            .estimator(EstimatorKind::Off)
             .host_candidate(self.nodes[answerer].sfu)
             .build(now);
         let mut b = Client::new(b_id, rtc, config);
@@ -99,11 +104,45 @@ impl Cascade {
         }
     }
 
-    /// Moves datagrams and offers between the nodes once; `false` when there were none.
+    /// Moves datagrams, offers and dynacast's layer choices between the nodes once;
+    /// `false` when there were none.
     fn carry(&mut self) -> bool {
         let mut moved = false;
         for i in 0..self.nodes.len() {
             let now = self.nodes[i].now;
+            // A node's dynacast for its end of a relay: the layers the opposite end sends.
+            let new_events = self.nodes[i].events.len() - self.events_seen[i];
+            self.events_seen[i] = self.nodes[i].events.len();
+            let layers: Vec<_> = self.nodes[i].events[self.events_seen[i] - new_events..]
+                .iter()
+                .filter_map(|e| match e {
+                    sfu_registry::RoomEvent::PublisherLayers {
+                        client,
+                        mid,
+                        active,
+                    } => Some((*client, *mid, active.clone())),
+                    _ => None,
+                })
+                .collect();
+            for (client, mid, active) in layers {
+                let Some(r) = self
+                    .relays
+                    .iter()
+                    .find(|r| r.opener == (i, client) || r.answerer == (i, client))
+                else {
+                    continue;
+                };
+                let (j, peer) = if r.answerer == (i, client) {
+                    r.opener
+                } else {
+                    r.answerer
+                };
+                moved = true;
+                self.nodes[j]
+                    .room
+                    .set_sent_layers(peer, mid, &active, now)
+                    .expect("the relay is in the room");
+            }
             for t in std::mem::take(&mut self.nodes[i].outbox) {
                 moved = true;
                 let Some(j) = self.nodes.iter().position(|w| w.sfu == t.destination) else {

@@ -24,7 +24,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
-use sfu_kit::{ClientSignal, JoinOptions, RelayOffer, RoomError, RoomHandle, SfuOffer};
+use sfu_kit::{
+    ClientId, ClientSignal, JoinOptions, RelayOffer, RoomError, RoomHandle, SfuMid, SfuOffer,
+    SfuRid,
+};
 use tokio::sync::{mpsc, watch};
 
 use crate::auth::{random_secret, secret_matches};
@@ -62,6 +65,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/relay/state",
             post(state).layer(DefaultBodyLimit::max(MAX_STATE_BYTES)),
         )
+        .route("/api/relay/layers", post(layers))
 }
 
 #[derive(Deserialize)]
@@ -220,6 +224,71 @@ async fn state(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Which layers of a simulcast track a relay sends on one m-line: what the other node's
+/// subscribers may be sent (its dynacast).
+#[derive(Deserialize)]
+struct Layers {
+    mid: String,
+    active: Vec<String>,
+}
+
+impl Layers {
+    /// The m-line and layers, if they are names a relay could carry.
+    fn parse(self) -> Option<(SfuMid, Vec<SfuRid>)> {
+        let name = |s: &str| s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric());
+        if !name(&self.mid) || self.active.len() > 8 {
+            return None;
+        }
+        let active = self
+            .active
+            .iter()
+            .map(|r| SfuRid::new(r).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some((SfuMid::from(self.mid.as_str()), active))
+    }
+}
+
+/// `POST /api/relay/layers?room&client&secret` with [`Layers`]: the opening node's
+/// subscribers need only these layers of the track this node's end of the relay sends
+/// on that m-line.
+async fn layers(
+    State(s): State<AppState>,
+    Query(q): Query<StateQuery>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
+        return r.into_response();
+    }
+    if !s
+        .rooms
+        .participant(&q.room, q.client)
+        .is_some_and(|p| p.relay)
+    {
+        return bad(StatusCode::FORBIDDEN, "not a relay");
+    }
+    let Some((mid, active)) = serde_json::from_str::<Layers>(&body)
+        .ok()
+        .and_then(Layers::parse)
+    else {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "layers are {\"mid\", \"active\": [rid]}",
+        );
+    };
+    let Some(handle) = s.rooms.handle(&q.room) else {
+        return bad(StatusCode::NOT_FOUND, "no such room");
+    };
+    match handle
+        .set_sent_layers(ClientId::new(q.client), mid, active)
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => bad(StatusCode::NOT_FOUND, "no simulcast track on that m-line"),
+        Err(e) => bad(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
 /// Opens relays of `room` to `link` for as long as the room lives here (until `open`
 /// says it is gone), again after each one fails or ends.
 pub(crate) fn spawn_relay(
@@ -286,6 +355,7 @@ enum FarEvent {
         seq: u64,
     },
     Roster(Vec<FarParticipant>),
+    Layers(Layers),
     Ended(String),
 }
 
@@ -335,9 +405,7 @@ impl Relay {
         };
         let answer = joined["answer"].as_str().context("no answer")?.to_string();
         let _leave = LeaveFar(far.clone());
-        self.handle
-            .answer(sfu_kit::ClientId::new(client), answer)
-            .await?;
+        self.handle.answer(ClientId::new(client), answer).await?;
         tracing::info!(room = self.room, url = far.base, "relay open");
 
         let mut events = far_events(&far)?;
@@ -360,6 +428,9 @@ impl Relay {
                         self.send_state(&far, &owners, &mut sent).await?;
                         superseded = self.send_offer(&far, client, offer).await?;
                     }
+                    Some(ClientSignal::PublisherLayers { mid, active }) => {
+                        self.send_layers(&far, mid, &active).await?;
+                    }
                     Some(ClientSignal::Closed) | None => return Ok(()),
                     Some(_) => {}
                 },
@@ -373,6 +444,13 @@ impl Relay {
                     }
                     Some(FarEvent::Roster(list)) => {
                         self.rooms.set_far(&self.room, client, Some(far_participants(list)), None);
+                    }
+                    Some(FarEvent::Layers(layers)) => {
+                        if let Some((mid, active)) = layers.parse() {
+                            self.handle
+                                .set_sent_layers(ClientId::new(client), mid, active)
+                                .await?;
+                        }
                     }
                     Some(FarEvent::Ended(why)) => bail!("{why}"),
                     None => bail!("the event stream ended"),
@@ -427,6 +505,28 @@ impl Relay {
         .context("sending the relay's state")
     }
 
+    /// Tells the far node which layers of its simulcast track on m-line `mid` our
+    /// subscribers need (our dynacast for our end of the relay).
+    async fn send_layers(
+        &self,
+        far: &FarSession,
+        mid: SfuMid,
+        active: &[SfuRid],
+    ) -> anyhow::Result<()> {
+        let body = serde_json::json!({
+            "mid": mid.to_string(),
+            "active": active.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })
+        .to_string();
+        let url = far.url("/api/relay/layers");
+        blocking(move || {
+            agent().post(&url).send(&body)?;
+            Ok(())
+        })
+        .await
+        .context("sending the layers the far node's track needs")
+    }
+
     /// Sends our offer to the far node and applies its answer; returns up to which `seq`
     /// the far node's offers are superseded by ours.
     async fn send_offer(
@@ -443,16 +543,14 @@ impl Relay {
                 .context("offering to the far node")?;
         let v: serde_json::Value = serde_json::from_str(&body)?;
         let answer = v["answer"].as_str().context("no answer")?.to_string();
-        self.handle
-            .answer(sfu_kit::ClientId::new(client), answer)
-            .await?;
+        self.handle.answer(ClientId::new(client), answer).await?;
         Ok(v["superseded"].as_u64().unwrap_or(0))
     }
 
     /// Applies the far node's offer and sends our answer; an offer that crossed ours is
     /// skipped (ours wins, and the far node offers again).
     async fn answer_offer(&self, far: &FarSession, client: u64, sdp: String) -> anyhow::Result<()> {
-        let accepted = match self.handle.offer(sfu_kit::ClientId::new(client), sdp).await {
+        let accepted = match self.handle.offer(ClientId::new(client), sdp).await {
             Ok(a) => a,
             Err(RoomError::OfferCollision) => return Ok(()),
             Err(e) => return Err(e.into()),
@@ -533,6 +631,7 @@ fn far_events(far: &FarSession) -> anyhow::Result<mpsc::Receiver<FarEvent>> {
             let parsed = match event.as_str() {
                 "offer" => parse_offer(data),
                 "peers" => serde_json::from_str(data).ok().map(FarEvent::Roster),
+                "layers" => serde_json::from_str(data).ok().map(FarEvent::Layers),
                 _ => None,
             };
             if let Some(ev) = parsed
