@@ -85,6 +85,10 @@ const STEPS: &[Step] = &[
         name: "e2e-cascade",
         run: crate::e2e_cascade::run,
     },
+    Step {
+        name: "e2e-cluster",
+        run: crate::e2e_cluster::run,
+    },
 ];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {

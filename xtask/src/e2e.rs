@@ -100,12 +100,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             "--firefox-only" => return crate::e2e_firefox::run_all().map(|_| ()),
             "--gst-only" => return crate::e2e_gst::run_all().map(|_| ()),
             "--cascade-only" => return crate::e2e_cascade::run().map(|_| ()),
+            "--cluster-only" => return crate::e2e_cluster::run().map(|_| ()),
             "--svc" => {
                 let codec = it.next().context("--svc needs a codec (vp9, av1)")?;
                 return crate::e2e_svc::run(codec).map(|_| ());
             }
             other => bail!(
-                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only, --svc CODEC, --firefox-only, --gst-only, --cascade-only)"
+                "unknown e2e argument {other:?} (known: --peers N, --clean-only, --link-only, --svc-only, --svc CODEC, --firefox-only, --gst-only, --cascade-only, --cluster-only)"
             ),
         }
     }
@@ -116,6 +117,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         crate::e2e_firefox::run_all()?;
         crate::e2e_gst::run_all()?;
         crate::e2e_cascade::run()?;
+        crate::e2e_cluster::run()?;
     }
     Ok(())
 }

@@ -43,6 +43,7 @@ const GONE_WITHIN: Duration = Duration::from_secs(15);
 
 /// Who is on which node: (name, node index).
 const PAGES: [(&str, usize); 3] = [("one", 0), ("two", 1), ("three", 1)];
+const NAMES: [&str; 3] = ["one", "two", "three"];
 
 pub(crate) fn run() -> anyhow::Result<Outcome> {
     let Some(chromium) = find_chromium() else {
@@ -108,17 +109,17 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
         90,
         || {
             let r = all()?;
-            if everyone_sees_everyone(&r, &["one", "two", "three"]) {
+            if everyone_sees_everyone(&r, &NAMES) {
                 Ok(Ok(r))
             } else {
-                Ok(Err(brief(&r)))
+                Ok(Err(brief(&r, &NAMES)))
             }
         },
     )?;
     println!(
         "e2e-cascade: every page decodes the others after {:.1} s: {}",
         started.elapsed().as_secs_f64(),
-        brief(&first)
+        brief(&first, &NAMES)
     );
 
     std::thread::sleep(SETTLE);
@@ -217,7 +218,7 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
             if gone && everyone_sees_everyone(&r, &["two", "three"]) {
                 Ok(Ok(()))
             } else {
-                Ok(Err(brief(&r)))
+                Ok(Err(brief(&r, &NAMES)))
             }
         },
     )?;
@@ -230,7 +231,7 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
 }
 
 /// The report of the page named `name`, from any node.
-fn page<'a>(r: &'a Value, name: &str) -> Option<&'a Value> {
+pub(crate) fn page<'a>(r: &'a Value, name: &str) -> Option<&'a Value> {
     r.get(client_named(r, name)?)
 }
 
@@ -247,7 +248,7 @@ fn stream<'a>(r: &'a Value, viewer: &str, publisher: &str) -> Option<&'a Value> 
 }
 
 /// Every page of `names` decodes video and audio of each other one.
-fn everyone_sees_everyone(r: &Value, names: &[&str]) -> bool {
+pub(crate) fn everyone_sees_everyone(r: &Value, names: &[&str]) -> bool {
     names.iter().all(|viewer| {
         names.iter().filter(|p| *p != viewer).all(|publisher| {
             stream(r, viewer, publisher)
@@ -256,10 +257,10 @@ fn everyone_sees_everyone(r: &Value, names: &[&str]) -> bool {
     })
 }
 
-/// Who decodes whom, and how much, for a timeout message.
-fn brief(r: &Value) -> String {
+/// Who of `names` decodes whom, and how much, for a timeout message.
+pub(crate) fn brief(r: &Value, names: &[&str]) -> String {
     let mut out = Vec::new();
-    for (viewer, _) in PAGES {
+    for viewer in names {
         let Some(rep) = page(r, viewer) else {
             out.push(format!("{viewer}: no report"));
             continue;

@@ -9,6 +9,7 @@ mod chart;
 mod ci;
 mod e2e;
 mod e2e_cascade;
+mod e2e_cluster;
 mod e2e_firefox;
 mod e2e_gst;
 mod e2e_link;
@@ -29,11 +30,12 @@ tasks:
                                          criterion benches and load scenarios (basic-sfu and
                                          raw-relay), report in target/bench-report/
   bench CRATE                            criterion benches of one crate
-  e2e [--peers N] [--clean-only] [--link-only] [--svc-only] [--cascade-only]
+  e2e [--peers N] [--clean-only] [--link-only] [--svc-only] [--cascade-only] [--cluster-only]
                                          browser end-to-end tests (headless Chromium): the
                                          room, a constrained link (needs root for network
-                                         namespaces), SVC layer selection, and a room on
-                                         two nodes joined by a relay
+                                         namespaces), SVC layer selection, a room on two
+                                         nodes joined by a relay, and a three-node cluster
+                                         through Redis losing a node
   fuzz [--iterations N]                  stable-Rust fuzz loops over the codec parsers
   load [sfu-load args]                   the load generator against a fresh basic-sfu
                                          (e.g. --scenario 1x10 --seconds 10; --help)

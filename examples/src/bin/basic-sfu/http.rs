@@ -104,6 +104,8 @@ pub(crate) struct AppState {
     stop: watch::Receiver<bool>,
     /// What another node must present to open a relay here (none: no relays accepted).
     pub(crate) relay_secret: Option<Arc<str>>,
+    /// The cluster this node is part of (`--redis`), which routes joins.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 impl AppState {
@@ -128,6 +130,7 @@ pub(crate) fn router(
     joins: Option<Arc<JoinLimiter>>,
     stop: watch::Receiver<bool>,
     relay_secret: Option<String>,
+    cluster: Option<crate::cluster::Cluster>,
 ) -> Router {
     let state = AppState {
         rooms,
@@ -137,6 +140,7 @@ pub(crate) fn router(
         waiting: Arc::default(),
         stop,
         relay_secret: relay_secret.map(Arc::from),
+        cluster,
     };
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
@@ -167,6 +171,7 @@ pub(crate) fn router(
         )
         .route("/api/reports", get(reports))
         .route("/api/dev-token", get(dev_token))
+        .route("/api/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route(
             "/api/relay/offer",
@@ -315,6 +320,8 @@ pub(crate) fn bad_room_name(name: &str) -> Option<Response> {
 struct JoinQuery {
     room: String,
     token: Option<String>,
+    /// The join was routed here by another node of the cluster: it stays.
+    routed: Option<u8>,
 }
 
 /// A 429 when `peer` has used up its joins.
@@ -418,6 +425,25 @@ async fn join(
     headers: HeaderMap,
     offer: String,
 ) -> Response {
+    // In a cluster, the join goes where the room is (see `crate::cluster`): elsewhere, it
+    // is answered 421 Misdirected Request with the node to join on.
+    let mut nodes = Vec::new();
+    if let Some(cluster) = &s.cluster {
+        if q.routed.is_none() && bad_room_name(&q.room).is_none() {
+            match cluster.route(&q.room).await {
+                Ok(Some(url)) => {
+                    return (
+                        StatusCode::MISDIRECTED_REQUEST,
+                        axum::Json(serde_json::json!({ "redirect": url })),
+                    )
+                        .into_response();
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("routing a join: {e:#}; it stays here"),
+            }
+        }
+        nodes = cluster.node_urls().await.unwrap_or_default();
+    }
     let admitted = match admit(&s, peer, &q.room, &headers, q.token.as_deref(), &offer).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -454,6 +480,7 @@ async fn join(
                 "client": id.get(),
                 "secret": secret,
                 "answer": joined.answer,
+                "cluster": nodes,
             }))
             .into_response()
         }

@@ -11,6 +11,7 @@
 
 mod auth;
 mod cascade;
+mod cluster;
 mod http;
 mod rooms;
 mod session;
@@ -102,9 +103,19 @@ struct Args {
         requires = "relay_secret"
     )]
     cascade: Vec<String>,
-    /// This node's name in the other nodes' logs.
+    /// This node's name: in the other nodes' logs, and its id in a cluster (unique there;
+    /// letters, digits, '-' and '_').
     #[arg(long, env = "SFU_NODE_ID", default_value = "sfu")]
     node_id: String,
+    /// Join a cluster of nodes that share this Redis (`redis://host:port`): joins are
+    /// routed to the nodes holding their room, and rooms that span nodes are relayed
+    /// between them (needs --relay-secret, the same on every node).
+    #[arg(long, env = "SFU_REDIS", requires = "relay_secret")]
+    redis: Option<String>,
+    /// This node's region in a cluster: a join stays in the region of the node it came
+    /// through.
+    #[arg(long, env = "SFU_REGION", default_value = "default")]
+    region: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +219,15 @@ async fn main() -> anyhow::Result<()> {
     if args.relay_secret.as_ref().is_some_and(|s| s.len() < 16) {
         anyhow::bail!("--relay-secret must be at least 16 bytes");
     }
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 32
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if !name_ok(&args.node_id) || !name_ok(&args.region) {
+        anyhow::bail!("--node-id and --region are 1-32 letters, digits, '-' or '_'");
+    }
     let links = args
         .cascade
         .iter()
@@ -227,16 +247,6 @@ async fn main() -> anyhow::Result<()> {
         limits,
     )?
     .with_cascade(links);
-    // Event streams never end by themselves; they watch this to let graceful shutdown finish.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = http::router(
-        rooms,
-        auth,
-        args.max_tracks,
-        http::join_limiter(args.join_rate),
-        stop_rx,
-        args.relay_secret,
-    );
     let host = match (args.public_ip, args.bind.is_unspecified()) {
         (Some(ip), _) => ip.to_string(),
         (None, true) => "127.0.0.1".to_string(),
@@ -252,6 +262,35 @@ async fn main() -> anyhow::Result<()> {
     };
     let listener = std::net::TcpListener::bind(SocketAddr::new(args.bind, args.http_port))?;
     let port = listener.local_addr()?.port();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let cluster = match &args.redis {
+        Some(redis) => Some(
+            cluster::Cluster::start(
+                cluster::NodeConfig {
+                    redis: redis.clone(),
+                    node: args.node_id.clone(),
+                    region: args.region.clone(),
+                    url: format!("{scheme}://{host}:{port}"),
+                    relay_secret: args.relay_secret.clone().unwrap_or_default(),
+                    max_participants: args.max_participants,
+                },
+                rooms.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    // Event streams never end by themselves; they watch this to let graceful shutdown finish.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = http::router(
+        rooms,
+        auth,
+        args.max_tracks,
+        http::join_limiter(args.join_rate),
+        stop_rx,
+        args.relay_secret,
+        cluster,
+    );
     let shutdown = async move {
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");

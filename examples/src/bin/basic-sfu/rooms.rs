@@ -569,6 +569,30 @@ impl Rooms {
         }
     }
 
+    /// Every room with the number of its own people (not relays): this node's load.
+    pub(crate) fn local_loads(&self) -> Vec<(String, usize)> {
+        self.lock()
+            .iter()
+            .map(|(name, r)| {
+                let n = r.participants.iter().filter(|p| !p.relay).count();
+                (name.clone(), n)
+            })
+            .collect()
+    }
+
+    /// The relays other nodes opened here: (room, client, the node's name).
+    pub(crate) fn accepted_relays(&self) -> Vec<(String, u64, String)> {
+        self.lock()
+            .iter()
+            .flat_map(|(name, r)| {
+                r.participants
+                    .iter()
+                    .filter(|p| p.relay)
+                    .map(|p| (name.clone(), p.id, p.name.clone()))
+            })
+            .collect()
+    }
+
     /// The room's own people, as another node shows them (not the relays, nor the
     /// participants they bring).
     pub(crate) fn local_participants(&self, room: &str) -> Vec<Participant> {
