@@ -757,3 +757,115 @@ fn whip_answers_pages_of_other_sites_but_the_api_does_not() {
     );
     assert_eq!(status, 403);
 }
+
+#[test]
+fn relays_need_the_relay_secret_and_relay_calls_need_a_relay() {
+    // A node without a relay secret takes no relays at all.
+    let plain = Server::start(&[]);
+    let send = offer(2, Direction::SendRecv);
+    assert_eq!(plain.post("/api/relay?room=a&node=x", &send, None).0, 404);
+
+    let relay_secret = "relay-secret-0123456789";
+    let sfu = Server::start(&["--relay-secret", relay_secret]);
+    let bearer = format!("Bearer {relay_secret}");
+    let relay = |room: &str, body: &str, auth: Option<&str>| {
+        sfu.post(
+            &format!("/api/relay?room={room}&node=x"),
+            body,
+            auth.map(|a| ("Authorization", a)),
+        )
+    };
+    assert_eq!(relay("a", &send, None).0, 401);
+    assert_eq!(
+        relay("a", &send, Some("Bearer not-the-secret-at-all")).0,
+        403
+    );
+    // An access token for the room is no relay secret.
+    let token = format!("Bearer {}", sfu.token("a", "mallory", &[]));
+    assert_eq!(relay("a", &send, Some(&token)).0, 403);
+    assert_eq!(relay("no/such", &send, Some(&bearer)).0, 400);
+    assert_eq!(relay("a", "v=0", Some(&bearer)).0, 400);
+    // From a page of another site, not even with the secret.
+    let (status, _) = sfu.post(
+        "/api/relay?room=a&node=x",
+        &send,
+        Some(("Origin", "http://evil.example")),
+    );
+    assert_eq!(status, 403);
+
+    // A participant cannot pass for a relay with its own secret.
+    let (victim, victim_secret) = sfu
+        .join("a", &sfu.token("a", "victim", &[]), &send)
+        .expect("the victim joins");
+    let state = r#"{"participants": [{"id": 1, "name": "ghost"}], "owners": {}}"#;
+    let as_victim = format!("room=a&client={victim}&secret={victim_secret}");
+    assert_eq!(
+        sfu.post(&format!("/api/relay/state?{as_victim}"), state, None)
+            .0,
+        403
+    );
+    let layers = r#"{"mid": "1", "active": ["q"]}"#;
+    assert_eq!(
+        sfu.post(&format!("/api/relay/layers?{as_victim}"), layers, None)
+            .0,
+        403
+    );
+
+    // A relay with the secret joins like a participant, and what it sends is checked.
+    let (status, body) = relay("a", &send, Some(&bearer));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let (id, secret) = (v["client"].as_u64().unwrap(), v["secret"].as_str().unwrap());
+    let as_relay = format!("room=a&client={id}&secret={secret}");
+    assert_eq!(
+        sfu.post(
+            &format!("/api/relay/state?room=a&client={id}&secret=00"),
+            state,
+            None
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        sfu.post(&format!("/api/relay/state?{as_relay}"), "{not json", None)
+            .0,
+        400
+    );
+    assert_eq!(
+        sfu.post(&format!("/api/relay/state?{as_relay}"), state, None)
+            .0,
+        204
+    );
+    let bad_mid = r#"{"mid": "a b", "active": ["q"]}"#;
+    assert_eq!(
+        sfu.post(&format!("/api/relay/layers?{as_relay}"), bad_mid, None)
+            .0,
+        400
+    );
+    // No simulcast track goes out on that m-line.
+    assert_eq!(
+        sfu.post(&format!("/api/relay/layers?{as_relay}"), layers, None)
+            .0,
+        404
+    );
+    // The far participant it announced is in the roster, under an id of this node's.
+    let mut events = ureq::get(&format!(
+        "{}/api/events?room=a&client={victim}&secret={victim_secret}",
+        sfu.base
+    ))
+    .call()
+    .expect("the victim's event stream opens");
+    let mut reader = BufReader::new(events.body_mut().as_reader());
+    let (mut event, mut data) = (String::new(), String::new());
+    reader.read_line(&mut event).unwrap();
+    reader.read_line(&mut data).unwrap();
+    assert!(event.starts_with("event: peers"), "{event}");
+    assert!(
+        data.contains("\"ghost\"") && data.contains("\"via\""),
+        "{data}"
+    );
+    assert!(
+        !data.contains("\"x\""),
+        "the relay itself is no participant: {data}"
+    );
+}

@@ -88,8 +88,7 @@ fn a_triangle_delivers_every_track_once() {
     c.link(1, 2);
     c.link(0, 2);
     c.run(Duration::from_secs(4));
-    for n in 0..3 {
-        let p = peers[n];
+    for (n, &p) in peers.iter().enumerate() {
         let lines = c.nodes[n].peer(p).track_of.len();
         assert_eq!(
             lines, 4,

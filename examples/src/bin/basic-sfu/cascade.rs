@@ -658,3 +658,40 @@ fn parse_offer(data: &str) -> Option<FarEvent> {
         seq: v["seq"].as_u64()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_take_only_names_a_relay_could_carry() {
+        let parse = |mid: &str, active: &[&str]| {
+            Layers {
+                mid: mid.into(),
+                active: active.iter().map(|s| s.to_string()).collect(),
+            }
+            .parse()
+        };
+        let (mid, active) = parse("1", &["q", "h"]).expect("valid");
+        assert_eq!(mid.as_str(), "1");
+        assert_eq!(active.len(), 2);
+        assert!(parse("a b", &["q"]).is_none());
+        assert!(parse(&"1".repeat(33), &["q"]).is_none());
+        assert!(parse("1", &["not a rid"]).is_none());
+        assert!(parse("1", &["q"; 9]).is_none());
+    }
+
+    #[test]
+    fn a_far_roster_keeps_that_node_s_own_people_only() {
+        let list: Vec<FarParticipant> = serde_json::from_str(
+            r#"[{"id": 1, "name": "ann"}, {"id": 33554433, "name": "bob", "via": 2},
+                {"id": 2, "name": "carl\u0007with a very long name that goes on and on"}]"#,
+        )
+        .unwrap();
+        let kept = far_participants(list);
+        let names: Vec<&str> = kept.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names.len(), 2);
+        assert_eq!(names[0], "ann");
+        assert!(names[1].starts_with("carlwith") && names[1].chars().count() == 32);
+    }
+}

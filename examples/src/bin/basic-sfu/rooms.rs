@@ -704,4 +704,70 @@ mod tests {
         drop(reservation);
         assert!(rooms.lock().is_empty(), "the empty room closed again");
     }
+
+    fn person(id: u64, name: &str, relay: bool) -> Participant {
+        Participant {
+            id,
+            name: name.into(),
+            screen: None,
+            mic_muted: false,
+            camera_off: false,
+            secret: String::new(),
+            may_publish: true,
+            relay,
+        }
+    }
+
+    #[tokio::test]
+    async fn far_participants_show_under_ids_of_their_own() {
+        let rooms = Rooms::new(
+            IpAddr::from([127, 0, 0, 1]),
+            None,
+            0,
+            None,
+            EstimatorKind::Off,
+            Workers::default(),
+            Limits {
+                max_rooms: 4,
+                max_participants: 4,
+            },
+        )
+        .unwrap();
+        let (handle, _inbox) =
+            sfu_kit::room_channel(SfuConfig::default(), "127.0.0.1:9".parse().unwrap());
+        let mut room = Room::new(handle, 0, None);
+        room.participants.push(person(1, "ann", false));
+        room.participants.push(person(2, "node-b", true));
+        rooms.lock().insert("r".into(), room);
+        rooms.add_relay("r", 2);
+        let mut far = person(1, "bob", false);
+        far.screen = Some("5".into());
+        let owners = [
+            ("3".to_string(), "1".to_string()),
+            ("4".into(), "1:screen".into()),
+        ];
+        rooms.set_far("r", 2, Some(vec![far]), Some(owners.into_iter().collect()));
+
+        let roster: Vec<serde_json::Value> = serde_json::from_str(&rooms.roster("r")).unwrap();
+        let ids: Vec<u64> = roster.iter().map(|p| p["id"].as_u64().unwrap()).collect();
+        let bob = remote_id(2, 1);
+        assert_eq!(
+            ids,
+            [1, bob],
+            "ann, then bob through the relay; not the relay"
+        );
+        assert_eq!(roster[1]["via"], 2);
+        assert_eq!(bob >> REMOTE_SHIFT, 2, "a far id names its relay");
+        // The relay's m-lines are bob's tracks; local tracks stay the publisher's.
+        assert_eq!(rooms.owner_of("r", 2, "3"), bob.to_string());
+        assert_eq!(rooms.owner_of("r", 2, "4"), format!("{bob}:screen"));
+        assert_eq!(rooms.owner_of("r", 1, "0"), "1");
+        // Only the room's own people go to other nodes.
+        let local = rooms.local_participants("r");
+        assert_eq!(local.len(), 1);
+        assert_eq!(local[0].name, "ann");
+        // When the relay goes, so do its far participants.
+        rooms.remove_relay("r", 2);
+        assert!(!rooms.roster("r").contains("bob"));
+    }
 }
