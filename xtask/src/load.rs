@@ -59,7 +59,8 @@ fn number(report: &Value, key: &str) -> f64 {
 
 /// The CI step `load-smoke`.
 pub(crate) fn smoke() -> anyhow::Result<Outcome> {
-    // Two rooms: their peers share the SFU's one media port.
+    // Two rooms: their peers share the SFU's one media port; then the same across two
+    // nodes joined by relays.
     let report = report(&[
         "--rooms",
         "2",
@@ -72,8 +73,14 @@ pub(crate) fn smoke() -> anyhow::Result<Outcome> {
         "--sfu-core",
         "none",
         "--baseline",
-        "relay",
+        "relay,cascade",
     ])?;
+    // Two rooms on two nodes joined by relays: each room's relay has a port of its own.
+    delivered("cascade: 1x3 in 2 rooms over two nodes", &report["cascade"])?;
+    println!(
+        "load-smoke: cascade: one node delivers {:.2}x the packets per CPU-second of two",
+        number(&report, "sfu_over_cascade")
+    );
     for target in ["sfu", "relay"] {
         let r = &report[target];
         delivered(&format!("{target}: 1x3 in 2 rooms"), r)?;

@@ -430,12 +430,6 @@ impl Registry {
         Ok(())
     }
 
-    /// The remote addresses the room routes to a client (learned from its connectivity
-    /// checks, or bound).
-    pub fn client_addresses(&self, id: ClientId) -> &[std::net::SocketAddr] {
-        self.router.addresses(id)
-    }
-
     /// Applies a client's answer to the room's last offer to it. For a connection the
     /// room opened ([`Client::create_offer`]), the answer's host candidates are bound to
     /// the client, as [`Registry::bind_address`] does.

@@ -171,11 +171,6 @@ impl<K: Copy + Eq + Hash> Router<K> {
         self.of_client.entry(id).or_default().addrs.push(addr);
     }
 
-    /// The remote addresses bound to a client.
-    pub fn addresses(&self, id: K) -> &[SocketAddr] {
-        self.of_client.get(&id).map_or(&[], |r| &r.addrs)
-    }
-
     /// Number of remote addresses bound to clients.
     pub fn known_addresses(&self) -> usize {
         self.by_addr.len()

@@ -133,6 +133,9 @@ pub enum RoomError {
     /// No such client in the room.
     #[error("no client {0} in this room")]
     UnknownClient(ClientId),
+    /// A socket for a relay could not be opened.
+    #[error("relay socket: {0}")]
+    Io(String),
     /// The peer's offer crossed an offer of a relay this room opened, which wins (see
     /// [`ClientError::OfferCollision`](sfu_client::ClientError::OfferCollision)).
     #[error("the offer crossed one of ours, which wins")]
@@ -146,6 +149,8 @@ pub(crate) enum Command {
         client: Box<Client>,
         /// What the peer gets back: the answer to its offer, or that first offer.
         sdp: String,
+        /// The socket of a relay the room opens.
+        relay: Option<crate::relay_socket::RelaySocket>,
         reply: oneshot::Sender<Result<Joined, RoomError>>,
     },
     Answer {
@@ -376,6 +381,7 @@ impl RoomHandle {
         self.request(|reply| Command::Join {
             client: Box::new(client),
             sdp: answer,
+            relay: None,
             reply,
         })
         .await?
@@ -384,16 +390,27 @@ impl RoomHandle {
     /// Opens a relay of this room to the same room on another SFU node: the returned
     /// offer goes to that node (which joins it with [`JoinOptions::relay`]) and its answer
     /// to [`RoomHandle::answer`]. The relay runs full ICE towards the other node (which is
-    /// ICE-lite, as every room is) from this room's address. From then on either side may
+    /// ICE-lite, as every room is) from a UDP port of its own (on the room's bind address,
+    /// advertised like the room's): the rooms of a node all reach the other node at one
+    /// address, and their relays must differ in theirs. From then on either side may
     /// offer, through the relay's signals here and [`RoomHandle::offer`] for the other
     /// node's offers; when both offer at once, ours wins and theirs is refused with
     /// [`RoomError::OfferCollision`].
     pub async fn open_relay(&self) -> Result<RelayOffer, RoomError> {
         let ctx = &self.joins;
+        let socket = tokio::net::UdpSocket::bind(SocketAddr::new(ctx.config.bind_addr, 0))
+            .await
+            .map_err(|e| RoomError::Io(e.to_string()))?;
+        crate::batch::configure(&socket, ctx.config.socket_buffer_bytes);
+        let port = socket
+            .local_addr()
+            .map_err(|e| RoomError::Io(e.to_string()))?
+            .port();
+        let candidate = ctx.config.candidate_addr(port);
         let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
         let mut rtc = SfuRtc::builder()
             .full_ice()
-            .host_candidate(ctx.candidate)
+            .host_candidate(candidate)
             .estimator(estimator_for(PeerRole::Relay, ctx.config.estimator));
         if let Some(edit) = &ctx.config.rtc_config {
             let raw = std::mem::take(rtc.raw_config());
@@ -412,6 +429,7 @@ impl RoomHandle {
             .request(|reply| Command::Join {
                 client: Box::new(client),
                 sdp: offer,
+                relay: Some(crate::relay_socket::RelaySocket { socket, candidate }),
                 reply,
             })
             .await??;

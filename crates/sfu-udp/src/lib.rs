@@ -30,6 +30,7 @@ pub mod batch;
 mod config;
 mod handle;
 mod mux;
+mod relay_socket;
 mod udp_loop;
 
 pub use config::{DEFAULT_SOCKET_BUFFER, RtcConfigFn, SelectorFactory, SfuConfig};

@@ -110,11 +110,6 @@ pub(crate) enum Control {
         room: RoomKey,
         client: ClientId,
     },
-    BindAddress {
-        room: RoomKey,
-        client: ClientId,
-        addr: SocketAddr,
-    },
     RoomClosed(RoomKey),
 }
 
@@ -134,16 +129,6 @@ impl MuxLink {
             client,
             ufrag,
             password,
-        });
-    }
-
-    /// Routes datagrams from `addr` to `client` (the far end of a connection the room
-    /// opened, which sends no checks to learn it from).
-    pub(crate) fn bind_address(&self, client: ClientId, addr: SocketAddr) {
-        let _ = self.control.send(Control::BindAddress {
-            room: self.room,
-            client,
-            addr,
         });
     }
 
@@ -327,11 +312,6 @@ fn apply(
             router.remove_client((room, client));
             if let Some((_, clients)) = rooms.get_mut(&room) {
                 clients.retain(|c| *c != client);
-            }
-        }
-        Control::BindAddress { room, client, addr } => {
-            if rooms.get(&room).is_some_and(|(_, c)| c.contains(&client)) {
-                router.learn(addr, (room, client));
             }
         }
         Control::RoomClosed(room) => close_room(room, router, rooms),

@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use sfu_client::{Client, ClientError};
+use sfu_client::ClientError;
 use sfu_ids::{ClientId, IncomingDatagram};
 use sfu_registry::{Registry, RoomEvent};
 use tokio::net::UdpSocket;
@@ -21,6 +21,7 @@ use crate::handle::{
     ClientSignal, Command, Joined, RoomError, RoomHandle, RoomInbox, RoomStats, room_channel,
 };
 use crate::mux::MuxLink;
+use crate::relay_socket::RelaySockets;
 
 /// Binds the UDP socket described by `config`, with its buffers sized per
 /// [`SfuConfig::socket_buffer_bytes`].
@@ -154,6 +155,7 @@ pub(crate) async fn run_room(
     // What the room has to send after each wake-up, sent in batches; reused.
     let mut out = Vec::with_capacity(BATCH);
     let mut sender = Sender::new();
+    let mut relays = RelaySockets::default();
     tokio::pin!(shutdown);
 
     loop {
@@ -166,7 +168,14 @@ pub(crate) async fn run_room(
                     if matches!(cmd, Command::Stats { .. }) {
                         stats.kernel_drops = source.kernel_drops();
                     }
-                    handle_command(cmd, &mut room, &mut signals, &stats, source.link());
+                    handle_command(
+                        cmd,
+                        &mut room,
+                        &mut signals,
+                        &mut relays,
+                        &stats,
+                        source.link(),
+                    );
                 }
             },
             ready = source.ready() => {
@@ -180,12 +189,19 @@ pub(crate) async fn run_room(
                     }
                 });
             },
+            Some(d) = relays.rx.recv() => {
+                stats.datagrams_in += 1;
+                if let Err(e) = room.handle_incoming(&d, Instant::now()) {
+                    debug!(source = %d.source, error = %e, "relay datagram dropped");
+                }
+            },
             _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
                 room.handle_timeout(Instant::now());
             },
         }
 
         out.extend(std::iter::from_fn(|| room.poll_transmit()));
+        stats.datagrams_out += relays.send_theirs(&mut out).await;
         if !out.is_empty() {
             stats.datagrams_out += sender.send(source.socket(), &out).await? as u64;
             stats.messages_out = sender.messages();
@@ -210,6 +226,7 @@ pub(crate) async fn run_room(
                     if let Some(link) = source.link() {
                         link.remove_client(client);
                     }
+                    relays.remove(client);
                     if let Some(tx) = signals.remove(&client) {
                         let _ = tx.try_send(ClientSignal::Closed);
                     }
@@ -256,6 +273,7 @@ fn handle_command(
     cmd: Command,
     room: &mut Registry,
     signals: &mut HashMap<ClientId, mpsc::Sender<ClientSignal>>,
+    relays: &mut RelaySockets,
     stats: &RoomStats,
     mux: Option<&MuxLink>,
 ) {
@@ -264,6 +282,7 @@ fn handle_command(
         Command::Join {
             mut client,
             sdp,
+            relay,
             reply,
         } => {
             let id = client.id();
@@ -271,8 +290,14 @@ fn handle_command(
             let result = match room.insert(*client, now) {
                 Err(e) => Err(RoomError::BadSdp(e.to_string())),
                 Ok(()) => {
-                    if let Some(link) = mux {
-                        link.add_client(id, credentials.0, credentials.1);
+                    match relay {
+                        // A relay's far node answers to the relay's own socket.
+                        Some(socket) => relays.add(id, socket),
+                        None => {
+                            if let Some(link) = mux {
+                                link.add_client(id, credentials.0, credentials.1);
+                            }
+                        }
                     }
                     let (tx, rx) = mpsc::channel(32);
                     // A newcomer learns who speaks now, not only who speaks next.
@@ -294,16 +319,7 @@ fn handle_command(
                 sfu_registry::RegistryError::UnknownClient(c) => RoomError::UnknownClient(c),
                 other => RoomError::BadSdp(other.to_string()),
             });
-            // The far end of a relay this room opened is bound to it by its answer; the
-            // shared port routes it too.
-            if let Some(link) = mux
-                && result.is_ok()
-                && room.client(client).is_some_and(Client::opened_connection)
-            {
-                for &addr in room.client_addresses(client) {
-                    link.bind_address(client, addr);
-                }
-            }
+
             let _ = reply.send(result);
         }
         Command::Offer { client, sdp, reply } => {

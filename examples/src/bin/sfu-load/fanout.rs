@@ -28,6 +28,54 @@ enum Target<'a> {
     Sfu(&'a Sfu, &'a Signaling),
     Relay(&'a Relay),
     Janus(&'a Janus),
+    /// Two nodes: the publishers' and the watchers', joined by a relay.
+    Cascade([(&'a Sfu, &'a Signaling); 2]),
+}
+
+/// Two basic-sfu nodes, the first opening a relay of every room to the second.
+pub(crate) struct Cascade {
+    nodes: [(Sfu, Signaling); 2],
+}
+
+impl Cascade {
+    /// Starts the two nodes like the SFU under test (the same binary, core and settings).
+    fn start(args: &Args, signaling: &Signaling) -> anyhow::Result<Self> {
+        let relay_secret = crate::sfu::random_secret();
+        let start = |extra: &[&str]| -> anyhow::Result<(Sfu, Signaling)> {
+            let sfu = Sfu::start_with(
+                &signaling.bin,
+                &args.sfu_core,
+                &signaling.secret,
+                &args.sfu_estimator,
+                args.sfu_workers,
+                args.port_per_room,
+                extra,
+            )?;
+            let s = Signaling {
+                base: sfu.base.clone(),
+                bin: signaling.bin.clone(),
+                secret: signaling.secret.clone(),
+            };
+            Ok((sfu, s))
+        };
+        let second = start(&["--relay-secret", &relay_secret, "--node-id", "b"])?;
+        let first = start(&[
+            "--relay-secret",
+            &relay_secret,
+            "--node-id",
+            "a",
+            "--cascade",
+            &second.0.base,
+        ])?;
+        Ok(Self {
+            nodes: [first, second],
+        })
+    }
+
+    fn target(&self) -> Target<'_> {
+        let [(a, sa), (b, sb)] = &self.nodes;
+        Target::Cascade([(a, sa), (b, sb)])
+    }
 }
 
 /// What a target says of itself so far (`None`: it does not tell; Janus's forwarded
@@ -40,6 +88,9 @@ struct TargetCounters {
     kernel_drops: Option<f64>,
     /// Messages handed to the kernel for the datagrams sent (a segmented train once).
     messages: Option<f64>,
+    /// Each node's CPU time and datagrams sent, for a target of two.
+    node_cpu: Option<[f64; 2]>,
+    node_sent: Option<[f64; 2]>,
 }
 
 impl TargetCounters {
@@ -50,6 +101,8 @@ impl TargetCounters {
             forwarded: None,
             kernel_drops: None,
             messages: None,
+            node_cpu: None,
+            node_sent: None,
         }
     }
 }
@@ -69,6 +122,7 @@ impl Target<'_> {
             Self::Sfu(..) => "basic-sfu",
             Self::Relay(_) => "raw-relay",
             Self::Janus(_) => "janus",
+            Self::Cascade(_) => "cascade",
         }
     }
 
@@ -80,7 +134,24 @@ impl Target<'_> {
                 forwarded: Some(signaling.metric("sfu_packets_forwarded_total")?),
                 kernel_drops: signaling.metric("sfu_dropped_kernel_total").ok(),
                 messages: signaling.metric("sfu_send_messages_total").ok(),
+                node_cpu: None,
+                node_sent: None,
             },
+            // What reached the peers counts as forwarded: the first node also forwards
+            // everything once to the relay.
+            Self::Cascade(nodes) => {
+                let cpu = [nodes[0].0.cpu_seconds()?, nodes[1].0.cpu_seconds()?];
+                let sent = [
+                    nodes[0].1.metric("sfu_datagrams_sent_total")?,
+                    nodes[1].1.metric("sfu_datagrams_sent_total")?,
+                ];
+                TargetCounters {
+                    datagrams_sent: Some(sent[0] + sent[1]),
+                    node_cpu: Some(cpu),
+                    node_sent: Some(sent),
+                    ..TargetCounters::only_cpu(cpu[0] + cpu[1])
+                }
+            }
             Self::Relay(relay) => {
                 let sent = relay_sent(relay.addr)? as f64;
                 TargetCounters {
@@ -98,7 +169,7 @@ impl Target<'_> {
     /// Janus's publishers only send, so there the watchers.
     fn receivers(&self, publishers: usize, watchers: usize) -> usize {
         match self {
-            Self::Sfu(..) => publishers + watchers - 1,
+            Self::Sfu(..) | Self::Cascade(_) => publishers + watchers - 1,
             Self::Relay(_) | Self::Janus(_) => watchers,
         }
     }
@@ -114,10 +185,19 @@ impl Target<'_> {
         stop: &Arc<AtomicBool>,
     ) -> anyhow::Result<Vec<Spawned>> {
         let mut peers = Vec::new();
+        // Where peer `i` joins: the one SFU, or the publishers' and the watchers' nodes.
+        let node_of = |i: usize| match self {
+            Self::Sfu(_, s) => Some(*s),
+            Self::Cascade(nodes) => Some(nodes[usize::from(i >= publishers)].1),
+            Self::Relay(_) | Self::Janus(_) => None,
+        };
         match self {
-            Self::Sfu(_, signaling) => {
+            Self::Sfu(..) | Self::Cascade(_) => {
                 for i in 0..publishers + watchers {
                     let publish = (i < publishers).then_some(media);
+                    let Some(signaling) = node_of(i) else {
+                        break;
+                    };
                     peers.push(Spawned::start(
                         signaling,
                         &format!("load{room}"),
@@ -234,6 +314,10 @@ struct Report {
     /// From the publisher's write of a frame to the arrival of its first packet at a
     /// watcher (`None`: no watcher read sending times).
     latency: Option<Latency>,
+    /// Each node's share of a core, for a target of two (the publishers' node first).
+    node_cpu_share: Option<[f64; 2]>,
+    /// Each node's datagrams sent per second, for a target of two.
+    node_datagrams_per_second: Option<[f64; 2]>,
 }
 
 impl Report {
@@ -246,8 +330,14 @@ impl Report {
                 f64::from(l.max_us) / 1e3
             )
         });
+        let nodes = match (self.node_cpu_share, self.node_datagrams_per_second) {
+            (Some([a, b]), Some([sa, sb])) => format!(
+                " (publishers' node {a:.2} sending {sa:.0}/s, watchers' node {b:.2} sending {sb:.0}/s)"
+            ),
+            _ => String::new(),
+        };
         format!(
-            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s{} on {:.2} of a core (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
+            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s{} on {:.2} of a core{nodes} (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
             self.target,
             self.scenario,
             self.rooms,
@@ -277,6 +367,9 @@ struct Compared {
     sfu_over_relay: Option<f64>,
     janus: Option<Report>,
     sfu_over_janus: Option<f64>,
+    cascade: Option<Report>,
+    /// One node's packets delivered per CPU-second over two nodes': the relay's cost.
+    sfu_over_cascade: Option<f64>,
 }
 
 pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Result<()> {
@@ -302,10 +395,16 @@ pub(crate) fn run(args: &Args, sfu: &Sfu, signaling: &Signaling) -> anyhow::Resu
     } else {
         None
     };
+    let cascade = if args.baseline.contains(&Baseline::Cascade) {
+        Some(Cascade::start(args, signaling)?)
+    } else {
+        None
+    };
     let targets = Targets {
         sfu: Target::Sfu(sfu, signaling),
         relay: relay.as_ref().map(Target::Relay),
         janus: janus.as_ref().map(Target::Janus),
+        cascade: cascade.as_ref().map(Cascade::target),
     };
     if args.ramp {
         return ramp(args, shape, &targets);
@@ -319,6 +418,7 @@ struct Targets<'a> {
     sfu: Target<'a>,
     relay: Option<Target<'a>>,
     janus: Option<Target<'a>>,
+    cascade: Option<Target<'a>>,
 }
 
 impl Compared {
@@ -327,6 +427,7 @@ impl Compared {
         for (report, ratio) in [
             (&self.relay, self.sfu_over_relay),
             (&self.janus, self.sfu_over_janus),
+            (&self.cascade, self.sfu_over_cascade),
         ] {
             if let (Some(r), Some(ratio)) = (report, ratio) {
                 line = format!("{line}\n{}\nbasic-sfu / {}: {ratio:.2}", r.line(), r.target);
@@ -355,12 +456,15 @@ fn compare(
     };
     let (relay, sfu_over_relay) = baseline(&targets.relay)?;
     let (janus, sfu_over_janus) = baseline(&targets.janus)?;
+    let (cascade, sfu_over_cascade) = baseline(&targets.cascade)?;
     Ok(Compared {
         sfu,
         relay,
         sfu_over_relay,
         janus,
         sfu_over_janus,
+        cascade,
+        sfu_over_cascade,
     })
 }
 
@@ -489,6 +593,12 @@ fn measure(
         datagrams_per_cpu_second: per_cpu(sent),
         forwarded_per_cpu_second: per_cpu(forwarded),
         latency: Latency::of(samples),
+        node_cpu_share: b.1.node_cpu.zip(a.1.node_cpu).map(|(b, a)| {
+            [(b[0] - a[0]) / seconds, (b[1] - a[1]) / seconds]
+        }),
+        node_datagrams_per_second: b.1.node_sent.zip(a.1.node_sent).map(|(b, a)| {
+            [(b[0] - a[0]) / seconds, (b[1] - a[1]) / seconds]
+        }),
     })
 }
 

@@ -95,7 +95,9 @@ pub(crate) struct Args {
     count_at_socket: bool,
     /// Also run the load against these (`PxS` only), one after the other, and report the
     /// ratios: `relay` is raw-relay, a plain UDP fanout with the SFU's I/O path; `janus`
-    /// is Janus's VideoRoom (its publishers only publish, so only watchers receive).
+    /// is Janus's VideoRoom (its publishers only publish, so only watchers receive);
+    /// `cascade` is two basic-sfu nodes joined by a relay, the publishers on the first
+    /// and the watchers on the second (the ratio is the relay's overhead).
     #[arg(long, value_enum, value_delimiter = ',')]
     baseline: Vec<Baseline>,
     /// The raw-relay binary (default: next to this one).
@@ -137,6 +139,8 @@ pub(crate) enum Baseline {
     Relay,
     /// Janus's VideoRoom (Debian's `janus`), started with a configuration sfu-load writes.
     Janus,
+    /// Two basic-sfu nodes joined by a relay (`--cascade`).
+    Cascade,
 }
 
 impl Args {

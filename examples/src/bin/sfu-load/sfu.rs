@@ -33,7 +33,21 @@ impl Sfu {
         workers: usize,
         port_per_room: bool,
     ) -> anyhow::Result<Self> {
+        Self::start_with(bin, core, secret, estimator, workers, port_per_room, &[])
+    }
+
+    /// [`Sfu::start`] with `extra` arguments.
+    pub(crate) fn start_with(
+        bin: &Path,
+        core: &str,
+        secret: &str,
+        estimator: &str,
+        workers: usize,
+        port_per_room: bool,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut cmd = pinned(bin, core);
+        cmd.args(extra);
         cmd.args(["--http-port", "0", "--api-secret", secret])
             .args(["--join-rate", "0", "--max-participants", "1000"])
             .args(["--max-rooms", "1000", "--estimator", estimator])
