@@ -593,13 +593,15 @@ fn measure(
         datagrams_per_cpu_second: per_cpu(sent),
         forwarded_per_cpu_second: per_cpu(forwarded),
         latency: Latency::of(samples),
-        node_cpu_share: b.1.node_cpu.zip(a.1.node_cpu).map(|(b, a)| {
-            [(b[0] - a[0]) / seconds, (b[1] - a[1]) / seconds]
-        }),
-        node_datagrams_per_second: b.1.node_sent.zip(a.1.node_sent).map(|(b, a)| {
-            [(b[0] - a[0]) / seconds, (b[1] - a[1]) / seconds]
-        }),
+        node_cpu_share: per_node_second(a.1.node_cpu, b.1.node_cpu, seconds),
+        node_datagrams_per_second: per_node_second(a.1.node_sent, b.1.node_sent, seconds),
     })
+}
+
+/// Each node's growth of a counter from `a` to `b`, per second of `seconds`.
+fn per_node_second(a: Option<[f64; 2]>, b: Option<[f64; 2]>, seconds: f64) -> Option<[f64; 2]> {
+    let (a, b) = (a?, b?);
+    Some([(b[0] - a[0]) / seconds, (b[1] - a[1]) / seconds])
 }
 
 /// Stops every peer and waits for it; the error names each peer that failed (one that
