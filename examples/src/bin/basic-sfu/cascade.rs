@@ -34,7 +34,7 @@ use crate::auth::{random_secret, secret_matches};
 use crate::http::{
     AppState, MAX_RELAY_OFFER_BYTES, authorize_participant, bad, bad_room_name, credential,
 };
-use crate::rooms::{Participant, Rooms};
+use crate::rooms::{FarUpdate, Participant, Rooms};
 
 /// The largest state message: a roster of a few hundred participants.
 const MAX_STATE_BYTES: usize = 256 * 1024;
@@ -151,6 +151,8 @@ struct FarState {
     participants: Option<Vec<FarParticipant>>,
     /// The owner of each m-line it sends on the relay (`ID` or `ID:screen`).
     owners: Option<HashMap<String, String>>,
+    /// Its active speaker among its own participants.
+    speaker: Option<u64>,
 }
 
 /// A participant of another node, as its roster gives it.
@@ -219,8 +221,12 @@ async fn state(
         Ok(f) => f,
         Err(e) => return bad(StatusCode::BAD_REQUEST, format!("bad state: {e}")),
     };
-    let participants = far.participants.map(far_participants);
-    s.rooms.set_far(&q.room, q.client, participants, far.owners);
+    let update = FarUpdate {
+        participants: far.participants.map(far_participants),
+        owners: far.owners,
+        speaker: far.speaker,
+    };
+    s.rooms.set_far(&q.room, q.client, update);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -356,6 +362,7 @@ enum FarEvent {
     },
     Roster(Vec<FarParticipant>),
     Layers(Layers),
+    Speaker(u64),
     Ended(String),
 }
 
@@ -431,6 +438,11 @@ impl Relay {
                     Some(ClientSignal::PublisherLayers { mid, active }) => {
                         self.send_layers(&far, mid, &active).await?;
                     }
+                    // Our room's speaker changed: the far node hears it if it is ours.
+                    Some(ClientSignal::ActiveSpeaker(id)) => {
+                        self.rooms.speaker_shown(&self.room, id.get());
+                        self.send_state(&far, &owners, &mut sent).await?;
+                    }
                     Some(ClientSignal::Closed) | None => return Ok(()),
                     Some(_) => {}
                 },
@@ -439,11 +451,24 @@ impl Relay {
                         if seq <= superseded {
                             continue;
                         }
-                        self.rooms.set_far(&self.room, client, None, Some(theirs));
+                        let update = FarUpdate { owners: Some(theirs), ..FarUpdate::default() };
+                        self.rooms.set_far(&self.room, client, update);
                         self.answer_offer(&far, client, sdp).await?;
                     }
                     Some(FarEvent::Roster(list)) => {
-                        self.rooms.set_far(&self.room, client, Some(far_participants(list)), None);
+                        let update = FarUpdate {
+                            participants: Some(far_participants(list)),
+                            ..FarUpdate::default()
+                        };
+                        self.rooms.set_far(&self.room, client, update);
+                    }
+                    // The far node's speaker, if it is one of its own people (it may show
+                    // one of ours, brought by this relay, under an id of its own).
+                    Some(FarEvent::Speaker(id)) => {
+                        let update = FarUpdate { speaker: Some(id), ..FarUpdate::default() };
+                        if self.rooms.is_far_participant(&self.room, client, id) {
+                            self.rooms.set_far(&self.room, client, update);
+                        }
                     }
                     Some(FarEvent::Layers(layers)) => {
                         if let Some((mid, active)) = layers.parse() {
@@ -490,6 +515,7 @@ impl Relay {
         let state = serde_json::json!({
             "participants": self.rooms.local_participants(&self.room),
             "owners": owners,
+            "speaker": self.rooms.local_speaker(&self.room),
         })
         .to_string();
         if state == *sent {
@@ -632,6 +658,7 @@ fn far_events(far: &FarSession) -> anyhow::Result<mpsc::Receiver<FarEvent>> {
                 "offer" => parse_offer(data),
                 "peers" => serde_json::from_str(data).ok().map(FarEvent::Roster),
                 "layers" => serde_json::from_str(data).ok().map(FarEvent::Layers),
+                "speaker" => data.trim().parse().ok().map(FarEvent::Speaker),
                 _ => None,
             };
             if let Some(ev) = parsed

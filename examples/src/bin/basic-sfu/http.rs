@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::auth::{
     Auth, AuthError, Claims, DEFAULT_TOKEN_TTL, Grants, random_secret, secret_matches,
 };
-use crate::rooms::{Participant, Reservation, Rooms, RoomsError, add_counts};
+use crate::rooms::{News, Participant, Reservation, Rooms, RoomsError, add_counts};
 
 const PAGE: &str = include_str!("index.html");
 /// Eyevinn's WHIP web client, bundled by `cargo xtask vendor-web` (the page's `?whip=eyevinn`).
@@ -790,7 +790,7 @@ impl Drop for LeaveOnDrop {
 
 enum Item {
     Signal(Option<ClientSignal>),
-    Roster(Result<String, broadcast::error::RecvError>),
+    Roster(Result<News, broadcast::error::RecvError>),
 }
 
 async fn events(
@@ -835,7 +835,7 @@ async fn events(
 
 fn event_stream(
     signals: mpsc::Receiver<ClientSignal>,
-    roster: broadcast::Receiver<String>,
+    roster: broadcast::Receiver<News>,
     first_roster: String,
     guard: LeaveOnDrop,
     stop: watch::Receiver<bool>,
@@ -896,12 +896,17 @@ fn event_stream(
                                 .to_string(),
                         )
                     }
-                    Item::Signal(Some(ClientSignal::ActiveSpeaker(id))) => {
-                        Event::default().event("speaker").data(id.get().to_string())
-                    }
+                    Item::Signal(Some(ClientSignal::ActiveSpeaker(id))) => Event::default()
+                        .event("speaker")
+                        .data(guard.rooms.speaker_shown(&guard.room, id.get())),
                     Item::Signal(Some(ClientSignal::Closed)) | Item::Signal(None) => return None,
                     Item::Signal(Some(_)) => continue,
-                    Item::Roster(Ok(json)) => Event::default().event("peers").data(json),
+                    Item::Roster(Ok(News::Roster(json))) => {
+                        Event::default().event("peers").data(json)
+                    }
+                    Item::Roster(Ok(News::Speaker(id))) => {
+                        Event::default().event("speaker").data(id)
+                    }
                     Item::Roster(Err(broadcast::error::RecvError::Lagged(_))) => continue,
                     Item::Roster(Err(broadcast::error::RecvError::Closed)) => return None,
                 };

@@ -42,6 +42,28 @@ pub(crate) struct FarNode {
     /// The relay connection's m-line → the owner there: its participant id, with
     /// `:screen` for a screen share (as the pages' `tracks` name owners).
     pub(crate) owners: HashMap<String, String>,
+    /// The other node's active speaker among its own participants (its id there).
+    pub(crate) speaker: Option<u64>,
+}
+
+/// What a room tells all its pages at once.
+#[derive(Debug, Clone)]
+pub(crate) enum News {
+    /// The roster changed: the JSON list (`peers`).
+    Roster(String),
+    /// The active speaker, as the pages know it, is now this id (`speaker`).
+    Speaker(String),
+}
+
+/// What the node at the far end of a relay says of itself; `None` keeps what was known.
+#[derive(Debug, Default)]
+pub(crate) struct FarUpdate {
+    /// Its participants (those it brought over relays of its own are not).
+    pub(crate) participants: Option<Vec<Participant>>,
+    /// The owners of the relay's m-lines it sends.
+    pub(crate) owners: Option<HashMap<String, String>>,
+    /// Its active speaker among its participants.
+    pub(crate) speaker: Option<u64>,
 }
 
 /// The id under which the pages of this node know participant `far` of the node at the
@@ -80,7 +102,7 @@ pub(crate) type Report = serde_json::Value;
 pub(crate) struct Room {
     pub(crate) handle: RoomHandle,
     pub(crate) participants: Vec<Participant>,
-    pub(crate) roster: broadcast::Sender<String>,
+    pub(crate) roster: broadcast::Sender<News>,
     pub(crate) reports: HashMap<u64, Report>,
     /// Joins holding a [`Reservation`]: the room is kept while any is in flight.
     joining: usize,
@@ -90,6 +112,8 @@ pub(crate) struct Room {
     pub(crate) reported: RoomCounts,
     /// The room's relays to and from other nodes, by their client id here.
     pub(crate) relays: HashMap<u64, FarNode>,
+    /// The room's active speaker, as the room task last announced it.
+    speaker: Option<u64>,
     /// Dropped with the room: the relays this node opened for it see the room is gone.
     _relays_open: Option<tokio::sync::watch::Sender<()>>,
 }
@@ -109,7 +133,17 @@ impl Room {
             port,
             reported: RoomCounts::default(),
             relays: HashMap::new(),
+            speaker: None,
             _relays_open: relays_open,
+        }
+    }
+
+    /// The id the pages know client `id` as the speaker by: for a relay, the far node's
+    /// own speaker (when it said who), else the client itself.
+    fn speaker_shown(&self, id: u64) -> String {
+        match self.relays.get(&id).and_then(|far| far.speaker) {
+            Some(far) => remote_id(id, far).to_string(),
+            None => id.to_string(),
         }
     }
 
@@ -138,7 +172,7 @@ impl Room {
 
     /// Tells the room's event streams the roster changed.
     fn announce(&self) {
-        let _ = self.roster.send(self.roster_json());
+        let _ = self.roster.send(News::Roster(self.roster_json()));
     }
 }
 
@@ -538,16 +572,9 @@ impl Rooms {
         }
     }
 
-    /// What the node at the far end of relay `relay` of `room` says of itself: its
-    /// participants (those it brought over relays of its own are not), and the owners of
-    /// the relay's m-lines; `None` keeps what was known.
-    pub(crate) fn set_far(
-        &self,
-        room: &str,
-        relay: u64,
-        participants: Option<Vec<Participant>>,
-        owners: Option<HashMap<String, String>>,
-    ) {
+    /// What the node at the far end of relay `relay` of `room` says of itself. The pages
+    /// hear of a new roster, and of a new far speaker while the relay is the room's.
+    pub(crate) fn set_far(&self, room: &str, relay: u64, update: FarUpdate) {
         let mut rooms = self.lock();
         let Some(r) = rooms.get_mut(room) else {
             return;
@@ -555,18 +582,58 @@ impl Rooms {
         let Some(far) = r.relays.get_mut(&relay) else {
             return;
         };
-        let announce = participants
+        let new_roster = update
+            .participants
             .as_ref()
             .is_some_and(|p| *p != far.participants);
-        if let Some(p) = participants {
+        if let Some(p) = update.participants {
             far.participants = p;
         }
-        if let Some(o) = owners {
+        if let Some(o) = update.owners {
             far.owners = o;
         }
-        if announce {
+        let new_speaker = update.speaker.is_some() && update.speaker != far.speaker;
+        if new_speaker {
+            far.speaker = update.speaker;
+        }
+        if new_roster {
             r.announce();
         }
+        if new_speaker && r.speaker == Some(relay) {
+            let _ = r.roster.send(News::Speaker(r.speaker_shown(relay)));
+        }
+    }
+
+    /// Records that `room`'s active speaker is client `id` and returns the id its pages
+    /// know that speaker by.
+    pub(crate) fn speaker_shown(&self, room: &str, id: u64) -> String {
+        let mut rooms = self.lock();
+        match rooms.get_mut(room) {
+            Some(r) => {
+                r.speaker = Some(id);
+                r.speaker_shown(id)
+            }
+            None => id.to_string(),
+        }
+    }
+
+    /// Whether `id` is one of the far node's own participants at relay `relay`.
+    pub(crate) fn is_far_participant(&self, room: &str, relay: u64, id: u64) -> bool {
+        self.lock()
+            .get(room)
+            .and_then(|r| r.relays.get(&relay))
+            .is_some_and(|far| far.participants.iter().any(|p| p.id == id))
+    }
+
+    /// `room`'s active speaker when it is one of the room's own people (not a relay).
+    pub(crate) fn local_speaker(&self, room: &str) -> Option<u64> {
+        let rooms = self.lock();
+        let r = rooms.get(room)?;
+        let id = r.speaker?;
+        r.participants
+            .iter()
+            .any(|p| p.id == id && !p.relay)
+            .then_some(id)
     }
 
     /// Every room with the number of its own people (not relays): this node's load.
@@ -746,7 +813,17 @@ mod tests {
             ("3".to_string(), "1".to_string()),
             ("4".into(), "1:screen".into()),
         ];
-        rooms.set_far("r", 2, Some(vec![far]), Some(owners.into_iter().collect()));
+        let mut news = rooms.lock()["r"].roster.subscribe();
+        rooms.set_far(
+            "r",
+            2,
+            FarUpdate {
+                participants: Some(vec![far]),
+                owners: Some(owners.into_iter().collect()),
+                speaker: None,
+            },
+        );
+        assert!(matches!(news.try_recv(), Ok(News::Roster(_))));
 
         let roster: Vec<serde_json::Value> = serde_json::from_str(&rooms.roster("r")).unwrap();
         let ids: Vec<u64> = roster.iter().map(|p| p["id"].as_u64().unwrap()).collect();
@@ -762,6 +839,27 @@ mod tests {
         assert_eq!(rooms.owner_of("r", 2, "3"), bob.to_string());
         assert_eq!(rooms.owner_of("r", 2, "4"), format!("{bob}:screen"));
         assert_eq!(rooms.owner_of("r", 1, "0"), "1");
+        // The relay is the room's speaker: the pages see the far node's speaker, and hear
+        // when it changes.
+        assert_eq!(
+            rooms.speaker_shown("r", 2),
+            "2",
+            "the far node named no speaker yet"
+        );
+        let speaking = FarUpdate {
+            speaker: Some(1),
+            ..FarUpdate::default()
+        };
+        rooms.set_far("r", 2, speaking);
+        assert!(matches!(news.try_recv(), Ok(News::Speaker(id)) if id == bob.to_string()));
+        assert_eq!(rooms.speaker_shown("r", 2), bob.to_string());
+        assert_eq!(
+            rooms.local_speaker("r"),
+            None,
+            "a relay is no local speaker"
+        );
+        assert_eq!(rooms.speaker_shown("r", 1), "1");
+        assert_eq!(rooms.local_speaker("r"), Some(1));
         // Only the room's own people go to other nodes.
         let local = rooms.local_participants("r");
         assert_eq!(local.len(), 1);
