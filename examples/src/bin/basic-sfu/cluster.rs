@@ -3,8 +3,9 @@
 //!
 //! What Redis holds (every key under `sfu:`):
 //! - `sfu:nodes`: the set of node ids; `sfu:node:{id}`: a hash of the node's HTTP `url`,
-//!   `region` and load (`participants`, `rooms`, `cpu` in per cent of one core), which
-//!   expires [`NODE_TTL`] after the node's last heartbeat;
+//!   `region` and load (`participants`, `rooms`, `pps`: datagrams received and sent per
+//!   second, `cpu` in per cent of one core), which expires [`NODE_TTL`] after the node's
+//!   last heartbeat;
 //! - `sfu:room:{room}`: the set of nodes holding the room; `sfu:roomload:{room}`: each
 //!   such node's participants in it; `sfu:noderooms:{id}`: the rooms a node holds.
 //!
@@ -99,10 +100,10 @@ impl Cluster {
         };
         let beat = cluster.clone();
         tokio::spawn(async move {
-            let mut cpu = CpuMeter::default();
+            let mut meters = Meters::default();
             let mut held: Vec<String> = Vec::new();
             loop {
-                if let Err(e) = beat.heartbeat(&rooms, &mut cpu, &mut held).await {
+                if let Err(e) = beat.heartbeat(&rooms, &mut meters, &mut held).await {
                     tracing::warn!("cluster heartbeat: {e:#}");
                 }
                 tokio::time::sleep(HEARTBEAT).await;
@@ -194,11 +195,12 @@ impl Cluster {
     async fn heartbeat(
         &self,
         rooms: &Rooms,
-        cpu: &mut CpuMeter,
+        meters: &mut Meters,
         held: &mut Vec<String>,
     ) -> anyhow::Result<()> {
         let me = &self.inner.config;
         let loads = rooms.local_loads();
+        let pps = meters.packets.per_second(rooms.datagrams().await);
         let participants: usize = loads.iter().map(|(_, n)| n).sum();
         let node_key = format!("sfu:node:{}", me.node);
         let rooms_key = format!("sfu:noderooms:{}", me.node);
@@ -213,8 +215,10 @@ impl Cluster {
             .arg(participants)
             .arg("rooms")
             .arg(loads.len())
+            .arg("pps")
+            .arg(pps)
             .arg("cpu")
-            .arg(cpu.percent())
+            .arg(meters.cpu.percent())
             .ignore()
             .cmd("PEXPIRE")
             .arg(&node_key)
@@ -357,6 +361,33 @@ fn leave_room(pipe: &mut redis::Pipeline, id: &str, room: &str) {
         .arg(format!("sfu:noderooms:{id}"))
         .arg(room)
         .ignore();
+}
+
+/// What a heartbeat measures of this node between two beats.
+#[derive(Default)]
+struct Meters {
+    cpu: CpuMeter,
+    packets: RateMeter,
+}
+
+/// The rate of a count between two readings.
+#[derive(Default)]
+struct RateMeter {
+    last: Option<(std::time::Instant, u64)>,
+}
+
+impl RateMeter {
+    /// The count's growth per second since the last call (0 on the first). Rooms that
+    /// closed take their counts with them: a fall reads as 0.
+    fn per_second(&mut self, count: u64) -> u64 {
+        let now = std::time::Instant::now();
+        let rate = self.last.map_or(0, |(then, before)| {
+            let secs = now.duration_since(then).as_secs_f64().max(0.001);
+            (count.saturating_sub(before) as f64 / secs) as u64
+        });
+        self.last = Some((now, count));
+        rate
+    }
 }
 
 /// The process's CPU use between two readings, from `/proc/self/stat`.

@@ -647,6 +647,19 @@ impl Rooms {
             .collect()
     }
 
+    /// Datagrams received and sent by every open room so far (each room's counts start
+    /// with it and end with it).
+    pub(crate) async fn datagrams(&self) -> u64 {
+        let handles: Vec<RoomHandle> = self.lock().values().map(|r| r.handle.clone()).collect();
+        let mut total = 0;
+        for h in handles {
+            if let Ok(st) = h.stats().await {
+                total += st.datagrams_in + st.datagrams_out;
+            }
+        }
+        total
+    }
+
     /// The relays other nodes opened here: (room, client, the node's name).
     pub(crate) fn accepted_relays(&self) -> Vec<(String, u64, String)> {
         self.lock()
