@@ -132,12 +132,10 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
 
 fn run_with(opts: Options) -> anyhow::Result<Outcome> {
     let peers = opts.peers;
-    let Some(chromium) = find_chromium() else {
-        return skipped("no chromium found (apt-get install -y chromium)");
+    let (chromium, sfu_bin, artifacts) = match setup()? {
+        Ok(s) => s,
+        Err(outcome) => return Ok(outcome),
     };
-    let sfu_bin = build_sfu()?;
-    let artifacts = root().join("target/e2e");
-    std::fs::create_dir_all(&artifacts)?;
     let mut procs = Procs::default();
     let (url, sfu) = start_sfu(
         &sfu_bin,
@@ -578,6 +576,22 @@ pub(crate) fn skipped(why: &str) -> anyhow::Result<Outcome> {
     println!("e2e: SKIPPED: {why}");
     println!("##############################################################");
     Ok(Outcome::Skipped)
+}
+
+/// What a browser test starts from: Chromium, basic-sfu built in release mode, and the
+/// directory for logs and profiles (`target/e2e`).
+pub(crate) type Setup = (PathBuf, PathBuf, PathBuf);
+
+/// Finds Chromium, builds basic-sfu and makes the artifacts directory; `Ok(Err(outcome))`
+/// when there is no Chromium (see [`skipped`]).
+pub(crate) fn setup() -> anyhow::Result<Result<Setup, Outcome>> {
+    let Some(chromium) = find_chromium() else {
+        return skipped("no chromium found (apt-get install -y chromium)").map(Err);
+    };
+    let sfu_bin = build_sfu()?;
+    let artifacts = root().join("target/e2e");
+    std::fs::create_dir_all(&artifacts)?;
+    Ok(Ok((chromium, sfu_bin, artifacts)))
 }
 
 /// Builds basic-sfu in release mode and returns its path.

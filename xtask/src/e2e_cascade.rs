@@ -19,11 +19,10 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, low_cap_kbps, num, page_url, remotes, reports, set_cap,
-    skipped, start_browser, start_sfu, token, wait_for,
+    Procs, low_cap_kbps, num, page_url, remotes, reports, set_cap, setup, start_browser, start_sfu,
+    token, wait_for,
 };
 use crate::e2e_link::client_named;
-use crate::exec::root;
 
 const ROOM: &str = "cascade";
 /// The relay secret both nodes share.
@@ -46,12 +45,10 @@ const PAGES: [(&str, usize); 3] = [("one", 0), ("two", 1), ("three", 1)];
 const NAMES: [&str; 3] = ["one", "two", "three"];
 
 pub(crate) fn run() -> anyhow::Result<Outcome> {
-    let Some(chromium) = find_chromium() else {
-        return skipped("no chromium found (apt-get install -y chromium)");
+    let (chromium, sfu_bin, artifacts) = match setup()? {
+        Ok(s) => s,
+        Err(outcome) => return Ok(outcome),
     };
-    let sfu_bin = build_sfu()?;
-    let artifacts = root().join("target/e2e");
-    std::fs::create_dir_all(&artifacts)?;
     let mut procs = Procs::default();
     let (b, sfu_b) = start_sfu(
         &sfu_bin,

@@ -20,11 +20,9 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, page_url, reports, skipped, start_browser, start_sfu,
-    token, wait_for,
+    Procs, num, page_url, reports, setup, skipped, start_browser, start_sfu, token, wait_for,
 };
 use crate::e2e_cascade::{brief, everyone_sees_everyone, page};
-use crate::exec::root;
 
 const ROOM: &str = "cluster";
 const RELAY_SECRET: &str = "cluster-e2e-relay-secret";
@@ -34,8 +32,9 @@ const PAGES: [(&str, usize); 4] = [("a", 0), ("b", 1), ("c", 2), ("d", 0)];
 const REJOIN_WITHIN: Duration = Duration::from_secs(10);
 
 pub(crate) fn run() -> anyhow::Result<Outcome> {
-    let Some(chromium) = find_chromium() else {
-        return skipped("no chromium found (apt-get install -y chromium)");
+    let (chromium, sfu_bin, artifacts) = match setup()? {
+        Ok(s) => s,
+        Err(outcome) => return Ok(outcome),
     };
     if Command::new("redis-server")
         .arg("--version")
@@ -45,9 +44,6 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
     {
         return skipped("no redis-server found (apt-get install -y redis-server)");
     }
-    let sfu_bin = build_sfu()?;
-    let artifacts = root().join("target/e2e");
-    std::fs::create_dir_all(&artifacts)?;
     let mut procs = Procs::default();
 
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

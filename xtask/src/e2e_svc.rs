@@ -15,11 +15,10 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, build_sfu, find_chromium, num, page_url, remotes, reports, set_cap, skipped,
-    start_browser, start_sfu, token, wait_for,
+    Procs, num, page_url, remotes, reports, set_cap, setup, start_browser, start_sfu, token,
+    wait_for,
 };
 use crate::e2e_link::{brief, client_named, freezes_since, remote_delta};
-use crate::exec::root;
 
 const ROOM: &str = "svc";
 const MODE: &str = "L3T3";
@@ -54,12 +53,10 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
 
 /// The test with the publisher sending `codec` (`vp9`, `av1`).
 pub(crate) fn run(codec: &str) -> anyhow::Result<Outcome> {
-    let Some(chromium) = find_chromium() else {
-        return skipped("no chromium found (apt-get install -y chromium)");
+    let (chromium, sfu_bin, artifacts) = match setup()? {
+        Ok(s) => s,
+        Err(outcome) => return Ok(outcome),
     };
-    let sfu_bin = build_sfu()?;
-    let artifacts = root().join("target/e2e");
-    std::fs::create_dir_all(&artifacts)?;
     let mut procs = Procs::default();
     let (base, sfu) = start_sfu(
         &sfu_bin,

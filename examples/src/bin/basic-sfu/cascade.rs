@@ -199,6 +199,19 @@ fn far_participants(list: Vec<FarParticipant>) -> Vec<Participant> {
         .collect()
 }
 
+/// The refusal of a request that does not speak for relay `q.client` of `q.room` with
+/// its secret; `None` when it does.
+fn refuse_non_relay(s: &AppState, headers: &HeaderMap, q: &StateQuery) -> Option<Response> {
+    if let Err(e) = authorize_participant(s, headers, &q.room, q.client, q.secret.as_deref()) {
+        return Some(e.into_response());
+    }
+    let relay = s
+        .rooms
+        .participant(&q.room, q.client)
+        .is_some_and(|p| p.relay);
+    (!relay).then(|| bad(StatusCode::FORBIDDEN, "not a relay"))
+}
+
 /// `POST /api/relay/state?room&client&secret` with a [`FarState`]: the opening node's
 /// participants and m-line owners, for this node's pages.
 async fn state(
@@ -207,15 +220,8 @@ async fn state(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
-        return r.into_response();
-    }
-    if !s
-        .rooms
-        .participant(&q.room, q.client)
-        .is_some_and(|p| p.relay)
-    {
-        return bad(StatusCode::FORBIDDEN, "not a relay");
+    if let Some(refused) = refuse_non_relay(&s, &headers, &q) {
+        return refused;
     }
     let far: FarState = match serde_json::from_str(&body) {
         Ok(f) => f,
@@ -263,15 +269,8 @@ async fn layers(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(r) = authorize_participant(&s, &headers, &q.room, q.client, q.secret.as_deref()) {
-        return r.into_response();
-    }
-    if !s
-        .rooms
-        .participant(&q.room, q.client)
-        .is_some_and(|p| p.relay)
-    {
-        return bad(StatusCode::FORBIDDEN, "not a relay");
+    if let Some(refused) = refuse_non_relay(&s, &headers, &q) {
+        return refused;
     }
     let Some((mid, active)) = serde_json::from_str::<Layers>(&body)
         .ok()
@@ -350,6 +349,19 @@ impl FarSession {
             "{}{path}?room={}&client={}&secret={}",
             self.base, self.room, self.client, self.secret
         )
+    }
+
+    /// POSTs `body` to the far node's `path` for the relay; returns the answer's body.
+    async fn post(&self, path: &str, body: String) -> anyhow::Result<String> {
+        let url = self.url(path);
+        blocking(move || {
+            Ok(agent()
+                .post(&url)
+                .send(&body)?
+                .body_mut()
+                .read_to_string()?)
+        })
+        .await
     }
 }
 
@@ -522,13 +534,10 @@ impl Relay {
             return Ok(());
         }
         sent.clone_from(&state);
-        let url = far.url("/api/relay/state");
-        blocking(move || {
-            agent().post(&url).send(&state)?;
-            Ok(())
-        })
-        .await
-        .context("sending the relay's state")
+        far.post("/api/relay/state", state)
+            .await
+            .context("sending the relay's state")?;
+        Ok(())
     }
 
     /// Tells the far node which layers of its simulcast track on m-line `mid` our
@@ -544,13 +553,10 @@ impl Relay {
             "active": active.iter().map(ToString::to_string).collect::<Vec<_>>(),
         })
         .to_string();
-        let url = far.url("/api/relay/layers");
-        blocking(move || {
-            agent().post(&url).send(&body)?;
-            Ok(())
-        })
-        .await
-        .context("sending the layers the far node's track needs")
+        far.post("/api/relay/layers", body)
+            .await
+            .context("sending the layers the far node's track needs")?;
+        Ok(())
     }
 
     /// Sends our offer to the far node and applies its answer; returns up to which `seq`
@@ -561,12 +567,10 @@ impl Relay {
         client: u64,
         offer: SfuOffer,
     ) -> anyhow::Result<u64> {
-        let url = far.url("/api/relay/offer");
-        let sdp = offer.sdp;
-        let body =
-            blocking(move || Ok(agent().post(&url).send(&sdp)?.body_mut().read_to_string()?))
-                .await
-                .context("offering to the far node")?;
+        let body = far
+            .post("/api/relay/offer", offer.sdp)
+            .await
+            .context("offering to the far node")?;
         let v: serde_json::Value = serde_json::from_str(&body)?;
         let answer = v["answer"].as_str().context("no answer")?.to_string();
         self.handle.answer(ClientId::new(client), answer).await?;
@@ -581,13 +585,10 @@ impl Relay {
             Err(RoomError::OfferCollision) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let url = far.url("/api/answer");
-        blocking(move || {
-            agent().post(&url).send(&accepted.answer)?;
-            Ok(())
-        })
-        .await
-        .context("answering the far node")
+        far.post("/api/answer", accepted.answer)
+            .await
+            .context("answering the far node")?;
+        Ok(())
     }
 }
 

@@ -176,14 +176,18 @@ impl Cluster {
         }))
     }
 
-    /// Every node whose entry has not expired.
-    async fn live_nodes(&self) -> anyhow::Result<Vec<Node>> {
-        let ids: Vec<String> = redis::cmd("SMEMBERS")
+    /// The ids in the node set, alive or not.
+    async fn node_ids(&self) -> anyhow::Result<Vec<String>> {
+        Ok(redis::cmd("SMEMBERS")
             .arg("sfu:nodes")
             .query_async(&mut self.con())
-            .await?;
+            .await?)
+    }
+
+    /// Every node whose entry has not expired.
+    async fn live_nodes(&self) -> anyhow::Result<Vec<Node>> {
         let mut live = Vec::new();
-        for id in ids {
+        for id in self.node_ids().await? {
             if let Some(n) = self.node(&id).await? {
                 live.push(n);
             }
@@ -256,12 +260,8 @@ impl Cluster {
     /// Removes the nodes whose entry expired from the node set and from their rooms;
     /// returns the live ones.
     async fn remove_dead(&self) -> anyhow::Result<Vec<Node>> {
-        let ids: Vec<String> = redis::cmd("SMEMBERS")
-            .arg("sfu:nodes")
-            .query_async(&mut self.con())
-            .await?;
         let mut live = Vec::new();
-        for id in ids {
+        for id in self.node_ids().await? {
             if let Some(n) = self.node(&id).await? {
                 live.push(n);
                 continue;

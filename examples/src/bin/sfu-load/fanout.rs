@@ -42,7 +42,7 @@ impl Cascade {
     fn start(args: &Args, signaling: &Signaling) -> anyhow::Result<Self> {
         let relay_secret = crate::sfu::random_secret();
         let start = |extra: &[&str]| -> anyhow::Result<(Sfu, Signaling)> {
-            let sfu = Sfu::start_with(
+            let sfu = Sfu::start(
                 &signaling.bin,
                 &args.sfu_core,
                 &signaling.secret,

@@ -178,6 +178,7 @@ fn main() -> anyhow::Result<()> {
         &args.sfu_estimator,
         args.sfu_workers,
         args.port_per_room,
+        &[],
     )?;
     let signaling = Signaling {
         base: sfu.base.clone(),

@@ -24,20 +24,9 @@ impl Sfu {
     /// Starts `bin` with API secret `secret`, bandwidth estimator `estimator` and
     /// `workers` fanout workers, pinned to `core` (`none`: not pinned; a list such as
     /// `0,1` for several workers) with `taskset` where there is one, with limits high
-    /// enough for any scenario (and a UDP port per room with `port_per_room`).
+    /// enough for any scenario (and a UDP port per room with `port_per_room`), and
+    /// `extra` arguments.
     pub(crate) fn start(
-        bin: &Path,
-        core: &str,
-        secret: &str,
-        estimator: &str,
-        workers: usize,
-        port_per_room: bool,
-    ) -> anyhow::Result<Self> {
-        Self::start_with(bin, core, secret, estimator, workers, port_per_room, &[])
-    }
-
-    /// [`Sfu::start`] with `extra` arguments.
-    pub(crate) fn start_with(
         bin: &Path,
         core: &str,
         secret: &str,
