@@ -68,14 +68,16 @@ impl Client {
             // about as much again as the media. With video flowing, that padding lifts the
             // estimate above what the subscriber receives (room for the next layer and for
             // a dip); with no video wanted (every track out of sight, muted or
-            // unsubscribed) it would only double the audio's traffic.
+            // unsubscribed) it would only double the audio's traffic. Nor is there then
+            // anything to probe for (audio does not adapt), and str0m's periodic probes in
+            // an application-limited stretch would pad at twice the desired rate every 5 s.
             let wants_video = demands.iter().any(|d| !d.audio && !d.layers.is_empty());
-            let minimum = if wants_video || next_step.is_some() {
-                used.saturating_add(next_step.unwrap_or(Bitrate::ZERO))
+            probe = Some(if wants_video || next_step.is_some() {
+                let minimum = used.saturating_add(next_step.unwrap_or(Bitrate::ZERO));
+                (minimum, desired)
             } else {
-                Bitrate::ZERO
-            };
-            probe = Some((minimum, desired));
+                (Bitrate::ZERO, Bitrate::ZERO)
+            });
         }
 
         for (k, &i) in open.iter().enumerate() {
