@@ -176,3 +176,31 @@ fn simulcast_crosses_the_relay_whole_and_each_far_subscriber_picks_its_layer() {
     assert_eq!(asked, Some(vec!["q".to_string(), "h".to_string()]));
     assert_eq!(last_layer(&mut c, 1, full), Some(1));
 }
+
+#[test]
+fn a_relay_takes_over_the_m_lines_of_ended_tracks() {
+    let mut c = Cascade::new(2);
+    let b1 = c.nodes[1].join(false);
+    let (_, relay_on_b) = c.link(0, 1);
+    let mut publishers = Vec::new();
+    for _ in 0..4 {
+        let a = c.nodes[0].join(false);
+        c.run(Duration::from_secs(2));
+        let now = c.nodes[0].now;
+        c.nodes[0].room.remove(a, now);
+        c.nodes[0].vanish(a);
+        publishers.push(a);
+    }
+    let last = c.nodes[0].join(false);
+    c.run(Duration::from_secs(3));
+    // One data channel and one audio and one video m-line, taken over by each newcomer:
+    // four publishers that came and went did not add eight m-lines.
+    let lines = c.relays[0].max_lines;
+    assert!(lines <= 5, "the relay's offers grew to {lines} m-lines");
+    // The last one's tracks still reach b1 across the taken-over m-lines.
+    assert_eq!(tracks_from(&mut c, 1, b1, relay_on_b), 2);
+    let before = c.nodes[1].video_frames(b1, relay_on_b);
+    c.run(Duration::from_secs(1));
+    assert!(c.nodes[1].video_frames(b1, relay_on_b) > before + 20);
+    assert_eq!(c.nodes[0].room.len(), 2, "{last} and the relay");
+}

@@ -142,6 +142,8 @@ pub struct Client {
     can_offer: bool,
     /// This side made the connection's first offer ([`Client::create_offer`]).
     opened: bool,
+    /// Simulcast m-lines this relay stopped, which nothing takes over.
+    retired_lines: u32,
     /// Offers made to the peer so far.
     offers_made: u64,
     /// Offers up to this number were dropped because the peer's own offer crossed them.
@@ -198,6 +200,7 @@ impl Client {
             pending: None,
             can_offer: false,
             opened: false,
+            retired_lines: 0,
             offers_made: 0,
             offers_superseded: 0,
             queue: VecDeque::new(),

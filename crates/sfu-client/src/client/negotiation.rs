@@ -14,13 +14,18 @@ use str0m::media::{Direction, MediaAdded, MediaChanged};
 use tracing::debug;
 
 use super::{Client, CodecSlot};
-
-/// The data channel of a connection's first offer ([`Client::create_offer`]).
-const RELAY_CHANNEL: &str = "sfu-relay";
 use crate::config::{PeerRole, ReceiveMode};
 use crate::error::ClientError;
 use crate::propagate::{ClientOutput, OfferedTrack, Propagated, SfuOffer, TrackInfo};
 use crate::track::{FreeSlot, NO_PT, OutState, TrackIn};
+
+/// The data channel of a connection's first offer ([`Client::create_offer`]).
+const RELAY_CHANNEL: &str = "sfu-relay";
+
+/// Simulcast m-lines a relay may retire before it closes to be opened afresh: nothing takes
+/// them over (a new track on one would reach the far side as one stream), and each keeps
+/// its place in the SDP and in str0m's state.
+const MAX_RETIRED_RELAY_LINES: u32 = 64;
 
 impl Client {
     /// Applies an SDP offer from the peer and returns our answer.
@@ -157,6 +162,10 @@ impl Client {
         }
         for t in &self.tracks_out {
             if let OutState::NegotiatingStop(m) = t.state {
+                if t.passthrough {
+                    self.retired_lines += 1;
+                    continue;
+                }
                 self.free_slots.push(FreeSlot {
                     mid: m,
                     kind: t.info.kind,
@@ -167,6 +176,10 @@ impl Client {
         self.tracks_out
             .retain(|t| !matches!(t.state, OutState::NegotiatingStop(_)));
         self.rebuild_index();
+        if self.retired_lines > MAX_RETIRED_RELAY_LINES {
+            debug!(client = %self.id, "relay out of m-lines; closing it to be opened afresh");
+            self.rtc.disconnect();
+        }
         Ok(())
     }
 
@@ -205,16 +218,15 @@ impl Client {
             return false;
         }
         let mut change = self.rtc.sdp_api();
-        // A relay's m-lines are not taken over: a simulcast track needs one with its
-        // layers declared, and the far node tells the tracks apart by m-line.
-        let reuse = self.config.role != PeerRole::Relay;
         for t in &mut self.tracks_out {
             match t.state {
                 OutState::ToOpen => {
+                    // A simulcast track a relay sends takes a new m-line with its layers
+                    // declared: the far side would read a taken-over m-line as one stream.
                     let free = self
                         .free_slots
                         .iter()
-                        .position(|f| reuse && f.kind == t.info.kind);
+                        .position(|f| !t.passthrough && f.kind == t.info.kind);
                     let mid = match free {
                         Some(i) => {
                             let slot = self.free_slots.swap_remove(i);

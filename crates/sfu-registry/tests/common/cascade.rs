@@ -20,6 +20,8 @@ pub struct Relay {
     /// The answerer's room offers up to this `seq` were superseded by the opener's offer,
     /// and the opener must not answer them.
     superseded: u64,
+    /// The most m-lines an offer on this relay had.
+    pub max_lines: usize,
 }
 
 pub struct Cascade {
@@ -82,6 +84,7 @@ impl Cascade {
             opener: (opener, a_id),
             answerer: (answerer, b_id),
             superseded: 0,
+            max_lines: offer.matches("\r\nm=").count(),
         });
         (a_id, b_id)
     }
@@ -160,6 +163,7 @@ impl Cascade {
                 else {
                     continue;
                 };
+                r.max_lines = r.max_lines.max(offer.sdp.matches("\r\nm=").count());
                 let from_answerer = r.answerer == (i, client);
                 if from_answerer && offer.seq <= r.superseded {
                     continue;
