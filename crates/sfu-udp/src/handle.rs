@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use sfu_client::{
-    Bitrate, Client, ClientStats, EstimatorKind, PayloadEncryption, PeerRole, PeerRtcpStats,
-    ReceiveMode, SfuOffer, SfuRtc, TrackHints, TrackPriority,
+    Bitrate, Client, ClientConfig, ClientStats, EstimatorKind, PayloadEncryption, PeerRole,
+    PeerRtcpStats, ReceiveMode, SfuOffer, SfuRtc, SfuRtcBuilder, TrackHints, TrackPriority,
 };
 use sfu_ids::{ClientId, SfuMid, SfuRid};
 use sfu_registry::{AcceptedOffer, RoomEvent, Workers};
@@ -256,6 +256,25 @@ struct JoinContext {
     events: broadcast::Sender<RoomEvent>,
 }
 
+impl JoinContext {
+    /// A new client of this room with client settings `config`, its `Rtc` from `rtc`
+    /// with the room's estimator (none for a relay) and `Rtc` edits, and the room's layer
+    /// selector.
+    fn new_client(&self, rtc: SfuRtcBuilder, config: ClientConfig) -> Client {
+        let id = ClientId::new(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut rtc = rtc.estimator(estimator_for(config.role, self.config.estimator));
+        if let Some(edit) = &self.config.rtc_config {
+            let raw = std::mem::take(rtc.raw_config());
+            *rtc.raw_config() = edit.apply(raw);
+        }
+        let client = Client::new(id, rtc.build(Instant::now()), config);
+        match &self.config.layer_selector {
+            Some(selectors) => client.with_boxed_selector(selectors.make()),
+            None => client,
+        }
+    }
+}
+
 /// The receiving half the room task reads commands from; see [`room_channel`].
 #[derive(Debug)]
 pub struct RoomInbox {
@@ -351,15 +370,6 @@ impl RoomHandle {
         options: JoinOptions,
     ) -> Result<Joined, RoomError> {
         let ctx = &self.joins;
-        let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
-        let mut rtc = SfuRtc::builder()
-            .host_candidate(ctx.candidate)
-            .estimator(estimator_for(options.role, ctx.config.estimator));
-        if let Some(edit) = &ctx.config.rtc_config {
-            let raw = std::mem::take(rtc.raw_config());
-            *rtc.raw_config() = edit.apply(raw);
-        }
-        let rtc = rtc.build(Instant::now());
         let mut config = ctx
             .config
             .client
@@ -368,10 +378,7 @@ impl RoomHandle {
         if let Some(encryption) = options.payload_encryption {
             config = config.with_payload_encryption(encryption);
         }
-        let mut client = Client::new(id, rtc, config);
-        if let Some(selectors) = &ctx.config.layer_selector {
-            client = client.with_boxed_selector(selectors.make());
-        }
+        let mut client = ctx.new_client(SfuRtc::builder().host_candidate(ctx.candidate), config);
         let answer = client
             .accept_offer(&offer)
             .map_err(|e| RoomError::BadSdp(e.to_string()))?;
@@ -407,21 +414,10 @@ impl RoomHandle {
             .map_err(|e| RoomError::Io(e.to_string()))?
             .port();
         let candidate = ctx.config.candidate_addr(port);
-        let id = ClientId::new(ctx.next_id.fetch_add(1, Ordering::Relaxed));
-        let mut rtc = SfuRtc::builder()
-            .full_ice()
-            .host_candidate(candidate)
-            .estimator(estimator_for(PeerRole::Relay, ctx.config.estimator));
-        if let Some(edit) = &ctx.config.rtc_config {
-            let raw = std::mem::take(rtc.raw_config());
-            *rtc.raw_config() = edit.apply(raw);
-        }
-        let rtc = rtc.build(Instant::now());
-        let config = ctx.config.client.with_role(PeerRole::Relay);
-        let mut client = Client::new(id, rtc, config);
-        if let Some(selectors) = &ctx.config.layer_selector {
-            client = client.with_boxed_selector(selectors.make());
-        }
+        let mut client = ctx.new_client(
+            SfuRtc::builder().full_ice().host_candidate(candidate),
+            ctx.config.client.with_role(PeerRole::Relay),
+        );
         let offer = client
             .create_offer()
             .map_err(|e| RoomError::BadSdp(e.to_string()))?;
