@@ -114,7 +114,7 @@ async fn accept(
     let id = joined.client.get();
     tracing::info!(room = q.room, node, %peer, client = id, "relay joined");
     let secret = random_secret();
-    s.waiting_insert(&q.room, id, joined.signals);
+    s.await_event_stream(&q.room, joined.client, joined.signals);
     s.rooms.add_participant(
         reservation,
         Participant {

@@ -109,17 +109,36 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    /// Keeps a joined client's signals until its event stream connects.
-    pub(crate) fn waiting_insert(
+    /// Keeps a joined client's signals until its event stream connects. A client that
+    /// joined but never opened its event stream (a page that crashed, a node that went) is
+    /// removed after [`EVENT_STREAM_DEADLINE`], so its signal queue and roster entry do
+    /// not linger (nor keep its room open).
+    pub(crate) fn await_event_stream(
         &self,
         room: &str,
-        client: u64,
+        client: ClientId,
         signals: mpsc::Receiver<ClientSignal>,
     ) {
         self.waiting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((room.to_string(), client), signals);
+            .insert((room.to_string(), client.get()), signals);
+        let (state, room) = (self.clone(), room.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(EVENT_STREAM_DEADLINE).await;
+            let unclaimed = state
+                .waiting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(room.clone(), client.get()))
+                .is_some();
+            if unclaimed {
+                if let Some(h) = state.rooms.handle(&room) {
+                    h.leave(client).await;
+                }
+                state.rooms.remove_participant(&room, client);
+            }
+        });
     }
 }
 
@@ -451,31 +470,10 @@ async fn join(
     match admitted.handle.join(offer).await {
         Ok(joined) => {
             let id = joined.client;
-            s.waiting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert((q.room.clone(), id.get()), joined.signals);
+            s.await_event_stream(&q.room, id, joined.signals);
             let secret = random_secret();
             let participant = admitted.participant(id, secret.clone());
             s.rooms.add_participant(admitted.reservation, participant);
-            // A page that joined but never opened its event stream (it crashed, or was not
-            // a browser) is removed, so its signal queue and roster entry do not linger.
-            let (state, room) = (s.clone(), q.room.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(EVENT_STREAM_DEADLINE).await;
-                let unclaimed = state
-                    .waiting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&(room.clone(), id.get()))
-                    .is_some();
-                if unclaimed {
-                    if let Some(h) = state.rooms.handle(&room) {
-                        h.leave(id).await;
-                    }
-                    state.rooms.remove_participant(&room, id);
-                }
-            });
             axum::Json(serde_json::json!({
                 "client": id.get(),
                 "secret": secret,
