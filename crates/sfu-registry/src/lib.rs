@@ -42,4 +42,4 @@ mod workers;
 
 pub use registry::{AcceptedOffer, Registry, RegistryError, RegistryStats, RoomEvent, RouteError};
 pub use route::{MAX_ADDRESSES_PER_CLIENT, RouteMiss, Routed, Router};
-pub use workers::Workers;
+pub use workers::{TransmitSink, Workers};

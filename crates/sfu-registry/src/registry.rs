@@ -18,11 +18,22 @@ use tracing::debug;
 
 use crate::dynacast::Dynacast;
 use crate::route::{RouteMiss, Routed, Router};
-use crate::shards::{Clients, Entry, Pending, Shard, fan_out_batch};
-use crate::workers::{Job, Workers, recv_spinning};
+use crate::shards::{Clients, Entry, Pending, Shard, fan_out_batch, transmit_shard};
+use crate::workers::{Job, TransmitSink, Workers, recv_spinning};
 
 /// What a helper sends back: its shard, and the panic of a client, if one panicked.
-type Returned = (usize, Shard, std::thread::Result<()>);
+/// A shard a helper hands back after a shared batch.
+struct Returned {
+    /// Which shard.
+    index: usize,
+    shard: Shard,
+    /// What the shard made that the [`TransmitSink`] did not send (a reused buffer).
+    unsent: Vec<OutgoingDatagram>,
+    /// How many datagrams the sink sent.
+    sent: u64,
+    /// A client's panic, to resume on the room's thread.
+    outcome: std::thread::Result<()>,
+}
 
 /// The answer to an offer from a client's peer ([`Registry::accept_offer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +63,9 @@ pub struct RegistryStats {
     pub media_fanned_out: u64,
     /// Batches of events fanned out over the room's [`Workers`] at once.
     pub parallel_fanouts: u64,
+    /// Datagrams sent through the room's [`TransmitSink`] in shared batches, by the
+    /// helpers and, alongside them, the room's thread for its own shard.
+    pub sink_transmits: u64,
     /// Clients removed (left, timed out, or failed).
     pub clients_removed: u64,
 }
@@ -217,6 +231,10 @@ pub struct Registry {
     pending: Vec<Pending>,
     /// Where helpers send their shards back; made when first needed.
     returns: Option<(mpsc::Sender<Returned>, mpsc::Receiver<Returned>)>,
+    /// Where helpers send their shards' datagrams themselves.
+    sink: Option<Arc<dyn TransmitSink>>,
+    /// One buffer per shard for a helper to gather its shard's datagrams in; reused.
+    gathered: Vec<Vec<OutgoingDatagram>>,
 }
 
 impl Registry {
@@ -399,6 +417,14 @@ impl Registry {
             }
         }
         self.drive(now);
+    }
+
+    /// Lets the helper threads of shared batches send their shards' datagrams through
+    /// `sink` themselves, in parallel, instead of handing them all to the room's thread
+    /// ([`Registry::poll_transmit`]); `None` goes back to that. Without helpers (one
+    /// worker, or batches too small to share) it is not used.
+    pub fn set_transmit_sink(&mut self, sink: Option<Arc<dyn TransmitSink>>) {
+        self.sink = sink;
     }
 
     /// Handles timeouts due at `now` and drives every client. It visits every client;
@@ -775,9 +801,15 @@ impl Registry {
     /// Fans `batch` out with the helpers; returns the batch once every helper let go of it.
     fn fan_out_shared(&mut self, batch: Arc<Vec<Pending>>) -> Option<Vec<Pending>> {
         let sent = self.hand_out(&batch);
-        // Shard 0, and any a helper did not take, on this thread.
+        // Shard 0, and any a helper did not take, on this thread; shard 0 sends its
+        // datagrams while the helpers send theirs.
         let shards = self.clients.shards_mut();
         fan_out_batch(&mut shards[0], &batch);
+        if let (Some(sink), true) = (&self.sink, sent > 0) {
+            let unsent = &mut self.gathered[0];
+            self.stats.sink_transmits += transmit_shard(&mut shards[0], sink.as_ref(), unsent);
+            self.transmits.extend(unsent.drain(..));
+        }
         for shard in &mut shards[1 + sent..] {
             fan_out_batch(shard, &batch);
         }
@@ -793,17 +825,32 @@ impl Registry {
     /// shard `k`; returns how many went (shards 1 to that number).
     fn hand_out(&mut self, batch: &Arc<Vec<Pending>>) -> usize {
         let (tx, _) = self.returns.get_or_insert_with(mpsc::channel);
+        let shards = self.clients.shard_count();
+        self.gathered.resize_with(shards, Vec::new);
         let mut sent = 0;
-        for k in 1..self.clients.shard_count() {
+        for k in 1..shards {
             let Some(helper) = self.workers.helper(k - 1) else {
                 break;
             };
             let mut shard = std::mem::take(&mut self.clients.shards_mut()[k]);
-            let (batch, tx) = (Arc::clone(batch), tx.clone());
+            let mut unsent = std::mem::take(&mut self.gathered[k]);
+            let (batch, tx, sink) = (Arc::clone(batch), tx.clone(), self.sink.clone());
             let job: Job = Box::new(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| fan_out_batch(&mut shard, &batch)));
+                let mut sent = 0;
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    fan_out_batch(&mut shard, &batch);
+                    if let Some(sink) = &sink {
+                        sent = transmit_shard(&mut shard, sink.as_ref(), &mut unsent);
+                    }
+                }));
                 drop(batch);
-                let _ = tx.send((k, shard, outcome));
+                let _ = tx.send(Returned {
+                    index: k,
+                    shard,
+                    unsent,
+                    sent,
+                    outcome,
+                });
             });
             // A helper that is gone hands the job back: run it here.
             if let Err(mpsc::SendError(job)) = helper.send(job) {
@@ -821,11 +868,16 @@ impl Registry {
         };
         for _ in 0..n {
             // The room holds a sender, so this waits until a helper sends.
-            let Some((k, shard, outcome)) = recv_spinning(rx) else {
+            let Some(back) = recv_spinning(rx) else {
                 return;
             };
-            self.clients.shards_mut()[k] = shard;
-            if let Err(panic) = outcome {
+            let k = back.index;
+            self.clients.shards_mut()[k] = back.shard;
+            let mut unsent = back.unsent;
+            self.transmits.extend(unsent.drain(..));
+            self.gathered[k] = unsent;
+            self.stats.sink_transmits += back.sent;
+            if let Err(panic) = back.outcome {
                 resume_unwind(panic);
             }
         }

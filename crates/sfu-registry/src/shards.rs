@@ -7,6 +7,8 @@ use std::time::Instant;
 use sfu_client::{Client, ClientOutput, Propagated};
 use sfu_ids::{ClientId, OutgoingDatagram};
 
+use crate::workers::TransmitSink;
+
 /// One client of the room and what the room tracks of it.
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -102,6 +104,24 @@ pub(crate) fn fan_out_batch(shard: &mut Shard, batch: &[Pending]) {
             }
         }
     }
+}
+
+/// After [`fan_out_batch`] on a helper: gathers what every client of `shard` made into
+/// `out` (so one system call carries many subscribers' datagrams) and sends it through
+/// `sink`; returns how many went. What the sink left stays in `out` for the room.
+pub(crate) fn transmit_shard(
+    shard: &mut Shard,
+    sink: &dyn TransmitSink,
+    out: &mut Vec<OutgoingDatagram>,
+) -> u64 {
+    for entry in shard.values_mut() {
+        out.append(&mut entry.sent);
+    }
+    let gathered = out.len();
+    if gathered > 0 {
+        sink.transmit(out);
+    }
+    (gathered - out.len()) as u64
 }
 
 /// The room's clients by id, in one shard per worker.

@@ -5,7 +5,24 @@ use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 
+use sfu_ids::OutgoingDatagram;
 use tracing::warn;
+
+/// Where a room's helper threads send the datagrams their shard made in a shared batch,
+/// so that a large room's sending is spread over its workers like its fanout; the runtime
+/// implements it over the room's socket ([`Registry::set_transmit_sink`]).
+///
+/// It is called on helper threads, concurrently, and must not wait: what it cannot send
+/// at once (a full socket buffer, a datagram for another socket) it leaves in place, and
+/// the room hands that out through [`Registry::poll_transmit`] as usual.
+///
+/// [`Registry::set_transmit_sink`]: crate::Registry::set_transmit_sink
+/// [`Registry::poll_transmit`]: crate::Registry::poll_transmit
+pub trait TransmitSink: Send + Sync + fmt::Debug {
+    /// Sends what it can of `datagrams` now and removes those it sent, leaving the rest
+    /// in their order.
+    fn transmit(&self, datagrams: &mut Vec<OutgoingDatagram>);
+}
 
 /// A job for a helper thread.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;

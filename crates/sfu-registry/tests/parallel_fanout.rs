@@ -4,20 +4,27 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::World;
 use sfu_ids::ClientId;
-use sfu_registry::{Registry, Workers};
+use sfu_registry::{Registry, RegistryStats, TransmitSink, Workers};
 
 const VIEWERS: usize = 18;
 
 /// Two publishers (one simulcast) and `VIEWERS` viewers for 5 s, and one more viewer for
-/// the last 3 s; the video frames each viewer decoded (the late one last), the frames each publisher decoded of the other, and the room's count of
-/// parallel fanouts.
-fn run(workers: Workers) -> (Vec<u64>, [u64; 2], u64) {
+/// the last 3 s; the video frames each viewer decoded (the late one last), the frames
+/// each publisher decoded of the other, and the room's stats. With several workers the
+/// helpers send through the world's sink.
+fn run(workers: Workers) -> (Vec<u64>, [u64; 2], RegistryStats) {
     let mut w = World::new();
+    let helpers = workers.count() > 1;
     w.room = Registry::with_workers(workers);
+    if helpers {
+        w.room
+            .set_transmit_sink(Some(Arc::clone(&w.sink) as Arc<dyn TransmitSink>));
+    }
     let a = w.join(false);
     let b = w.join(true);
     let viewers: Vec<ClientId> = (0..VIEWERS).map(|_| w.join_viewer(1, 1)).collect();
@@ -30,7 +37,7 @@ fn run(workers: Workers) -> (Vec<u64>, [u64; 2], u64) {
         .map(|&v| w.peer(v).received.values().map(|c| c.1).sum())
         .collect();
     let publishers = [w.video_frames(a, b), w.video_frames(b, a)];
-    (frames, publishers, w.room.stats().parallel_fanouts)
+    (frames, publishers, w.room.stats())
 }
 
 #[test]
@@ -38,8 +45,17 @@ fn two_workers_forward_what_one_forwards() {
     let (one, one_publishers, sequential) = run(Workers::new(1));
     // Every batch goes to the helper, however small.
     let (two, two_publishers, parallel) = run(Workers::new(2).with_min_batch_work(0));
-    assert_eq!(sequential, 0, "one worker fanned out in parallel");
-    assert!(parallel > 200, "only {parallel} batches went to the helper");
+    assert_eq!(
+        sequential.parallel_fanouts, 0,
+        "one worker fanned out in parallel"
+    );
+    assert_eq!(sequential.sink_transmits, 0);
+    let batches = parallel.parallel_fanouts;
+    assert!(batches > 200, "only {batches} batches went to the helper");
+    // The viewers' media went out through the sink in the shared batches, a few thousand
+    // datagrams in these 5 s (a third of its calls leave one for the room to send).
+    let sent = parallel.sink_transmits;
+    assert!(sent > 2_000, "the sink sent {sent} datagrams");
     // Video runs at 25 frames a second; the late viewer starts at a keyframe, and the
     // publishers receive each other once their offers are answered.
     for (i, &frames) in two.iter().enumerate() {

@@ -185,6 +185,8 @@ pub struct Sender {
     gso: Option<bool>,
     /// Messages handed to the kernel so far (a train counts once).
     messages: u64,
+    /// Per position in `out`: sent ([`Sender::send_now`]).
+    went: Vec<bool>,
 }
 
 /// Consecutive datagrams of `order` sent as one message.
@@ -264,6 +266,50 @@ impl Sender {
             }
         }
         Ok(sent)
+    }
+
+    /// Sends what `socket` takes of `out` at once, without waiting, from any thread (also
+    /// one outside the runtime); removes the datagrams that went and returns how many.
+    /// Those that met a full buffer or an error stay in `out`, in their order, for
+    /// [`Sender::send`] to wait for or deal with.
+    pub fn send_now(&mut self, socket: &UdpSocket, out: &mut Vec<OutgoingDatagram>) -> usize {
+        let gso = *self.gso.get_or_insert_with(|| sys::gso_supported(socket));
+        self.plan(out, gso);
+        let mut next = 0;
+        while next < self.trains.len() {
+            let call = self.call(next);
+            let trains = &self.trains[next..call];
+            match socket.try_io(Interest::WRITABLE, || {
+                sys::send(socket, out, &self.order, trains)
+            }) {
+                Ok(k) if k > 0 => {
+                    self.messages += k as u64;
+                    next += k;
+                }
+                _ => break,
+            }
+        }
+        // Trains go out in order, so what went is a prefix of `order`.
+        let went = self
+            .trains
+            .get(next)
+            .map_or(self.order.len(), |t| t.first as usize);
+        if went == out.len() {
+            out.clear();
+            return went;
+        }
+        self.went.clear();
+        self.went.resize(out.len(), false);
+        for &i in &self.order[..went] {
+            self.went[i as usize] = true;
+        }
+        let mut position = 0;
+        out.retain(|_| {
+            let keep = !self.went[position];
+            position += 1;
+            keep
+        });
+        went
     }
 
     /// Replaces train `at` with one plain train per datagram (an error path: the only

@@ -31,6 +31,7 @@ mod config;
 mod handle;
 mod mux;
 mod relay_socket;
+mod sink;
 mod udp_loop;
 
 pub use config::{DEFAULT_SOCKET_BUFFER, RtcConfigFn, SelectorFactory, SfuConfig};

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use sfu_client::ClientError;
 use sfu_ids::{ClientId, IncomingDatagram};
-use sfu_registry::{Registry, RoomEvent};
+use sfu_registry::{Registry, RoomEvent, TransmitSink};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -22,6 +23,7 @@ use crate::handle::{
 };
 use crate::mux::MuxLink;
 use crate::relay_socket::RelaySockets;
+use crate::sink::SocketSink;
 
 /// Binds the UDP socket described by `config`, with its buffers sized per
 /// [`SfuConfig::socket_buffer_bytes`].
@@ -55,7 +57,7 @@ pub(crate) enum Source {
     /// Its own socket, read in batches, each into a pooled buffer that is reused once
     /// the batch is handled, so the steady state allocates nothing per datagram here.
     Socket {
-        socket: UdpSocket,
+        socket: Arc<UdpSocket>,
         receiver: Receiver,
     },
     /// A socket shared through a mux, which hands over the datagrams of this room's
@@ -103,7 +105,7 @@ impl Source {
         }
     }
 
-    fn socket(&self) -> &UdpSocket {
+    fn socket(&self) -> &Arc<UdpSocket> {
         match self {
             Self::Socket { socket, .. } => socket,
             Self::Mux { link, .. } => &link.socket,
@@ -136,7 +138,7 @@ pub async fn run_udp_loop(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let source = Source::Socket {
-        socket,
+        socket: Arc::new(socket),
         receiver: Receiver::new(),
     };
     run_room(source, inbox, shutdown).await
@@ -156,6 +158,12 @@ pub(crate) async fn run_room(
     let mut out = Vec::with_capacity(BATCH);
     let mut sender = Sender::new();
     let mut relays = RelaySockets::default();
+    // With helper threads, they send their shards' datagrams themselves.
+    let sink = (inbox.workers.count() > 1).then(|| {
+        let sink = Arc::new(SocketSink::new(Arc::clone(source.socket()), local));
+        room.set_transmit_sink(Some(Arc::clone(&sink) as Arc<dyn TransmitSink>));
+        sink
+    });
     tokio::pin!(shutdown);
 
     loop {
@@ -201,10 +209,16 @@ pub(crate) async fn run_room(
         }
 
         out.extend(std::iter::from_fn(|| room.poll_transmit()));
+        if let Some(sink) = &sink {
+            let (datagrams, messages) = sink.take_counts();
+            stats.datagrams_out += datagrams;
+            stats.messages_out += messages;
+        }
         stats.datagrams_out += relays.send_theirs(&mut out).await;
         if !out.is_empty() {
+            let messages = sender.messages();
             stats.datagrams_out += sender.send(source.socket(), &out).await? as u64;
-            stats.messages_out = sender.messages();
+            stats.messages_out += sender.messages() - messages;
             out.clear();
         }
         while let Some(ev) = room.poll_event() {

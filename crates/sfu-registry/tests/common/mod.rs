@@ -5,11 +5,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sfu_client::{Client, ClientConfig, EstimatorKind, LayerChange, SfuRtc};
-use sfu_ids::{ClientId, IncomingDatagram};
-use sfu_registry::{Registry, RoomEvent};
+use sfu_ids::{ClientId, IncomingDatagram, OutgoingDatagram};
+use sfu_registry::{Registry, RoomEvent, TransmitSink};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, MediaTime, Mid, Simulcast};
 use str0m::net::{Protocol, Receive};
@@ -143,14 +144,44 @@ fn default_layer_bytes(_n: u64, layer: usize) -> usize {
 }
 
 /// A room as `SFU_TEST_WORKERS` asks: unset, one worker; `N`, N workers sharing every
-/// batch however small, so each test also checks the batched fanout.
-fn room_from_env() -> Registry {
+/// batch however small, their helpers sending through `sink`, so each test also checks
+/// the batched fanout and the helpers' sending.
+fn room_from_env(sink: &Arc<TestSink>) -> Registry {
     match std::env::var("SFU_TEST_WORKERS")
         .ok()
         .and_then(|n| n.parse().ok())
     {
-        Some(n) => Registry::with_workers(sfu_registry::Workers::new(n).with_min_batch_work(0)),
+        Some(n) => {
+            let mut room =
+                Registry::with_workers(sfu_registry::Workers::new(n).with_min_batch_work(0));
+            room.set_transmit_sink(Some(Arc::clone(sink) as Arc<dyn TransmitSink>));
+            room
+        }
         None => Registry::new(),
+    }
+}
+
+/// A [`TransmitSink`] that keeps what the helpers send for [`World::exchange`] to deliver,
+/// and leaves the last datagram of every third call unsent, as a full socket buffer
+/// would, for the room to send.
+#[derive(Debug, Default)]
+pub struct TestSink {
+    sent: Mutex<(Vec<OutgoingDatagram>, u64)>,
+}
+
+impl TestSink {
+    fn take(&self) -> Vec<OutgoingDatagram> {
+        std::mem::take(&mut self.sent.lock().expect("not poisoned").0)
+    }
+}
+
+impl TransmitSink for TestSink {
+    fn transmit(&self, datagrams: &mut Vec<OutgoingDatagram>) {
+        let mut sent = self.sent.lock().expect("not poisoned");
+        sent.1 += 1;
+        let keep = usize::from(sent.1.is_multiple_of(3)).min(datagrams.len());
+        let go = datagrams.len() - keep;
+        sent.0.extend(datagrams.drain(..go));
     }
 }
 
@@ -180,6 +211,8 @@ pub struct World {
     pub outbox: Vec<sfu_ids::OutgoingDatagram>,
     /// The room's offers to clients that are not peers of this world (relays).
     pub relay_offers: Vec<(ClientId, sfu_client::SfuOffer)>,
+    /// What the room's helper threads sent, when it has them.
+    pub sink: Arc<TestSink>,
 }
 
 /// The frame marking URI and a peer-side serializer for it (the wire format is all that
@@ -221,11 +254,12 @@ impl World {
     /// A world whose time starts at `start` and whose room is at `sfu` (worlds that
     /// exchange datagrams share a start and differ in address).
     pub fn at(start: Instant, sfu: SocketAddr) -> Self {
+        let sink = Arc::new(TestSink::default());
         Self {
             start,
             now: start,
             sfu,
-            room: room_from_env(),
+            room: room_from_env(&sink),
             peers: Vec::new(),
             estimator: EstimatorKind::default(),
             layer_changes: Vec::new(),
@@ -236,6 +270,7 @@ impl World {
             events: Vec::new(),
             outbox: Vec::new(),
             relay_offers: Vec::new(),
+            sink,
         }
     }
 
@@ -466,7 +501,12 @@ impl World {
                     let _ = self.room.handle_incoming(&d, now);
                 }
             }
-            while let Some(t) = self.room.poll_transmit() {
+            // The helpers send while the first poll completes a batch; the room's own
+            // datagrams follow.
+            let polled: Vec<_> = std::iter::from_fn(|| self.room.poll_transmit()).collect();
+            let mut out = self.sink.take();
+            out.extend(polled);
+            for t in out {
                 moved = true;
                 if !self.peers.iter().any(|p| p.addr == t.destination) {
                     self.outbox.push(t);

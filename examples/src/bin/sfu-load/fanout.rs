@@ -80,9 +80,11 @@ impl Cascade {
 
 /// What a target says of itself so far (`None`: it does not tell; Janus's forwarded
 /// packets are counted at the watchers' sockets instead).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct TargetCounters {
     cpu_seconds: f64,
+    /// Each thread's run time (thread id, seconds), where the target is basic-sfu.
+    threads: Vec<(u32, f64)>,
     datagrams_sent: Option<f64>,
     forwarded: Option<f64>,
     kernel_drops: Option<f64>,
@@ -97,6 +99,7 @@ impl TargetCounters {
     fn only_cpu(cpu_seconds: f64) -> Self {
         Self {
             cpu_seconds,
+            threads: Vec::new(),
             datagrams_sent: None,
             forwarded: None,
             kernel_drops: None,
@@ -130,6 +133,7 @@ impl Target<'_> {
         Ok(match self {
             Self::Sfu(sfu, signaling) => TargetCounters {
                 cpu_seconds: sfu.cpu_seconds()?,
+                threads: sfu.thread_seconds(),
                 datagrams_sent: Some(signaling.metric("sfu_datagrams_sent_total")?),
                 forwarded: Some(signaling.metric("sfu_packets_forwarded_total")?),
                 kernel_drops: signaling.metric("sfu_dropped_kernel_total").ok(),
@@ -311,6 +315,9 @@ struct Report {
     /// Media packets forwarded to subscribers (the SFU's `sfu_packets_forwarded_total`)
     /// per second of the target's CPU time.
     forwarded_per_cpu_second: f64,
+    /// The busiest thread's share of that CPU time (`None`: not read): with fanout
+    /// workers, how much of the work is on the path one core has to carry.
+    busiest_thread_share: Option<f64>,
     /// From the publisher's write of a frame to the arrival of its first packet at a
     /// watcher (`None`: no watcher read sending times).
     latency: Option<Latency>,
@@ -330,6 +337,9 @@ impl Report {
                 f64::from(l.max_us) / 1e3
             )
         });
+        let busiest = self.busiest_thread_share.map_or(String::new(), |s| {
+            format!(", its busiest thread {:.0} % of it", 100.0 * s)
+        });
         let nodes = match (self.node_cpu_share, self.node_datagrams_per_second) {
             (Some([a, b]), Some([sa, sb])) => format!(
                 " (publishers' node {a:.2} sending {sa:.0}/s, watchers' node {b:.2} sending {sb:.0}/s)"
@@ -337,7 +347,7 @@ impl Report {
             _ => String::new(),
         };
         format!(
-            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s{} on {:.2} of a core{nodes} (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
+            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s{} on {:.2} of a core{busiest}{nodes} (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
             self.target,
             self.scenario,
             self.rooms,
@@ -593,9 +603,21 @@ fn measure(
         datagrams_per_cpu_second: per_cpu(sent),
         forwarded_per_cpu_second: per_cpu(forwarded),
         latency: Latency::of(samples),
+        busiest_thread_share: busiest_thread(&a.1.threads, &b.1.threads).map(|t| t / cpu),
         node_cpu_share: per_node_second(a.1.node_cpu, b.1.node_cpu, seconds),
         node_datagrams_per_second: per_node_second(a.1.node_sent, b.1.node_sent, seconds),
     })
+}
+
+/// The most run time one thread had between snapshots `a` and `b` (a thread that started
+/// in between counts from zero).
+fn busiest_thread(a: &[(u32, f64)], b: &[(u32, f64)]) -> Option<f64> {
+    b.iter()
+        .map(|&(tid, end)| {
+            let start = a.iter().find(|t| t.0 == tid).map_or(0.0, |t| t.1);
+            end - start
+        })
+        .max_by(f64::total_cmp)
 }
 
 /// Each node's growth of a counter from `a` to `b`, per second of `seconds`.

@@ -67,6 +67,11 @@ impl Sfu {
         cpu_seconds(self.pid())
     }
 
+    /// Its threads' run times so far ([`thread_seconds`]).
+    pub(crate) fn thread_seconds(&self) -> Vec<(u32, f64)> {
+        thread_seconds(self.pid())
+    }
+
     /// Its resident memory, in KiB.
     pub(crate) fn rss_kib(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
@@ -175,6 +180,23 @@ fn schedstat_seconds(pid: u32) -> Option<f64> {
         ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(ns as f64 / 1e9)
+}
+
+/// Each live thread of `pid` and its run time so far in seconds (`schedstat`); empty
+/// where the kernel does not keep it.
+pub(crate) fn thread_seconds(pid: u32) -> Vec<(u32, f64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+            Some((tid, ns as f64 / 1e9))
+        })
+        .collect()
 }
 
 fn ticks_per_second() -> f64 {
