@@ -71,6 +71,9 @@ pub struct Peer {
     pub video_rtp: Vec<(u32, u16, u32)>,
     /// RTX packets received: retransmissions and padding.
     pub rtx_packets: u64,
+    /// (time, sequence number, padding bit, bytes) of each RTX packet received, for
+    /// messages.
+    pub rtx_log: Vec<(Instant, u16, bool, usize)>,
     /// When each video frame from any remote arrived.
     pub video_arrivals: Vec<Instant>,
     /// Bytes of the frame of simulcast layer `layer` (0 = lowest) at frame number `n`.
@@ -396,6 +399,7 @@ impl World {
             want_key: false,
             video_rtp: Vec::new(),
             rtx_packets: 0,
+            rtx_log: Vec::new(),
             video_arrivals: Vec::new(),
             layer_bytes: default_layer_bytes,
             stopped_layers: Vec::new(),
@@ -706,7 +710,7 @@ impl Peer {
             return;
         }
         if let Event::RawPacket(raw) = &e {
-            if let str0m::rtp::RawPacket::RtpRx(h, _) = &**raw {
+            if let str0m::rtp::RawPacket::RtpRx(h, body) = &**raw {
                 let vp8 = self
                     .rtc
                     .codec_config()
@@ -722,6 +726,8 @@ impl Peer {
                     .is_some()
                 {
                     self.rtx_packets += 1;
+                    self.rtx_log
+                        .push((now, h.sequence_number, h.has_padding, body.len()));
                 }
             }
             return;
