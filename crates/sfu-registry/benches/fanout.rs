@@ -54,8 +54,7 @@ fn tick(w: &mut World, publisher: ClientId) -> Duration {
     for d in &datagrams {
         let _ = w.room.handle_incoming(d, now);
     }
-    // One worker: the subscribers send what they were given at their timers, due now.
-    // Several: the poll completes the batch.
+    // The poll completes the batch: each subscriber takes it, its timer, and is polled.
     w.room.handle_timeout(now);
     let _ = w.room.poll_timeout();
     let spent = start.elapsed();

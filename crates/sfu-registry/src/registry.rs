@@ -189,11 +189,12 @@ pub enum RegistryError {
 /// One room: a set of clients, the routing from datagrams to them and the fanout of
 /// events between them. Owned by one task; no locks.
 ///
-/// With several [`Workers`], the room keeps its clients in one shard per worker and fans
-/// events out in batches: those that datagrams and timers cause wait until the next call
-/// of another method (every `poll_*` among them); then each client takes the whole batch
-/// and its timer and is polled once, and helper threads do that for their shards while the
-/// room's thread does its own. With one worker, each event fans out at once.
+/// Events fan out in batches: those that datagrams and timers cause wait until the next
+/// call of another method (every `poll_*` among them); then each client takes the whole
+/// batch and its timer and is polled once, so what it was given leaves in the same pass
+/// instead of at its next timer. With several [`Workers`], the room keeps its clients in
+/// one shard per worker, and helper threads do that for their shards while the room's
+/// thread does its own.
 ///
 /// # Drive loop
 ///
@@ -226,8 +227,7 @@ pub struct Registry {
     dynacast: Dynacast,
     /// Threads that share the fanout.
     workers: Workers,
-    /// Events waiting to fan out as one batch, at the next `poll_*` or other call (with
-    /// several workers).
+    /// Events waiting to fan out as one batch, at the next `poll_*` or other call.
     pending: Vec<Pending>,
     /// Where helpers send their shards back; made when first needed.
     returns: Option<(mpsc::Sender<Returned>, mpsc::Receiver<Returned>)>,
@@ -754,20 +754,10 @@ impl Registry {
         self.events.push_back(RoomEvent::ActiveSpeaker(speaker));
     }
 
-    /// Hands `event` to every client but `origin`: at once with one worker, else with the
-    /// batch it joins ([`Registry::flush_fanout`]).
+    /// Hands `event` to every client but `origin`, with the batch it joins
+    /// ([`Registry::flush_fanout`]).
     fn fanout(&mut self, origin: ClientId, event: Propagated, now: Instant) {
-        if self.clients.shard_count() > 1 {
-            self.pending.push(Pending { origin, event, now });
-            return;
-        }
-        for (&id, entry) in self.clients.iter_mut() {
-            if id == origin {
-                continue;
-            }
-            entry.client.handle_propagated(&event, now);
-            entry.touch(id, &mut self.dirty);
-        }
+        self.pending.push(Pending { origin, event, now });
     }
 
     /// Fans the waiting events out until none wait: every shard gives each of its clients
