@@ -237,18 +237,14 @@ impl Sender {
         let mut next = 0;
         let mut sent = 0;
         while next < self.trains.len() {
-            let call = self.call(next);
-            let trains = &self.trains[next..call];
-            match socket.try_io(Interest::WRITABLE, || {
-                sys::send(socket, out, &self.order, trains)
-            }) {
+            match self.try_call(socket, out, next) {
                 Ok(k) => {
-                    sent += trains[..k].iter().map(|t| t.count as usize).sum::<usize>();
-                    self.messages += k as u64;
+                    let went = &self.trains[next..next + k];
+                    sent += went.iter().map(|t| t.count as usize).sum::<usize>();
                     next += k.max(1);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
-                Err(e) if trains[0].segmented() => {
+                Err(e) if self.trains[next].segmented() => {
                     // This train's segment size does not fit the route (past its MTU), or
                     // the device cannot segment at all: its datagrams go on as plain ones,
                     // through the same path (waiting on a full buffer like the rest).
@@ -259,7 +255,7 @@ impl Sender {
                     self.split(next, out);
                 }
                 Err(e) => {
-                    let d = &out[self.order[trains[0].first as usize] as usize];
+                    let d = &out[self.order[self.trains[next].first as usize] as usize];
                     debug!(destination = %d.destination, error = %e, "send failed");
                     next += 1;
                 }
@@ -277,15 +273,8 @@ impl Sender {
         self.plan(out, gso);
         let mut next = 0;
         while next < self.trains.len() {
-            let call = self.call(next);
-            let trains = &self.trains[next..call];
-            match socket.try_io(Interest::WRITABLE, || {
-                sys::send(socket, out, &self.order, trains)
-            }) {
-                Ok(k) if k > 0 => {
-                    self.messages += k as u64;
-                    next += k;
-                }
+            match self.try_call(socket, out, next) {
+                Ok(k) if k > 0 => next += k,
                 _ => break,
             }
         }
@@ -310,6 +299,22 @@ impl Sender {
             keep
         });
         went
+    }
+
+    /// One system call for the trains from `from` ([`Sender::call`]), if the socket takes
+    /// it now; returns how many trains went.
+    fn try_call(
+        &mut self,
+        socket: &UdpSocket,
+        out: &[OutgoingDatagram],
+        from: usize,
+    ) -> io::Result<usize> {
+        let trains = &self.trains[from..self.call(from)];
+        let k = socket.try_io(Interest::WRITABLE, || {
+            sys::send(socket, out, &self.order, trains)
+        })?;
+        self.messages += k as u64;
+        Ok(k)
     }
 
     /// Replaces train `at` with one plain train per datagram (an error path: the only
