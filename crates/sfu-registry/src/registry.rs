@@ -21,8 +21,8 @@ use crate::route::{RouteMiss, Routed, Router};
 use crate::shards::{Clients, Entry, Pending, Shard, fan_out_batch, transmit_shard};
 use crate::workers::{Job, TransmitSink, Workers, recv_spinning};
 
-/// What a helper sends back: its shard, and the panic of a client, if one panicked.
-/// A shard a helper hands back after a shared batch.
+/// What a helper hands back after a shared batch: its shard, what the sink left of its
+/// datagrams, and the panic of a client, if one panicked.
 struct Returned {
     /// Which shard.
     index: usize,
@@ -795,7 +795,9 @@ impl Registry {
         // datagrams while the helpers send theirs.
         let shards = self.clients.shards_mut();
         fan_out_batch(&mut shards[0], &batch);
-        if let (Some(sink), true) = (&self.sink, sent > 0) {
+        if sent > 0
+            && let Some(sink) = &self.sink
+        {
             let unsent = &mut self.gathered[0];
             self.stats.sink_transmits += transmit_shard(&mut shards[0], sink.as_ref(), unsent);
             self.transmits.extend(unsent.drain(..));

@@ -185,8 +185,8 @@ pub struct Sender {
     gso: Option<bool>,
     /// Messages handed to the kernel so far (a train counts once).
     messages: u64,
-    /// Per position in `out`: sent ([`Sender::send_now`]).
-    went: Vec<bool>,
+    /// Per position in `out`: whether it was sent ([`Sender::send_now`]).
+    sent_mask: Vec<bool>,
 }
 
 /// Consecutive datagrams of `order` sent as one message.
@@ -287,14 +287,14 @@ impl Sender {
             out.clear();
             return went;
         }
-        self.went.clear();
-        self.went.resize(out.len(), false);
+        self.sent_mask.clear();
+        self.sent_mask.resize(out.len(), false);
         for &i in &self.order[..went] {
-            self.went[i as usize] = true;
+            self.sent_mask[i as usize] = true;
         }
         let mut position = 0;
         out.retain(|_| {
-            let keep = !self.went[position];
+            let keep = !self.sent_mask[position];
             position += 1;
             keep
         });

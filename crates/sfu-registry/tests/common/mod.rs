@@ -164,9 +164,9 @@ fn room_from_env(sink: &Arc<TestSink>) -> Registry {
     }
 }
 
-/// A [`TransmitSink`] that keeps what the helpers send for [`World::exchange`] to deliver,
-/// and leaves the last datagram of every third call unsent, as a full socket buffer
-/// would, for the room to send.
+/// A [`TransmitSink`] that keeps what it is given (by the helpers, and by the room's thread
+/// for its own shard) for [`World::exchange`] to deliver, and leaves the last datagram of
+/// every third call unsent, as a full socket buffer would, for the room to send.
 #[derive(Debug, Default)]
 pub struct TestSink {
     sent: Mutex<(Vec<OutgoingDatagram>, u64)>,
@@ -214,7 +214,7 @@ pub struct World {
     pub outbox: Vec<sfu_ids::OutgoingDatagram>,
     /// The room's offers to clients that are not peers of this world (relays).
     pub relay_offers: Vec<(ClientId, sfu_client::SfuOffer)>,
-    /// What the room's helper threads sent, when it has them.
+    /// What the room sent through its transmit sink, when it has helpers.
     pub sink: Arc<TestSink>,
 }
 
