@@ -67,9 +67,10 @@ impl Sfu {
         cpu_seconds(self.pid())
     }
 
-    /// Its threads' run times so far ([`thread_seconds`]).
+    /// Its threads' run times so far ([`thread_seconds`]; empty where the kernel does not
+    /// keep them).
     pub(crate) fn thread_seconds(&self) -> Vec<(u32, f64)> {
-        thread_seconds(self.pid())
+        thread_seconds(self.pid()).unwrap_or_default()
     }
 
     /// Its resident memory, in KiB.
@@ -170,26 +171,20 @@ pub(crate) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok((utime + stime) / ticks_per_second())
 }
 
-/// The run time of `pid`'s live threads, from `/proc/<pid>/task/*/schedstat` (first
-/// field, nanoseconds); `None` where the kernel does not keep it. Threads that ended are
-/// not counted: the SFU's threads live as long as it does.
+/// The run time of `pid`'s live threads, summed ([`thread_seconds`]); `None` where the
+/// kernel does not keep it. Threads that ended are not counted: the SFU's threads live as
+/// long as it does.
 fn schedstat_seconds(pid: u32) -> Option<f64> {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(ns as f64 / 1e9)
+    thread_seconds(pid).map(|threads| threads.iter().map(|t| t.1).sum())
 }
 
-/// Each live thread of `pid` and its run time so far in seconds (`schedstat`); empty
-/// where the kernel does not keep it.
-pub(crate) fn thread_seconds(pid: u32) -> Vec<(u32, f64)> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(|task| {
+/// Each live thread of `pid` (thread id) and its run time so far in seconds, from
+/// `/proc/<pid>/task/*/schedstat` (first field, nanoseconds); `None` where the kernel does
+/// not keep it.
+pub(crate) fn thread_seconds(pid: u32) -> Option<Vec<(u32, f64)>> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .map(|task| {
             let task = task.ok()?;
             let tid = task.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
