@@ -165,9 +165,21 @@ pub(crate) async fn run_room(
         sink
     });
     tokio::pin!(shutdown);
+    // One timer for the room's life, moved only when the room's deadline changes: a new
+    // timer per wake-up would enter and leave the runtime's timer wheel (under its lock)
+    // every time a datagram arrives.
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
 
     loop {
-        let deadline = room.poll_timeout().map(tokio::time::Instant::from_std);
+        let deadline = room.poll_timeout();
+        if let Some(d) = deadline
+            && armed != Some(d)
+        {
+            timer.as_mut().reset(tokio::time::Instant::from_std(d));
+            armed = Some(d);
+        }
         tokio::select! {
             _ = &mut shutdown => break,
             cmd = inbox.rx.recv() => match cmd {
@@ -203,7 +215,7 @@ pub(crate) async fn run_room(
                     debug!(source = %d.source, error = %e, "relay datagram dropped");
                 }
             },
-            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => {
+            () = &mut timer, if deadline.is_some() => {
                 room.handle_timeout(Instant::now());
             },
         }
