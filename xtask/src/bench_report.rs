@@ -4,9 +4,10 @@
 //! Load scenarios run sfu-load against basic-sfu and, in the same run and on the same
 //! pinned core, against raw-relay (the same fanout over the same batched I/O without
 //! WebRTC) and, when run as root with Janus installed, Janus's VideoRoom, so every figure
-//! comes with its ratio to those baselines; then a 1x10 ramp and the memory of 500 idle
-//! participants. Short mode (the default) measures 4 s per load run and passes `--quick`
-//! to criterion; `--long` measures longer and ramps further, for releases.
+//! comes with its ratio to those baselines; then a 1x10 ramp, a large room on one and on
+//! two fanout workers, and the memory of 500 idle participants. Short mode (the default)
+//! measures 4 s per load run and passes `--quick` to criterion; `--long` measures longer
+//! and ramps further, for releases.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -165,9 +166,16 @@ fn human_ns(ns: f64) -> String {
     }
 }
 
-/// Runs sfu-load with `args` (and `--json`) and reads its report.
+/// Runs sfu-load with `args` (and `--json`), the process under load on core 1, and reads
+/// its report.
 fn sfu_load(bin: &Path, args: &[String]) -> anyhow::Result<Value> {
-    let mut cmd = pinned_generator(bin);
+    sfu_load_on(bin, "1", args)
+}
+
+/// Runs sfu-load with `args` (and `--json`), the process under load on `sfu_core` (`none`:
+/// any core), and reads its report.
+fn sfu_load_on(bin: &Path, sfu_core: &str, args: &[String]) -> anyhow::Result<Value> {
+    let mut cmd = pinned_generator(bin, sfu_core);
     cmd.args(args).arg("--json");
     println!("bench: sfu-load {}", args.join(" "));
     let out = cmd.output().context("running sfu-load")?;
@@ -177,13 +185,13 @@ fn sfu_load(bin: &Path, args: &[String]) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-/// The generator on core 0 and the process under load on core 1, where there are two
+/// The generator on core 0 and the process under load on `sfu_core`, where there are two
 /// cores and `taskset`.
-fn pinned_generator(bin: &Path) -> Command {
+fn pinned_generator(bin: &Path, sfu_core: &str) -> Command {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores >= 2 && Command::new("taskset").arg("-V").output().is_ok() {
         let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(bin).args(["--sfu-core", "1"]);
+        c.args(["-c", "0"]).arg(bin).args(["--sfu-core", sfu_core]);
         c
     } else {
         let mut c = Command::new(bin);
@@ -309,6 +317,7 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
     )?;
     md.push_str("\n![forwarded per CPU-second](fwd-per-cpu.svg)\n\n");
     md.push_str(&ramp_section(mode, &bin, out)?);
+    md.push_str(&workers_section(mode, &bin)?);
     md.push_str(&memory_section(&bin)?);
     Ok(md)
 }
@@ -375,6 +384,65 @@ fn ramp_section(mode: &Mode, bin: &Path, out: &Path) -> anyhow::Result<String> {
         &lines,
     )?;
     md.push_str("\n![latency against load](latency.svg)\n");
+    Ok(md)
+}
+
+/// The room of the workers section: one publisher, this many watchers.
+const LARGE_ROOM: &str = "1x200";
+
+/// A large room on one fanout worker and on two: how the SFU's CPU splits over its
+/// threads, and what the second core buys by that split.
+fn workers_section(mode: &Mode, bin: &Path) -> anyhow::Result<String> {
+    let mut md = format!(
+        "\n## A room on several workers ({LARGE_ROOM}, 2000 kbit/s)\n\nThe SFU may use \
+         every core and the generator is pinned to core 0, so this run cannot saturate the \
+         SFU. What it measures is the CPU each forwarded packet costs and how much of it the \
+         busiest thread carries. A room is as fast as its busiest thread, so when a packet \
+         costs about the same CPU on two workers as on one, two workers forward about \
+         (1 ÷ that share) times what one does: an estimate from the split, not a \
+         saturation run.\n\n| workers | fwd/CPU-s | SFU core share | busiest thread's \
+         share | loss | estimated throughput against one worker |\n|---|---|---|---|---|---|\n"
+    );
+    let mut one_worker = None;
+    for workers in [1, 2] {
+        let r = sfu_load_on(
+            bin,
+            "none",
+            &[
+                "--scenario".into(),
+                LARGE_ROOM.into(),
+                "--kbps".into(),
+                "2000".into(),
+                "--seconds".into(),
+                mode.seconds.to_string(),
+                "--warmup".into(),
+                "2".into(),
+                "--count-at-socket".into(),
+                "--sfu-workers".into(),
+                workers.to_string(),
+            ],
+        )?;
+        let sfu = &r["sfu"];
+        let per_cpu = num(&sfu["forwarded_per_cpu_second"]);
+        let busiest = num(&sfu["busiest_thread_share"]);
+        // Throughput when the busiest thread fills its core: per-CPU-second rate over the
+        // busiest thread's share of the CPU.
+        let capacity = (busiest > 0.0).then(|| per_cpu / busiest);
+        if workers == 1 {
+            one_worker = capacity;
+        }
+        let estimate = match (capacity, one_worker) {
+            (Some(c), Some(one)) => format!("{:.2}x", c / one),
+            _ => "–".to_string(),
+        };
+        writeln!(
+            md,
+            "| {workers} | {per_cpu:.0} | {:.2} | {:.0} % | {:.2} % | {estimate} |",
+            num(&sfu["cpu_share"]),
+            100.0 * busiest,
+            num(&sfu["loss_percent"]),
+        )?;
+    }
     Ok(md)
 }
 
