@@ -436,18 +436,21 @@ fn run_with(opts: Options) -> anyhow::Result<Outcome> {
         all_decode_from(r, &muter)
     })?;
     let camera_off = |r: &Value| r[&muter]["cameraOff"].as_bool();
-    wait_for("the muter's camera goes off", 60, || {
+    // When the muter's page took the report that first says its camera is off (its
+    // clock): the camera was off by then.
+    let off_at = wait_for("the muter's camera goes off", 60, || {
         let r = reports(&base, ROOM, &admin)?;
         Ok(match camera_off(&r) {
-            Some(true) => Ok(()),
+            Some(true) => Ok(num(&r[&muter], "at")),
             _ => Err(summary(&r)),
         })
     })?;
-    // What was on its way has arrived after a second; then nothing more may.
-    std::thread::sleep(Duration::from_secs(1));
-    let off = reports(&base, ROOM, &admin)?;
+    // What was on its way has arrived after a second; then nothing more may. Each page
+    // reports once a second, later on a loaded machine, so each viewer is judged by
+    // reports it took itself at least that long after the camera went off, and 3 s apart.
+    let off = reports_taken_after(&base, &admin, &muter, off_at + 1_000)?;
     std::thread::sleep(Duration::from_secs(3));
-    let still = reports(&base, ROOM, &admin)?;
+    let still = reports_taken_after(&base, &admin, &muter, latest_report(&off, &muter) + 3_000)?;
     if camera_off(&still) != Some(true) {
         bail!(
             "the muter's camera came back before the check: {}",
@@ -873,6 +876,35 @@ pub(crate) fn received<'a>(r: &'a Value, viewer: &str, publisher: &str) -> Optio
     remotes(r.get(viewer)?)
         .find(|(id, _)| id.as_str() == publisher)
         .map(|(_, v)| v)
+}
+
+/// The reports of the room once every page that receives `publisher` has reported from a
+/// moment at or after `at_ms` (milliseconds since the Unix epoch, by the page's clock).
+fn reports_taken_after(
+    base: &str,
+    admin: &str,
+    publisher: &str,
+    at_ms: u64,
+) -> anyhow::Result<Value> {
+    wait_for("every viewer reports again", 30, || {
+        let r = reports(base, ROOM, admin)?;
+        let viewers = r.as_object().into_iter().flat_map(|m| m.iter());
+        let fresh = viewers
+            .filter(|(viewer, _)| received(&r, viewer, publisher).is_some())
+            .all(|(_, rep)| num(rep, "at") >= at_ms);
+        Ok(if fresh { Ok(r) } else { Err(summary(&r)) })
+    })
+}
+
+/// When the latest report among the pages that receive `publisher` was taken.
+fn latest_report(r: &Value, publisher: &str) -> u64 {
+    r.as_object()
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .filter(|(viewer, _)| received(r, viewer, publisher).is_some())
+        .map(|(_, rep)| num(rep, "at"))
+        .max()
+        .unwrap_or(0)
 }
 
 pub(crate) fn num(v: &Value, k: &str) -> u64 {
