@@ -888,23 +888,26 @@ fn reports_taken_after(
 ) -> anyhow::Result<Value> {
     wait_for("every viewer reports again", 30, || {
         let r = reports(base, ROOM, admin)?;
-        let viewers = r.as_object().into_iter().flat_map(|m| m.iter());
-        let fresh = viewers
-            .filter(|(viewer, _)| received(&r, viewer, publisher).is_some())
-            .all(|(_, rep)| num(rep, "at") >= at_ms);
+        let fresh = viewer_reports(&r, publisher).all(|rep| num(rep, "at") >= at_ms);
         Ok(if fresh { Ok(r) } else { Err(summary(&r)) })
     })
 }
 
 /// When the latest report among the pages that receive `publisher` was taken.
 fn latest_report(r: &Value, publisher: &str) -> u64 {
+    viewer_reports(r, publisher)
+        .map(|rep| num(rep, "at"))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The reports of the pages that receive `publisher`.
+fn viewer_reports<'a>(r: &'a Value, publisher: &'a str) -> impl Iterator<Item = &'a Value> {
     r.as_object()
         .into_iter()
         .flat_map(|m| m.iter())
-        .filter(|(viewer, _)| received(r, viewer, publisher).is_some())
-        .map(|(_, rep)| num(rep, "at"))
-        .max()
-        .unwrap_or(0)
+        .filter(move |(viewer, _)| received(r, viewer, publisher).is_some())
+        .map(|(_, rep)| rep)
 }
 
 pub(crate) fn num(v: &Value, k: &str) -> u64 {
