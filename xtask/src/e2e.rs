@@ -906,20 +906,29 @@ fn reports_taken_after(
     publisher: &str,
     at_ms: u64,
 ) -> anyhow::Result<Value> {
-    wait_for("every viewer reports again", 30, || {
-        let r = reports(base, ROOM, admin)?;
-        let fresh = viewer_reports(&r, publisher).all(|rep| num(rep, "at") >= at_ms);
-        Ok(if fresh { Ok(r) } else { Err(summary(&r)) })
+    reports_when(base, admin, "every viewer reports again", |r| {
+        viewer_reports(r, publisher).all(|rep| num(rep, "at") >= at_ms)
     })
 }
 
 /// The reports of the room once `client`'s page has reported from a moment at or after
 /// `at_ms` (milliseconds since the Unix epoch, by the page's clock).
 fn report_taken_after(base: &str, admin: &str, client: &str, at_ms: u64) -> anyhow::Result<Value> {
-    wait_for("the page reports again", 30, || {
+    reports_when(base, admin, "the page reports again", |r| {
+        r.get(client).is_some_and(|rep| num(rep, "at") >= at_ms)
+    })
+}
+
+/// The reports of the room once `fresh` holds for them, waiting up to 30 s for `what`.
+fn reports_when(
+    base: &str,
+    admin: &str,
+    what: &str,
+    fresh: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    wait_for(what, 30, || {
         let r = reports(base, ROOM, admin)?;
-        let fresh = r.get(client).is_some_and(|rep| num(rep, "at") >= at_ms);
-        Ok(if fresh { Ok(r) } else { Err(summary(&r)) })
+        Ok(if fresh(&r) { Ok(r) } else { Err(summary(&r)) })
     })
 }
 

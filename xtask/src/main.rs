@@ -17,6 +17,7 @@ mod e2e_svc;
 mod exec;
 mod fuzz;
 mod load;
+mod stall;
 mod vendor;
 
 use std::process::ExitCode;

@@ -1,0 +1,138 @@
+//! How long the test machine itself stopped running things.
+//!
+//! A browser test on a 2-core machine shares it with the browsers' encoders and decoders,
+//! and a virtual machine can lose its cores to the host for a while. Either shows up in
+//! `getStats()` as a freeze although the SFU forwarded every packet in time. A thread that
+//! asks to sleep [`TICK`] and measures how late it wakes sees the same stall, so a test can
+//! tell a freeze the machine caused from one the SFU caused: it reports the longest stall
+//! of a window beside the freezes of that window.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long the probe sleeps between wakes.
+const TICK: Duration = Duration::from_millis(5);
+/// Lateness below this is ordinary scheduling and is not recorded.
+const RECORD_FROM: Duration = Duration::from_millis(30);
+/// Stalls kept at most (the oldest go first); a test's windows are far shorter.
+const KEEP: usize = 4096;
+
+/// A background thread that records each time it woke [`RECORD_FROM`] or more late.
+pub(crate) struct StallProbe {
+    stop: Arc<AtomicBool>,
+    stalls: Arc<Mutex<Vec<Stall>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// One late wake: when the probe woke and how late.
+#[derive(Clone, Copy)]
+struct Stall {
+    woke: Instant,
+    late: Duration,
+}
+
+/// The stalls of one window and the CPU time the host took from this machine in it.
+pub(crate) struct StallReport {
+    /// The longest stall.
+    pub(crate) longest: Duration,
+    /// Stalls of 100 ms or more.
+    pub(crate) long: usize,
+    /// CPU time the hypervisor gave to others while this machine wanted it (`steal` in
+    /// `/proc/stat`), summed over all cores.
+    pub(crate) stolen: Duration,
+}
+
+impl std::fmt::Display for StallReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the machine stalled at most {} ms ({} stalls of 100 ms or more), {} ms of CPU stolen by the host",
+            self.longest.as_millis(),
+            self.long,
+            self.stolen.as_millis()
+        )
+    }
+}
+
+impl StallProbe {
+    pub(crate) fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stalls = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, stalls) = (stop.clone(), stalls.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let asleep = Instant::now();
+                    std::thread::sleep(TICK);
+                    let late = asleep.elapsed().saturating_sub(TICK);
+                    if late >= RECORD_FROM {
+                        let mut stalls = stalls.lock().unwrap_or_else(|e| e.into_inner());
+                        if stalls.len() == KEEP {
+                            stalls.remove(0);
+                        }
+                        stalls.push(Stall {
+                            woke: Instant::now(),
+                            late,
+                        });
+                    }
+                }
+            })
+        };
+        Self {
+            stop,
+            stalls,
+            thread: Some(thread),
+        }
+    }
+
+    /// A mark to measure a window from: `back` before now, and the CPU time stolen so far.
+    pub(crate) fn mark(&self, back: Duration) -> (Instant, Duration) {
+        let now = Instant::now();
+        (now.checked_sub(back).unwrap_or(now), stolen())
+    }
+
+    /// The stalls that ended after `from` (a [`mark`](Self::mark)) and until now.
+    pub(crate) fn since(&self, from: (Instant, Duration)) -> StallReport {
+        let stalls = self.stalls.lock().unwrap_or_else(|e| e.into_inner());
+        let window = stalls.iter().filter(|s| s.woke >= from.0);
+        let (longest, long) = window.fold((Duration::ZERO, 0), |(longest, long), s| {
+            (
+                longest.max(s.late),
+                long + usize::from(s.late >= Duration::from_millis(100)),
+            )
+        });
+        StallReport {
+            longest,
+            long,
+            stolen: stolen().saturating_sub(from.1),
+        }
+    }
+}
+
+impl Drop for StallProbe {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// CPU time stolen from this machine since boot, summed over its cores (zero where
+/// `/proc/stat` does not say).
+fn stolen() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return Duration::ZERO;
+    };
+    // "cpu  user nice system idle iowait irq softirq steal ...", in clock ticks of 10 ms
+    // (USER_HZ is 100 on every Linux architecture this runs on).
+    let ticks = stat
+        .lines()
+        .next()
+        .and_then(|line| line.split_whitespace().nth(8))
+        .and_then(|steal| steal.parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_millis(ticks.saturating_mul(10))
+}
