@@ -826,7 +826,6 @@ pub(crate) fn start_browser(
         .context("starting chromium")
 }
 
-/// What every page in `room` last reported (`admin`: an admin token for the room).
 /// The count of layer switches in a `/metrics` text (`sfu_layer_changes_total`).
 pub(crate) fn layer_changes_in(metrics: &str) -> anyhow::Result<u64> {
     metrics
@@ -847,6 +846,7 @@ fn layer_changes(base: &str) -> anyhow::Result<u64> {
     )
 }
 
+/// What every page in `room` last reported (`admin`: an admin token for the room).
 pub(crate) fn reports(base: &str, room: &str, admin: &str) -> anyhow::Result<Value> {
     let body = ureq::get(&format!("{base}/api/reports?room={room}&token={admin}"))
         .call()?

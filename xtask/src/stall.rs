@@ -42,6 +42,9 @@ pub(crate) struct StallReport {
     /// CPU time the hypervisor gave to others while this machine wanted it (`steal` in
     /// `/proc/stat`), summed over all cores.
     pub(crate) stolen: Duration,
+    /// The share of the window in which some runnable task waited for a core (the kernel's
+    /// pressure stall information, `/proc/pressure/cpu`), if the kernel reports it.
+    pub(crate) pressure: Option<f64>,
 }
 
 impl std::fmt::Display for StallReport {
@@ -52,7 +55,15 @@ impl std::fmt::Display for StallReport {
             self.longest.as_millis(),
             self.long,
             self.stolen.as_millis()
-        )
+        )?;
+        match self.pressure {
+            Some(p) => write!(
+                f,
+                ", a task waited for a core {:.0} % of the time",
+                p * 100.0
+            ),
+            None => Ok(()),
+        }
     }
 }
 
@@ -87,16 +98,22 @@ impl StallProbe {
         }
     }
 
-    /// A mark to measure a window from: `back` before now, and the CPU time stolen so far.
-    pub(crate) fn mark(&self, back: Duration) -> (Instant, Duration) {
+    /// A mark to measure a window from: `back` before now, and the machine's counters now.
+    pub(crate) fn mark(&self, back: Duration) -> Mark {
         let now = Instant::now();
-        (now.checked_sub(back).unwrap_or(now), stolen())
+        Mark {
+            from: now.checked_sub(back).unwrap_or(now),
+            counted: now,
+            stolen: stolen(),
+            waited: waited(),
+        }
     }
 
-    /// The stalls that ended after `from` (a [`mark`](Self::mark)) and until now.
-    pub(crate) fn since(&self, from: (Instant, Duration)) -> StallReport {
+    /// The stalls that ended after `from`'s moment and until now, and how the machine's
+    /// counters moved since `from` was taken.
+    pub(crate) fn since(&self, from: Mark) -> StallReport {
         let stalls = self.stalls.lock().unwrap_or_else(|e| e.into_inner());
-        let window = stalls.iter().filter(|s| s.woke >= from.0);
+        let window = stalls.iter().filter(|s| s.woke >= from.from);
         let (longest, long) = window.fold((Duration::ZERO, 0), |(longest, long), s| {
             (
                 longest.max(s.late),
@@ -106,7 +123,10 @@ impl StallProbe {
         StallReport {
             longest,
             long,
-            stolen: stolen().saturating_sub(from.1),
+            stolen: stolen().saturating_sub(from.stolen),
+            pressure: waited().zip(from.waited).map(|(now, then)| {
+                now.saturating_sub(then).as_secs_f64() / from.counted.elapsed().as_secs_f64()
+            }),
         }
     }
 }
@@ -118,6 +138,28 @@ impl Drop for StallProbe {
             let _ = thread.join();
         }
     }
+}
+
+/// Where a window starts, for [`StallProbe::since`].
+#[derive(Clone, Copy)]
+pub(crate) struct Mark {
+    /// Stalls that ended at or after this count.
+    from: Instant,
+    /// When the counters below were read.
+    counted: Instant,
+    stolen: Duration,
+    waited: Option<Duration>,
+}
+
+/// How long, since boot, some runnable task waited for a core: the `some` line's `total`
+/// (in microseconds) of `/proc/pressure/cpu`, if the kernel has it.
+fn waited() -> Option<Duration> {
+    let psi = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    let some = psi.lines().find(|l| l.starts_with("some "))?;
+    let total = some
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("total="))?;
+    total.parse().ok().map(Duration::from_micros)
 }
 
 /// CPU time stolen from this machine since boot, summed over its cores (zero where
