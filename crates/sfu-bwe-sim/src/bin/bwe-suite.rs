@@ -4,11 +4,12 @@
 //!
 //! ```text
 //! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- [--seeds N] [--case NAME] [--all-checks]
-//! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- --case 5.8 --csv googcc
+//! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- --case 5.8 --csv googcc [--seed N] [--feedback MS]
 //! ```
 //!
-//! `--csv` prints one run (seed 0, 50 ms feedback or `--feedback MS`) bin by bin instead: time, capacity, and
-//! per flow its target, sending rate and the largest queueing delay it met (kbit/s, ms).
+//! `--csv` prints one run (seed 0 or `--seed N`, 50 ms feedback or `--feedback MS`) bin by
+//! bin instead: time, capacity, and per flow its target, sending rate and the largest
+//! queueing delay it met (kbit/s, ms).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,8 +22,10 @@ struct Args {
     seeds: u64,
     case: Option<String>,
     all_checks: bool,
-    /// `--csv ESTIMATOR`: print one run of `--case` (seed 0) bin by bin.
+    /// `--csv ESTIMATOR`: print one run of `--case` bin by bin.
     csv: Option<EstimatorKind>,
+    /// With `--csv`: the seed of the run printed.
+    seed: u64,
     /// With `--csv`: the feedback interval of the run printed.
     feedback: Duration,
 }
@@ -33,6 +36,7 @@ fn parse() -> anyhow::Result<Args> {
         case: None,
         all_checks: false,
         csv: None,
+        seed: 0,
         feedback: Duration::from_millis(50),
     };
     let mut it = std::env::args().skip(1);
@@ -44,6 +48,12 @@ fn parse() -> anyhow::Result<Args> {
                     .context("--seeds needs a number")?
                     .parse()
                     .context("--seeds needs a number")?;
+            }
+            "--seed" => {
+                args.seed = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .context("--seed needs a number")?;
             }
             "--case" => args.case = Some(it.next().context("--case needs a name")?),
             "--all-checks" => args.all_checks = true,
@@ -63,7 +73,7 @@ fn parse() -> anyhow::Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR]"
+                    "usage: bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR [--seed N] [--feedback MS]]"
                 );
                 std::process::exit(0);
             }
@@ -146,7 +156,7 @@ fn main() -> anyhow::Result<()> {
         let name = args.case.as_deref().context("--csv needs --case")?;
         let conditions = Conditions {
             estimator: kind,
-            seed: 0,
+            seed: args.seed,
             feedback_interval: args.feedback,
         };
         let case = Case::all(conditions)
