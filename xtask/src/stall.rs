@@ -151,10 +151,13 @@ pub(crate) struct Mark {
     waited: Option<Duration>,
 }
 
-/// How long, since boot, some runnable task waited for a core: the `some` line's `total`
-/// (in microseconds) of `/proc/pressure/cpu`, if the kernel has it.
+/// How long, since boot, some runnable task waited for a core, if the kernel says.
 fn waited() -> Option<Duration> {
-    let psi = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    waited_in(&std::fs::read_to_string("/proc/pressure/cpu").ok()?)
+}
+
+/// The `some` line's `total` (in microseconds) of a `/proc/pressure/cpu` text.
+fn waited_in(psi: &str) -> Option<Duration> {
     let some = psi.lines().find(|l| l.starts_with("some "))?;
     let total = some
         .split_whitespace()
@@ -165,16 +168,64 @@ fn waited() -> Option<Duration> {
 /// CPU time stolen from this machine since boot, summed over its cores (zero where
 /// `/proc/stat` does not say).
 fn stolen() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
-        return Duration::ZERO;
-    };
-    // "cpu  user nice system idle iowait irq softirq steal ...", in clock ticks of 10 ms
-    // (USER_HZ is 100 on every Linux architecture this runs on).
+    std::fs::read_to_string("/proc/stat").map_or(Duration::ZERO, |stat| stolen_in(&stat))
+}
+
+/// The `steal` field of a `/proc/stat` text's first line: "cpu  user nice system idle
+/// iowait irq softirq steal ...", in clock ticks of 10 ms (USER_HZ is 100 on every Linux
+/// architecture this runs on).
+fn stolen_in(stat: &str) -> Duration {
     let ticks = stat
         .lines()
         .next()
+        .filter(|line| line.starts_with("cpu "))
         .and_then(|line| line.split_whitespace().nth(8))
         .and_then(|steal| steal.parse::<u64>().ok())
         .unwrap_or(0);
     Duration::from_millis(ticks.saturating_mul(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_waiting_time_of_the_some_line() {
+        let psi = "some avg10=1.00 avg60=0.50 avg300=0.10 total=2781252189\n\
+                   full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n";
+        assert_eq!(waited_in(psi), Some(Duration::from_micros(2_781_252_189)));
+        assert_eq!(waited_in("full avg10=0.00 total=7\n"), None);
+    }
+
+    #[test]
+    fn reads_the_steal_field_of_the_summary_line() {
+        let stat = "cpu  2431616 3703 207851 8548389 23971 0 8972 14770 0 0\n\
+                    cpu0 1 2 3 4 5 6 7 8 0 0\n";
+        assert_eq!(stolen_in(stat), Duration::from_millis(147_700));
+        assert_eq!(stolen_in("cpu0 1 2 3 4 5 6 7 8\n"), Duration::ZERO);
+        assert_eq!(stolen_in(""), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_window_counts_only_the_stalls_after_its_mark() {
+        let probe = StallProbe::start();
+        let from = probe.mark(Duration::ZERO);
+        let before = Stall {
+            woke: from
+                .from
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or(from.from),
+            late: Duration::from_secs(5),
+        };
+        probe.stalls.lock().unwrap().push(before);
+        assert!(probe.since(from).longest < Duration::from_secs(5));
+        let inside = Stall {
+            woke: Instant::now(),
+            late: Duration::from_millis(250),
+        };
+        probe.stalls.lock().unwrap().push(inside);
+        let report = probe.since(from);
+        assert!(report.longest >= Duration::from_millis(250));
+        assert!(report.long >= 1);
+    }
 }
