@@ -144,10 +144,10 @@ pub async fn run_udp_loop(
     run_room(source, inbox, shutdown).await
 }
 
-/// Timeouts [`handle_due`] handles in a row at most: each pass releases at least a packet
-/// per paced subscriber, and str0m's pacer stops a burst at its allowance (40 ms of its
-/// pacing rate) long before this; the bound keeps a peer that keeps asking from holding
-/// the room.
+/// Passes [`handle_due`] makes at most. A pass releases one packet for each subscriber
+/// whose pacer asked for it, and str0m's pacer ends a burst at its allowance (40 ms of its
+/// pacing rate), far fewer packets than this; the bound keeps a peer whose timeouts keep
+/// coming due from holding the room.
 const MAX_DUE_PASSES: usize = 256;
 
 /// Handles the room's timeouts that are already due, again and again, before what they
