@@ -144,6 +144,26 @@ pub async fn run_udp_loop(
     run_room(source, inbox, shutdown).await
 }
 
+/// Passes [`handle_due`] makes at most. A pass releases one packet for each subscriber
+/// whose pacer asked for it, and str0m's pacer ends a burst at its allowance (40 ms of its
+/// pacing rate), far fewer packets than this; the bound keeps a peer whose timeouts keep
+/// coming due from holding the room.
+const MAX_DUE_PASSES: usize = 256;
+
+/// Handles the room's timeouts that are already due, again and again, before what they
+/// produced is sent. str0m's pacer lets one packet go per timeout it handles and asks for
+/// the next timeout a microsecond later, so a frame it releases at once would otherwise
+/// take one wake-up and one send call a packet; here it leaves in one batch, as trains.
+fn handle_due(room: &mut Registry) {
+    for _ in 0..MAX_DUE_PASSES {
+        let now = Instant::now();
+        if room.poll_timeout().is_none_or(|due| due > now) {
+            return;
+        }
+        room.handle_timeout(now);
+    }
+}
+
 /// Runs one room fed by `source`.
 pub(crate) async fn run_room(
     mut source: Source,
@@ -219,6 +239,7 @@ pub(crate) async fn run_room(
                 room.handle_timeout(Instant::now());
             },
         }
+        handle_due(&mut room);
 
         out.extend(std::iter::from_fn(|| room.poll_transmit()));
         if let Some(sink) = &sink {
