@@ -18,7 +18,7 @@
 //!   the reason the SFU logged for each. A failed window is printed and a second one
 //!   judged ([`WINDOWS`]); the test fails when that fails too. Each window also reports
 //!   how long the machine itself stalled in it ([`crate::stall`]); a window whose only
-//!   failures are freezes while the machine stalled for 100 ms or more is judged again
+//!   failures are freezes while the machine stalled for [`crate::stall::LONG`] (100 ms) or more is judged again
 //!   without counting ([`STALLED_WINDOWS`]).
 
 use std::path::{Path, PathBuf};
@@ -188,8 +188,8 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
             return Ok(Outcome::Passed);
         }
         let failures = window.failures.join("; ");
-        // A freeze in a window where the machine itself stopped for 100 ms or more says
-        // nothing about the SFU: that window is judged again, a bounded number of times.
+        // A freeze in a window where the machine itself stopped for `stall::LONG` or more
+        // says nothing about the SFU: that window is judged again, a bounded number of times.
         let only_freezes = window.failures.len() == window.freezes;
         if only_freezes && window.stalls.long > 0 && stalled < STALLED_WINDOWS {
             stalled += 1;

@@ -7,6 +7,7 @@
 //! tell a freeze the machine caused from one the SFU caused: it reports the longest stall
 //! of a window beside the freezes of that window.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -18,11 +19,13 @@ const TICK: Duration = Duration::from_millis(5);
 const RECORD_FROM: Duration = Duration::from_millis(30);
 /// Stalls kept at most (the oldest go first); a test's windows are far shorter.
 const KEEP: usize = 4096;
+/// A stall at least this long is counted as long ([`StallReport::long`]).
+pub(crate) const LONG: Duration = Duration::from_millis(100);
 
 /// A background thread that records each time it woke [`RECORD_FROM`] or more late.
 pub(crate) struct StallProbe {
     stop: Arc<AtomicBool>,
-    stalls: Arc<Mutex<Vec<Stall>>>,
+    stalls: Arc<Mutex<VecDeque<Stall>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -37,7 +40,7 @@ struct Stall {
 pub(crate) struct StallReport {
     /// The longest stall.
     pub(crate) longest: Duration,
-    /// Stalls of 100 ms or more.
+    /// Stalls of [`LONG`] or more.
     pub(crate) long: usize,
     /// CPU time the hypervisor gave to others while this machine wanted it (`steal` in
     /// `/proc/stat`), summed over all cores.
@@ -51,9 +54,10 @@ impl std::fmt::Display for StallReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the machine stalled at most {} ms ({} stalls of 100 ms or more), {} ms of CPU stolen by the host",
+            "the machine stalled at most {} ms ({} stalls of {} ms or more), {} ms of CPU stolen by the host",
             self.longest.as_millis(),
             self.long,
+            LONG.as_millis(),
             self.stolen.as_millis()
         )?;
         match self.pressure {
@@ -70,7 +74,7 @@ impl std::fmt::Display for StallReport {
 impl StallProbe {
     pub(crate) fn start() -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let stalls = Arc::new(Mutex::new(Vec::new()));
+        let stalls = Arc::new(Mutex::new(VecDeque::new()));
         let thread = {
             let (stop, stalls) = (stop.clone(), stalls.clone());
             std::thread::spawn(move || {
@@ -81,9 +85,9 @@ impl StallProbe {
                     if late >= RECORD_FROM {
                         let mut stalls = stalls.lock().unwrap_or_else(|e| e.into_inner());
                         if stalls.len() == KEEP {
-                            stalls.remove(0);
+                            stalls.pop_front();
                         }
-                        stalls.push(Stall {
+                        stalls.push_back(Stall {
                             woke: Instant::now(),
                             late,
                         });
@@ -115,10 +119,7 @@ impl StallProbe {
         let stalls = self.stalls.lock().unwrap_or_else(|e| e.into_inner());
         let window = stalls.iter().filter(|s| s.woke >= from.from);
         let (longest, long) = window.fold((Duration::ZERO, 0), |(longest, long), s| {
-            (
-                longest.max(s.late),
-                long + usize::from(s.late >= Duration::from_millis(100)),
-            )
+            (longest.max(s.late), long + usize::from(s.late >= LONG))
         });
         StallReport {
             longest,
@@ -217,13 +218,13 @@ mod tests {
                 .unwrap_or(from.from),
             late: Duration::from_secs(5),
         };
-        probe.stalls.lock().unwrap().push(before);
+        probe.stalls.lock().unwrap().push_back(before);
         assert!(probe.since(from).longest < Duration::from_secs(5));
         let inside = Stall {
             woke: Instant::now(),
             late: Duration::from_millis(250),
         };
-        probe.stalls.lock().unwrap().push(inside);
+        probe.stalls.lock().unwrap().push_back(inside);
         let report = probe.since(from);
         assert!(report.longest >= Duration::from_millis(250));
         assert!(report.long >= 1);
