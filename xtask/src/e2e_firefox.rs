@@ -18,8 +18,8 @@
 //!   the reason the SFU logged for each. A failed window is printed and a second one
 //!   judged ([`WINDOWS`]); the test fails when that fails too. Each window also reports
 //!   how long the machine itself stalled in it ([`crate::stall`]); a window whose only
-//!   failures are freezes while the machine stalled for [`crate::stall::LONG`] (100 ms) or more is judged again
-//!   without counting ([`STALLED_WINDOWS`]).
+//!   failures are freezes while the machine stalled for [`crate::stall::LONG`] (100 ms)
+//!   or more is judged again without counting ([`STALLED_WINDOWS`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
