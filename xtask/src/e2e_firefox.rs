@@ -4,16 +4,18 @@
 //! room runs across the namespaces of the constrained-link test (unshaped here): basic-sfu
 //! and two Chromium peers in `sfu` (10.77.0.1, the SFU's candidate), Firefox ESR in `sub`
 //! (10.77.0.2). All publish camera and microphone with the page's 3-encoding simulcast and
-//! all watch. Firefox runs headless with a profile whose
-//! preferences give fake devices without prompts and let `getUserMedia` work on the page's
-//! plain-http origin; the page itself reports each browser's `getStats()` to the server, so
-//! no WebDriver session is needed. Pass:
+//! all watch; every top layer is 320 px wide ([`FIREFOX_VIDEO`]). Firefox runs headless
+//! with a profile whose preferences give fake devices without prompts, let `getUserMedia`
+//! work on the page's plain-http origin and paint the page at 10 Hz ([`PREFS`]); the page
+//! itself reports each browser's `getStats()` to the server, so no WebDriver session is
+//! needed. Pass:
 //! - every browser decodes every other's video (frame width > 0) and receives its audio,
 //!   and Firefox sends simulcast (layers of different widths);
 //! - once everyone has received the top layers for 5 s (the estimates climb from their
 //!   start first, switching layers on the way), over a 10 s window every stream keeps at
 //!   least 10 frames/s at the width of the top layer its publisher sends, with no freeze,
-//!   at most one PLI or FIR, and at most one keyframe when Chromium publishes it. Keyframes
+//!   at most one PLI or FIR, and when Chromium publishes it at most one keyframe besides
+//!   those the SFU's layer switches asked it for. Keyframes
 //!   of Firefox's streams and the SFU's layer switches in the window are reported, with
 //!   the reason the SFU logged for each. A failed window is printed and a second one
 //!   judged ([`WINDOWS`]); the test fails when that fails too. Each window also reports
@@ -53,19 +55,29 @@ const WINDOWS: u32 = 2;
 /// Windows judged again at most because their only failures were freezes while the
 /// machine itself stalled (see [`crate::stall`]); they do not count towards [`WINDOWS`].
 const STALLED_WINDOWS: u32 = 2;
+/// Firefox's camera size. Chromium limits its simulcast layers by the camera's size
+/// (two from 640x480: 160 and 320 px wide), Firefox does not (three: 160, 320 and
+/// 640 px); at 320x240 Firefox's top layer is as wide as Chromium's, and encoding it and
+/// decoding it twice costs the two cores a quarter of what 640 px would.
+const FIREFOX_VIDEO: &str = "&video=320x240";
 /// Frames per second each browser must decode from the other over the window.
 const MIN_FPS: f64 = 10.0;
 
 /// Firefox preferences: fake camera and microphone without a prompt, `getUserMedia` on a
 /// plain-http origin that is not loopback, host candidates as addresses (not mDNS names an
 /// SFU cannot resolve), autoplay, and nothing that reaches for the network in the
-/// background.
+/// background. The page is painted at 10 Hz: the test reads `getStats()`, not pixels, and
+/// painting the three tiles at the default 60 Hz cost Firefox's main process twice the
+/// CPU (6 against 3 CPU-seconds in 12 s), and the Chromium peers then froze for want of a
+/// core in 2 of 5 runs (against 0 of 6). Decoding and its statistics do not wait on
+/// painting.
 const PREFS: &str = r#"
 user_pref("media.navigator.streams.fake", true);
 user_pref("media.navigator.permission.disabled", true);
 user_pref("media.devices.insecure.enabled", true);
 user_pref("media.getusermedia.insecure.enabled", true);
 user_pref("media.peerconnection.ice.obfuscate_host_addresses", false);
+user_pref("layout.frame_rate", 10);
 user_pref("media.autoplay.default", 0);
 user_pref("media.autoplay.blocking_policy", 0);
 user_pref("browser.shell.checkDefaultBrowser", false);
@@ -120,6 +132,17 @@ fn layer_changes(env: &NamespacedSfu) -> anyhow::Result<u64> {
 }
 
 /// Every (viewer, publisher) pair of distinct clients.
+/// How many of the SFU's logged layer switches (`layer changed` lines) moved a subscriber
+/// to a layer of `publisher` (its SFU client id); a switch that pauses asks for no keyframe.
+fn switches_to(lines: &[String], publisher: &str) -> u64 {
+    let field = format!(" publisher={publisher} ");
+    let count = lines
+        .iter()
+        .filter(|l| l.contains(&field) && !l.contains(" paused=true "))
+        .count();
+    u64::try_from(count).unwrap_or(u64::MAX)
+}
+
 fn pairs(ids: &[String]) -> impl Iterator<Item = (&String, &String)> {
     ids.iter()
         .flat_map(move |v| ids.iter().filter(move |p| *p != v).map(move |p| (v, p)))
@@ -164,7 +187,7 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
             &[],
         )?);
     }
-    let page = page_url(&sfu_bin, &remote, ROOM, "firefox", "")?;
+    let page = page_url(&sfu_bin, &remote, ROOM, "firefox", FIREFOX_VIDEO)?;
     env.procs
         .add(start_firefox(&firefox, &page, &artifacts, &ns_sub)?);
 
@@ -231,7 +254,10 @@ fn judge_window(
     // The estimates climb from their start for a while, and each layer switch on the way
     // is a keyframe: open the window once everyone has received the top layers for 5 s.
     let mut on_top_since: Option<Instant> = None;
-    let first = wait_for("everyone receives the top layers for 5 s", 90, || {
+    let (first, log_from) = wait_for("everyone receives the top layers for 5 s", 90, || {
+        // The log's length before the report: a switch whose keyframe may land after the
+        // report is in the window's log.
+        let log_at = env.log_len();
         let r = env.reports()?;
         if !pairs(ids).all(|(v, p)| on_top(&r, v, p)) {
             on_top_since = None;
@@ -239,13 +265,12 @@ fn judge_window(
         }
         let since = *on_top_since.get_or_insert_with(Instant::now);
         Ok(if since.elapsed() >= ON_TOP_FOR {
-            Ok(r)
+            Ok((r, log_at))
         } else {
             Err(brief(&r))
         })
     })?;
     let switches_before = layer_changes(env)?;
-    let log_from = env.log_len();
     // The first report of the window was taken up to a reporting period (1 s, plus the
     // time `getStats()` takes) before now: a freeze it misses may have begun that early.
     let mark = probe.mark(Duration::from_secs(2));
@@ -259,7 +284,8 @@ fn judge_window(
     println!("e2e-firefox: {switches} layer switches at the SFU in the window");
     // What switched and why, as the SFU logged it (its client ids are those `brief` prints
     // in brackets after each name).
-    for line in env.logged_since(log_from, "layer changed") {
+    let switched = env.logged_since(log_from, "layer changed");
+    for line in &switched {
         println!("e2e-firefox:   {line}");
     }
     let (mut failures, mut freezes_failed) = (Vec::new(), 0);
@@ -308,11 +334,15 @@ fn judge_window(
         // Chromium peers received 2–3 of them in 10 s without sending a PLI or FIR (nor
         // freezing). Firefox's own uplink estimate can pause and resume a simulcast layer,
         // which the SFU must follow with a switch and a keyframe request; what the viewer
-        // sees (freezes, frame rate, width) is judged instead. Chromium's are judged.
+        // sees (freezes, frame rate, width) is judged instead. Chromium's are judged, less
+        // those the SFU asked for: a switch of any subscriber to another of the
+        // publisher's layers asks for a keyframe, and Chromium's VP8 simulcast encoder
+        // sends a keyframe on every layer when one is asked for.
         let from_firefox = publisher == fox;
-        if plis > 1 || (keyframes > 1 && !from_firefox) {
+        let asked = switches_to(&switched, publisher);
+        if plis > 1 || (keyframes > 1 + asked && !from_firefox) {
             failures.push(format!(
-                "{who}: {keyframes} keyframes, {plis} PLIs and FIRs in {secs:.0} s"
+                "{who}: {keyframes} keyframes ({asked} asked for by the SFU's layer switches), {plis} PLIs and FIRs in {secs:.0} s"
             ));
         }
         if top > 0 && width != top {
