@@ -131,7 +131,6 @@ fn layer_changes(env: &NamespacedSfu) -> anyhow::Result<u64> {
     crate::e2e::layer_changes_in(&env.get("/metrics")?)
 }
 
-/// Every (viewer, publisher) pair of distinct clients.
 /// How many of the SFU's logged layer switches (`layer changed` lines) moved a subscriber
 /// to a layer of `publisher` (its SFU client id); a switch that pauses asks for no keyframe.
 fn switches_to(lines: &[String], publisher: &str) -> u64 {
@@ -143,6 +142,7 @@ fn switches_to(lines: &[String], publisher: &str) -> u64 {
     u64::try_from(count).unwrap_or(u64::MAX)
 }
 
+/// Every (viewer, publisher) pair of distinct clients.
 fn pairs(ids: &[String]) -> impl Iterator<Item = (&String, &String)> {
     ids.iter()
         .flat_map(move |v| ids.iter().filter(move |p| *p != v).map(move |p| (v, p)))
