@@ -30,8 +30,6 @@ use crate::exec::root;
 
 const ROOM: &str = "link";
 pub(crate) const SFU_IP: &str = "10.77.0.1";
-/// The SFU's log (stderr) in the artifacts directory.
-const SFU_LOG: &str = "sfu-link.log";
 const SUB_IP: &str = "10.77.0.2";
 /// The subscriber's downlink while limited.
 const LIMIT: &str = "300kbit";
@@ -181,6 +179,8 @@ pub(crate) struct NamespacedSfu {
     pub(crate) remote: String,
     room: String,
     admin: String,
+    /// The SFU's log (stderr) in `artifacts`: `sfu-<test>.log`.
+    log: String,
 }
 
 impl NamespacedSfu {
@@ -198,10 +198,12 @@ impl NamespacedSfu {
         let artifacts = root().join("target/e2e");
         std::fs::create_dir_all(&artifacts)?;
         let mut procs = Procs::default();
+        // Each test keeps its own log, so a later step does not overwrite a failed one's.
+        let log = format!("sfu-{test}.log");
         let (url, sfu) = start_sfu(
             &sfu_bin,
             &artifacts,
-            SFU_LOG,
+            &log,
             Some(&ns.sfu),
             &["--bind", "0.0.0.0", "--public-ip", SFU_IP],
         )?;
@@ -223,6 +225,7 @@ impl NamespacedSfu {
             remote,
             room: room.to_string(),
             admin,
+            log,
             ns,
         }))
     }
@@ -230,12 +233,12 @@ impl NamespacedSfu {
     /// The length of the SFU's log so far, to read what it logs after this point with
     /// [`NamespacedSfu::logged_since`].
     pub(crate) fn log_len(&self) -> u64 {
-        std::fs::metadata(self.artifacts.join(SFU_LOG)).map_or(0, |m| m.len())
+        std::fs::metadata(self.artifacts.join(&self.log)).map_or(0, |m| m.len())
     }
 
     /// The lines of the SFU's log from byte `from` on that contain `needle`.
     pub(crate) fn logged_since(&self, from: u64, needle: &str) -> Vec<String> {
-        let Ok(bytes) = std::fs::read(self.artifacts.join(SFU_LOG)) else {
+        let Ok(bytes) = std::fs::read(self.artifacts.join(&self.log)) else {
             return Vec::new();
         };
         let tail = bytes.get(from as usize..).unwrap_or_default();
@@ -333,12 +336,24 @@ pub(crate) fn run_all() -> anyhow::Result<Outcome> {
 
     env.ns.limit(Some(LIMIT))?;
     let limited_at = Instant::now();
+    let log_from = env.log_len();
     let mut down_after = None;
     let mut after_two = None;
     while limited_at.elapsed() < LIMITED_FOR {
         std::thread::sleep(Duration::from_millis(500));
         let r = env.reports()?;
-        check_top(&r, Some(&sub))?;
+        if let Err(e) = check_top(&r, Some(&sub)) {
+            // Why the SFU moved anyone but the limited subscriber, in its own words.
+            let others: Vec<String> = env
+                .logged_since(log_from, "layer changed")
+                .into_iter()
+                .filter(|l| !l.contains(&format!(" client={sub} ")))
+                .collect();
+            bail!(
+                "{e:#}; {:.1} s into the limit; the SFU's switches for the others since the limit: {others:?}",
+                limited_at.elapsed().as_secs_f64()
+            );
+        }
         if down_after.is_none() && on_lowest(&r, &sub) {
             down_after = Some(limited_at.elapsed());
         }
