@@ -169,9 +169,10 @@ impl Receiver {
 /// Sends datagrams in batches: up to [`BATCH`] messages per system call, and on Linux with
 /// UDP segmentation offload (GSO) each message a *train*: datagrams to one destination
 /// that have one length (the last may be shorter), which the kernel cuts into datagrams
-/// after one pass through its stack. A room's wake-up emits a burst's packets for all its
-/// subscribers interleaved; grouped by destination, each subscriber's share of the burst
-/// becomes one message instead of one per packet.
+/// after one pass through its stack. Grouped by destination, each subscriber's share of a
+/// burst becomes one message instead of one per packet. A batched fanout already emits
+/// each subscriber's datagrams together and keeps that order; other batches (packets
+/// given to every subscriber in turn) are sorted by path.
 ///
 /// The datagrams of each path keep their order; datagrams of different paths may be
 /// reordered between paths. Reuses its buffers: nothing is allocated per datagram.
@@ -187,6 +188,8 @@ pub struct Sender {
     messages: u64,
     /// Per position in `out`: whether it was sent ([`Sender::send_now`]).
     sent_mask: Vec<bool>,
+    /// The first position of each path's run ([`Sender::grouped_by_path`]).
+    run_heads: Vec<u32>,
 }
 
 /// Consecutive datagrams of `order` sent as one message.
@@ -211,6 +214,9 @@ impl Train {
 const MAX_SEGMENTS: usize = 64;
 /// Bytes per train: a train travels the stack as one packet of at most 64 KiB.
 const MAX_TRAIN_BYTES: usize = 60_000;
+/// Runs of paths up to which [`Sender::grouped_by_path`] checks a batch for grouping
+/// (comparisons grow with the square of the runs) before leaving it to a sort.
+const GROUPED_RUNS: usize = 32;
 
 impl Sender {
     /// A sender with empty buffers.
@@ -337,7 +343,7 @@ impl Sender {
         self.order.clear();
         self.order.extend(0..out.len() as u32);
         self.trains.clear();
-        if gso {
+        if gso && !self.grouped_by_path(out) {
             // By path, and by position within a path (which also makes the order total,
             // so the unstable sort needs no buffer).
             self.order.sort_unstable_by_key(|&i| {
@@ -380,6 +386,32 @@ impl Sender {
             });
             pos += count;
         }
+    }
+
+    /// Whether each path's datagrams in `out` are already one run, as a batched fanout
+    /// emits them (each subscriber polled once), so the room's order can stand unsorted.
+    /// Compares each run's path with the earlier runs' and gives up (`false`, so the
+    /// caller sorts) past [`GROUPED_RUNS`] runs, where a sort is cheaper.
+    fn grouped_by_path(&mut self, out: &[OutgoingDatagram]) -> bool {
+        let path = |d: &OutgoingDatagram| (d.destination, d.source);
+        self.run_heads.clear();
+        let mut last = None;
+        for (i, d) in out.iter().enumerate() {
+            if last == Some(path(d)) {
+                continue;
+            }
+            if self.run_heads.len() == GROUPED_RUNS
+                || self
+                    .run_heads
+                    .iter()
+                    .any(|&h| path(&out[h as usize]) == path(d))
+            {
+                return false;
+            }
+            self.run_heads.push(i as u32);
+            last = Some(path(d));
+        }
+        true
     }
 
     /// The end of the system call that starts at train `from`: trains of one kind (one
@@ -752,6 +784,67 @@ mod tests {
                 .enumerate()
                 .all(|(n, &i)| n == i as usize)
         );
+    }
+
+    #[test]
+    fn a_batch_grouped_by_path_keeps_its_order_and_a_returning_path_is_regrouped() {
+        let [a, b, c]: [SocketAddr; 3] =
+            ["127.0.0.1:1002", "127.0.0.1:1000", "127.0.0.1:1001"].map(|s| s.parse().unwrap());
+        // As a batched fanout emits it: each subscriber's packets together, and not in
+        // address order.
+        let grouped: Vec<OutgoingDatagram> = [a, b, c]
+            .iter()
+            .flat_map(|&to| fanout(&[to], &[1200, 1200, 900]))
+            .collect();
+        let mut sender = Sender::new();
+        sender.plan(&grouped, true);
+        assert!(
+            sender
+                .order
+                .iter()
+                .enumerate()
+                .all(|(n, &i)| n == i as usize)
+        );
+        let paths: Vec<(SocketAddr, u32)> = sender
+            .trains
+            .iter()
+            .map(|t| {
+                (
+                    grouped[sender.order[t.first as usize] as usize].destination,
+                    t.count,
+                )
+            })
+            .collect();
+        assert_eq!(paths, [(a, 3), (b, 3), (c, 3)]);
+
+        // `a` again after `b`: not grouped, so sorted into one run per path.
+        let mut returning = fanout(&[a, b], &[1200]);
+        returning.extend(fanout(&[a], &[1200]));
+        sender.plan(&returning, true);
+        let paths: Vec<(SocketAddr, u32)> = sender
+            .trains
+            .iter()
+            .map(|t| {
+                (
+                    returning[sender.order[t.first as usize] as usize].destination,
+                    t.count,
+                )
+            })
+            .collect();
+        assert_eq!(paths, [(b, 1), (a, 2)]);
+
+        // More runs than are checked: sorted, still one run per path.
+        let many: Vec<SocketAddr> = (0..GROUPED_RUNS as u16 + 8)
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], 2000 + p)))
+            .rev()
+            .collect();
+        let out: Vec<OutgoingDatagram> = many
+            .iter()
+            .flat_map(|&to| fanout(&[to], &[1200, 1200]))
+            .collect();
+        sender.plan(&out, true);
+        assert_eq!(sender.trains.len(), many.len());
+        assert!(sender.trains.iter().all(|t| t.count == 2));
     }
 
     #[test]
