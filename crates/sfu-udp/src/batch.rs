@@ -777,13 +777,30 @@ mod tests {
         // Without segmentation every datagram is its own train, in the room's order.
         sender.plan(&out, false);
         assert_eq!(sender.trains.len(), out.len());
-        assert!(
-            sender
-                .order
-                .iter()
-                .enumerate()
-                .all(|(n, &i)| n == i as usize)
-        );
+        assert!(in_room_order(&sender));
+    }
+
+    /// Whether the plan sends `out` in the order the room gave it.
+    fn in_room_order(sender: &Sender) -> bool {
+        sender
+            .order
+            .iter()
+            .enumerate()
+            .all(|(n, &i)| n == i as usize)
+    }
+
+    /// Each planned train's destination and datagram count, in sending order.
+    fn train_paths(sender: &Sender, out: &[OutgoingDatagram]) -> Vec<(SocketAddr, u32)> {
+        sender
+            .trains
+            .iter()
+            .map(|t| {
+                (
+                    out[sender.order[t.first as usize] as usize].destination,
+                    t.count,
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -798,40 +815,14 @@ mod tests {
             .collect();
         let mut sender = Sender::new();
         sender.plan(&grouped, true);
-        assert!(
-            sender
-                .order
-                .iter()
-                .enumerate()
-                .all(|(n, &i)| n == i as usize)
-        );
-        let paths: Vec<(SocketAddr, u32)> = sender
-            .trains
-            .iter()
-            .map(|t| {
-                (
-                    grouped[sender.order[t.first as usize] as usize].destination,
-                    t.count,
-                )
-            })
-            .collect();
-        assert_eq!(paths, [(a, 3), (b, 3), (c, 3)]);
+        assert!(in_room_order(&sender));
+        assert_eq!(train_paths(&sender, &grouped), [(a, 3), (b, 3), (c, 3)]);
 
         // `a` again after `b`: not grouped, so sorted into one run per path.
         let mut returning = fanout(&[a, b], &[1200]);
         returning.extend(fanout(&[a], &[1200]));
         sender.plan(&returning, true);
-        let paths: Vec<(SocketAddr, u32)> = sender
-            .trains
-            .iter()
-            .map(|t| {
-                (
-                    returning[sender.order[t.first as usize] as usize].destination,
-                    t.count,
-                )
-            })
-            .collect();
-        assert_eq!(paths, [(b, 1), (a, 2)]);
+        assert_eq!(train_paths(&sender, &returning), [(b, 1), (a, 2)]);
 
         // More runs than are checked: sorted, still one run per path.
         let many: Vec<SocketAddr> = (0..GROUPED_RUNS as u16 + 8)
