@@ -957,6 +957,40 @@ fn viewer_reports<'a>(r: &'a Value, publisher: &'a str) -> impl Iterator<Item = 
         .map(|(_, rep)| rep)
 }
 
+/// The length of the SFU log at `path` so far, to read what it logs after this point with
+/// [`logged_since`].
+pub(crate) fn log_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The lines of the SFU log at `path` from byte `from` on that contain `needle`.
+pub(crate) fn logged_since(path: &std::path::Path, from: u64, needle: &str) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let tail = bytes.get(from as usize..).unwrap_or_default();
+    String::from_utf8_lossy(tail)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// How many of the SFU's logged layer switches (`layer changed` lines) moved a subscriber
+/// to a layer of a publisher `is_publisher` accepts (given the line's SFU client id of the
+/// publisher). Each asks that publisher for a keyframe, and libwebrtc's VP8 simulcast
+/// encoder then sends one on every layer, so every viewer of the publisher decodes it. A
+/// switch that pauses asks for none.
+pub(crate) fn switches_to(lines: &[String], is_publisher: impl Fn(&str) -> bool) -> u64 {
+    let count = lines
+        .iter()
+        .filter(|l| !l.contains(" paused=true "))
+        .filter_map(|l| l.split(" publisher=").nth(1)?.split(' ').next())
+        .filter(|id| is_publisher(id))
+        .count();
+    u64::try_from(count).unwrap_or(u64::MAX)
+}
+
 pub(crate) fn num(v: &Value, k: &str) -> u64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0) as u64
 }

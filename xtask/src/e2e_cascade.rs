@@ -6,7 +6,8 @@
 //! 1. every page decodes the two others' video and audio, named as the roster names them
 //!    (the relay brings A's participants to B's pages and B's to A's);
 //! 2. after [`SETTLE`], over a clean window of [`CLEAN_WINDOW`] every stream keeps
-//!    decoding, with no freeze and at most [`MAX_KEYFRAMES`] keyframes;
+//!    decoding, with no freeze and at most [`MAX_KEYFRAMES`] keyframes plus one per layer
+//!    switch either node logged to a layer of the stream's publisher in the window;
 //! 3. "three" is capped low: within [`SWITCH_WITHIN`] it decodes "one" (whose layers all
 //!    cross the relay) at a lower layer than "two" does, and keeps decoding;
 //! 4. "one" is closed: its tile leaves both pages on B within [`GONE_WITHIN`], and "two"
@@ -19,8 +20,8 @@ use serde_json::Value;
 
 use crate::ci::Outcome;
 use crate::e2e::{
-    Procs, low_cap_kbps, num, page_url, remotes, reports, set_cap, setup, start_browser, start_sfu,
-    token, wait_for,
+    Procs, log_len, logged_since, low_cap_kbps, num, page_url, remotes, reports, set_cap, setup,
+    start_browser, start_sfu, switches_to, token, wait_for,
 };
 use crate::e2e_link::client_named;
 
@@ -32,14 +33,17 @@ const RELAY_SECRET: &str = "cascade-e2e-relay-secret";
 const SETTLE: Duration = Duration::from_secs(10);
 /// How long every stream is judged once the room settled.
 const CLEAN_WINDOW: Duration = Duration::from_secs(15);
-/// Keyframes a stream may decode in the clean window: a stream through the relay starts
-/// like any other, from its join, not again.
+/// Keyframes a stream may decode in the clean window beyond those the SFUs' own layer
+/// switches asked for: a stream through the relay starts like any other, from its join,
+/// not again.
 const MAX_KEYFRAMES: u64 = 1;
 /// Time for the capped page to switch to a lower layer.
 const SWITCH_WITHIN: Duration = Duration::from_secs(20);
 /// Time for a closed page's tile to leave the other node's pages.
 const GONE_WITHIN: Duration = Duration::from_secs(15);
 
+/// Node A's and node B's logs in the artifacts directory.
+const LOGS: [&str; 2] = ["sfu-cascade-a.log", "sfu-cascade-b.log"];
 /// Who is on which node: (name, node index).
 const PAGES: [(&str, usize); 3] = [("one", 0), ("two", 1), ("three", 1)];
 const NAMES: [&str; 3] = ["one", "two", "three"];
@@ -53,7 +57,7 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
     let (b, sfu_b) = start_sfu(
         &sfu_bin,
         &artifacts,
-        "sfu-cascade-b.log",
+        LOGS[1],
         None,
         &["--relay-secret", RELAY_SECRET, "--node-id", "b"],
     )?;
@@ -61,7 +65,7 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
     let (a, sfu_a) = start_sfu(
         &sfu_bin,
         &artifacts,
-        "sfu-cascade-a.log",
+        LOGS[0],
         None,
         &[
             "--relay-secret",
@@ -120,9 +124,19 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
     );
 
     std::thread::sleep(SETTLE);
+    // The logs' lengths before the window's first report: a switch whose keyframe lands
+    // in the window is in the window's log.
+    let logs = LOGS.map(|name| artifacts.join(name));
+    let log_from = logs.each_ref().map(|path| log_len(path));
     let first = all()?;
     std::thread::sleep(CLEAN_WINDOW);
     let last = all()?;
+    let switched = [0, 1].map(|n| logged_since(&logs[n], log_from[n], "layer changed"));
+    for (node, lines) in ["A", "B"].iter().zip(&switched) {
+        for line in lines {
+            println!("e2e-cascade:   node {node}: {line}");
+        }
+    }
     let mut failures = Vec::new();
     for (viewer, _) in PAGES {
         for (publisher, _) in PAGES {
@@ -146,10 +160,12 @@ pub(crate) fn run() -> anyhow::Result<Outcome> {
                 d("pliCount"),
                 num(after, "frameWidth"),
             );
+            let asked = asked_of(&last, publisher, &switched);
             let secs = CLEAN_WINDOW.as_secs();
-            if frames < 10 * secs || audio == 0 || freezes > 0 || keyframes > MAX_KEYFRAMES {
+            if frames < 10 * secs || audio == 0 || freezes > 0 || keyframes > MAX_KEYFRAMES + asked
+            {
                 failures.push(format!(
-                    "{viewer} <- {publisher}: {frames} frames in {secs} s, {audio} audio samples, {freezes} freezes, {keyframes} keyframes"
+                    "{viewer} <- {publisher}: {frames} frames in {secs} s, {audio} audio samples, {freezes} freezes, {keyframes} keyframes ({asked} asked for by the SFUs' layer switches)"
                 ));
             }
         }
@@ -275,4 +291,69 @@ pub(crate) fn brief(r: &Value, names: &[&str]) -> String {
         out.push(format!("{viewer}: [{}]", seen.join(" ")));
     }
     out.join("; ")
+}
+
+/// The layer switches in `switched` (each node's logged lines) that asked `publisher` for a
+/// keyframe. On its own node they name it by its client id. On the other node they name
+/// the relay, which carries every page of the publisher's node, so a switch to a relayed
+/// layer there counts for each of those pages.
+fn asked_of(r: &Value, publisher: &str, switched: &[Vec<String>; 2]) -> u64 {
+    let Some(key) = client_named(r, publisher) else {
+        return 0;
+    };
+    let Some((node, id)) = key.split_once('/') else {
+        return 0;
+    };
+    let (here, there) = if node == "0" { (0, 1) } else { (1, 0) };
+    // The other node's pages, from the merged reports' `node/id` keys.
+    let pages_there: Vec<&str> = r
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .filter_map(|k| k.split_once('/'))
+        .filter(|(n, _)| *n == there.to_string())
+        .map(|(_, page)| page)
+        .collect();
+    switches_to(&switched[here], |p| p == id)
+        + switches_to(&switched[there], |p| !pages_there.contains(&p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Node B's switches in a CI window where page two's estimate dipped: B's client 1
+    /// (two) moved down and back up on three (client 3) and on one (through the relay,
+    /// client 2). Its pages then decoded 2–3 keyframes of one and of three, and none of two.
+    #[test]
+    fn switches_on_either_node_ask_the_publisher_they_lead_to() {
+        let line = |publisher: u32, layer: &str, paused: bool| {
+            format!(
+                "INFO sfu_udp::udp_loop: layer changed client=1 publisher={publisher} mid=1 layer=\"{layer}\" paused={paused} reason=Estimate budget_kbps=454"
+            )
+        };
+        let b = vec![
+            line(3, "q", false),
+            line(2, "q", false),
+            line(2, "h", false),
+            line(3, "h", false),
+            line(3, "-", true),
+        ];
+        let report = |name: &str| serde_json::json!({ "name": name });
+        let r = serde_json::json!({
+            "0/1": report("one"),
+            "1/1": report("two"),
+            "1/3": report("three"),
+        });
+        let switched = [Vec::new(), b];
+        assert_eq!(asked_of(&r, "three", &switched), 2);
+        assert_eq!(asked_of(&r, "one", &switched), 2);
+        assert_eq!(asked_of(&r, "two", &switched), 0);
+        // On node A a switch names the relay (client 2), which carries both of B's pages.
+        let a = vec![line(2, "h", false)];
+        let switched = [a, Vec::new()];
+        assert_eq!(asked_of(&r, "two", &switched), 1);
+        assert_eq!(asked_of(&r, "three", &switched), 1);
+        assert_eq!(asked_of(&r, "one", &switched), 0);
+    }
 }

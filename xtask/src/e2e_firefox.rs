@@ -31,7 +31,9 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ci::Outcome;
-use crate::e2e::{find_chromium, num, num_f, page_url, received, skipped, start_browser, wait_for};
+use crate::e2e::{
+    find_chromium, num, num_f, page_url, received, skipped, start_browser, switches_to, wait_for,
+};
 use crate::e2e_link::{NamespacedSfu, brief, client_named, layer_widths};
 use crate::stall::{StallProbe, StallReport};
 
@@ -124,17 +126,6 @@ fn start_firefox(firefox: &Path, url: &str, artifacts: &Path, ns: &str) -> anyho
         .stdin(Stdio::null())
         .spawn()
         .context("starting firefox")
-}
-
-/// How many of the SFU's logged layer switches (`layer changed` lines) moved a subscriber
-/// to a layer of `publisher` (its SFU client id); a switch that pauses asks for no keyframe.
-fn switches_to(lines: &[String], publisher: &str) -> u64 {
-    let field = format!(" publisher={publisher} ");
-    let count = lines
-        .iter()
-        .filter(|l| l.contains(&field) && !l.contains(" paused=true "))
-        .count();
-    u64::try_from(count).unwrap_or(u64::MAX)
 }
 
 /// Every (viewer, publisher) pair of distinct clients.
@@ -335,7 +326,7 @@ fn judge_window(
         // publisher's layers asks for a keyframe, and Chromium's VP8 simulcast encoder
         // sends a keyframe on every layer when one is asked for.
         let from_firefox = publisher == fox;
-        let asked = switches_to(&switched, publisher);
+        let asked = switches_to(&switched, |id| id == publisher.as_str());
         if plis > 1 || (keyframes > 1 + asked && !from_firefox) {
             failures.push(format!(
                 "{who}: {keyframes} keyframes ({asked} asked for by the SFU's layer switches), {plis} PLIs and FIRs in {secs:.0} s"

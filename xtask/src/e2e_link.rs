@@ -233,20 +233,12 @@ impl NamespacedSfu {
     /// The length of the SFU's log so far, to read what it logs after this point with
     /// [`NamespacedSfu::logged_since`].
     pub(crate) fn log_len(&self) -> u64 {
-        std::fs::metadata(self.artifacts.join(&self.log)).map_or(0, |m| m.len())
+        crate::e2e::log_len(&self.artifacts.join(&self.log))
     }
 
     /// The lines of the SFU's log from byte `from` on that contain `needle`.
     pub(crate) fn logged_since(&self, from: u64, needle: &str) -> Vec<String> {
-        let Ok(bytes) = std::fs::read(self.artifacts.join(&self.log)) else {
-            return Vec::new();
-        };
-        let tail = bytes.get(from as usize..).unwrap_or_default();
-        String::from_utf8_lossy(tail)
-            .lines()
-            .filter(|l| l.contains(needle))
-            .map(str::to_string)
-            .collect()
+        crate::e2e::logged_since(&self.artifacts.join(&self.log), from, needle)
     }
 
     /// Every page's latest `getStats()` report, read inside `sfu`.
