@@ -91,13 +91,13 @@ pub use sfu_registry::{
 /// runtime's I/O path, for loops of an application's own.
 pub use sfu_udp::batch;
 pub use sfu_udp::{
-    ClientSignal, DEFAULT_SOCKET_BUFFER, JoinOptions, Joined, MuxStats, ROOM_EVENTS_BUFFER,
-    RelayOffer, RoomError, RoomHandle, RoomInbox, RoomStats, RtcConfigFn, SelectorFactory,
-    SfuConfig, UdpMux, bind, room_channel, run_udp_loop, serve, serve_socket,
+    ClientSignal, DEFAULT_SOCKET_BUFFER, HOLD_BUCKETS, HoldTimes, JoinOptions, Joined, MuxStats,
+    ROOM_EVENTS_BUFFER, RelayOffer, RoomError, RoomHandle, RoomInbox, RoomStats, RtcConfigFn,
+    SelectorFactory, SfuConfig, UdpMux, bind, room_channel, run_udp_loop, serve, serve_socket,
 };
 
 #[cfg(feature = "metrics-prometheus")]
-pub use sfu_metrics::SfuMetrics;
+pub use sfu_metrics::{BulkHistogram, SfuMetrics};
 
 /// Bandwidth estimation and pacing (features `kalman-bwe`, `googcc-bwe`, `pacer`).
 #[cfg(any(feature = "kalman-bwe", feature = "googcc-bwe", feature = "pacer"))]

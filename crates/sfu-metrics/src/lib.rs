@@ -3,7 +3,9 @@
 //! [`SfuMetrics`] owns a `prometheus::Registry` with the SFU's counters and gauges. The
 //! library carries the handles; the application decides how to expose them (for example
 //! `GET /metrics` with [`SfuMetrics::encode`]). Nothing here touches the packet path: feed
-//! it room snapshots (deltas of monotonic counters) from wherever you collect them.
+//! it room snapshots (deltas of monotonic counters) from wherever you collect them. A
+//! histogram counted elsewhere in the same way (a room's hold times) is exported with a
+//! [`BulkHistogram`] registered in [`SfuMetrics::registry`].
 //!
 //! # Example
 //!
@@ -18,6 +20,9 @@
 //! assert!(text.contains("sfu_datagrams_received_total 120"));
 //! ```
 
+mod bulk;
+
+pub use bulk::BulkHistogram;
 use prometheus::{
     Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };

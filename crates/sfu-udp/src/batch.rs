@@ -1,8 +1,9 @@
 //! Batched UDP I/O: up to [`BATCH`] datagrams per receive call and [`BATCH`] messages per
 //! send call (`recvmmsg` and `sendmmsg` on Linux, one `recv_from` / `send_to` each
 //! elsewhere), where each sent message may carry a train of datagrams for one destination
-//! that the kernel segments (UDP GSO); socket buffers sized for bursts; and the datagrams
-//! the kernel dropped because a receive buffer was full.
+//! that the kernel segments (UDP GSO); socket buffers sized for bursts; each datagram's
+//! arrival time as the kernel stamped it; and the datagrams the kernel dropped because a
+//! receive buffer was full.
 //!
 //! The room loop and [`crate::UdpMux`] use it; it is public so that other loops (a relay,
 //! a load generator's baseline) get the same I/O path.
@@ -10,6 +11,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use sfu_ids::OutgoingDatagram;
@@ -28,9 +30,14 @@ const SLOT: usize = 2048;
 const POOLED: usize = 64;
 
 /// Sizes a socket's kernel buffers to `bytes` each way (beyond the system's limit where the
-/// process may). Takes any socket: tokio's, the standard library's, socket2's.
+/// process may), and asks the kernel to stamp each datagram it receives with its arrival
+/// time (`SO_TIMESTAMPNS` on Linux), which [`Receiver`] hands on. Takes any socket:
+/// tokio's, the standard library's, socket2's.
 pub fn configure<'s>(socket: impl Into<socket2::SockRef<'s>>, bytes: usize) {
     let sock: socket2::SockRef<'s> = socket.into();
+    if let Err(e) = sys::stamp_arrivals(&sock) {
+        debug!(error = %e, "no receive timestamps on this socket");
+    }
     if let Err(e) = sys::force_buffers(&sock, bytes) {
         debug!(error = %e, "cannot force socket buffers past the system limit");
         let _ = sock.set_recv_buffer_size(bytes);
@@ -50,7 +57,8 @@ pub fn kernel_drops(socket: &UdpSocket) -> u64 {
 }
 
 /// Receives datagrams in batches, each batch into the slots of one buffer; each datagram is
-/// a slice of it. A buffer goes back to the receiver's pool when the last of its datagrams
+/// a slice of it, handed on with its source and, on a socket [`configure`]d where the
+/// system stamps arrivals, the wall-clock time the kernel received it. A buffer goes back to the receiver's pool when the last of its datagrams
 /// is dropped, wherever that happens (a room handles its datagrams at once; a mux hands
 /// them to rooms' tasks), and is read into again without being cleared: in the steady
 /// state a batch costs one small allocation (its `Bytes`' shared header) and no zeroing.
@@ -113,11 +121,15 @@ impl Receiver {
         Self::default()
     }
 
-    /// Hands each datagram that is ready to `handle`: until the socket has none (so its
-    /// readiness is cleared and the next wake-up is for new datagrams), at most
-    /// two batches. A receive error (ICMP errors surface as such on some
-    /// platforms) is not fatal: it ends this drain.
-    pub fn drain(&mut self, socket: &UdpSocket, mut handle: impl FnMut(SocketAddr, Bytes)) {
+    /// Hands each datagram that is ready to `handle` (its source, its bytes, its arrival
+    /// time if stamped): until the socket has none (so its readiness is cleared and the
+    /// next wake-up is for new datagrams), at most two batches. A receive error (ICMP
+    /// errors surface as such on some platforms) is not fatal: it ends this drain.
+    pub fn drain(
+        &mut self,
+        socket: &UdpSocket,
+        mut handle: impl FnMut(SocketAddr, Bytes, Option<SystemTime>),
+    ) {
         for _ in 0..DRAIN_BATCHES {
             match self.recv(socket, &mut handle) {
                 Ok(0) => break,
@@ -131,14 +143,14 @@ impl Receiver {
     }
 
     /// Reads the datagrams that are ready, at most [`BATCH`] in one system call, and hands
-    /// each to `handle`; `Ok(0)` when none is ready.
+    /// each to `handle` as [`Receiver::drain`] does; `Ok(0)` when none is ready.
     pub fn recv(
         &mut self,
         socket: &UdpSocket,
-        mut handle: impl FnMut(SocketAddr, Bytes),
+        mut handle: impl FnMut(SocketAddr, Bytes, Option<SystemTime>),
     ) -> io::Result<usize> {
         let mut buffer = self.pool.take();
-        let mut got = [(0usize, None::<SocketAddr>); BATCH];
+        let mut got = [Got::default(); BATCH];
         let received = socket.try_io(Interest::READABLE, || {
             sys::recv(socket, &mut buffer, &mut got)
         });
@@ -156,14 +168,26 @@ impl Receiver {
             buffer,
             pool: Arc::clone(&self.pool),
         });
-        for (i, (len, source)) in got.iter().take(n).enumerate() {
-            if let Some(source) = source {
+        for (i, got) in got.iter().take(n).enumerate() {
+            if let Some(source) = got.source {
                 let start = i * SLOT;
-                handle(*source, batch.slice(start..start + (*len).min(SLOT)));
+                handle(
+                    source,
+                    batch.slice(start..start + got.len.min(SLOT)),
+                    got.arrived,
+                );
             }
         }
         Ok(n)
     }
+}
+
+/// What the system said of one received datagram.
+#[derive(Debug, Clone, Copy, Default)]
+struct Got {
+    len: usize,
+    source: Option<SocketAddr>,
+    arrived: Option<SystemTime>,
 }
 
 /// Sends datagrams in batches: up to [`BATCH`] messages per system call, and on Linux with
@@ -454,18 +478,26 @@ mod sys {
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::AsRawFd;
 
+    use std::time::{Duration, SystemTime};
+
     use nix::sys::socket::{
-        ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt, recvmmsg, sendmmsg,
-        setsockopt, sockopt,
+        ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt,
+        recvmmsg, sendmmsg, setsockopt, sockopt,
     };
+    use nix::sys::time::{TimeSpec, TimeValLike};
     use sfu_ids::OutgoingDatagram;
     use tokio::net::UdpSocket;
 
-    use super::{BATCH, MAX_IOV, SLOT, Train};
+    use super::{BATCH, Got, MAX_IOV, SLOT, Train};
 
     pub(super) fn force_buffers(socket: &socket2::SockRef<'_>, bytes: usize) -> io::Result<()> {
         setsockopt(&**socket, sockopt::RcvBufForce, &bytes)?;
         setsockopt(&**socket, sockopt::SndBufForce, &bytes)?;
+        Ok(())
+    }
+
+    pub(super) fn stamp_arrivals(socket: &socket2::SockRef<'_>) -> io::Result<()> {
+        setsockopt(&**socket, sockopt::ReceiveTimestampns, &true)?;
         Ok(())
     }
 
@@ -498,9 +530,10 @@ mod sys {
 
     thread_local! {
         // The system calls' headers, allocated once per thread (they hold raw pointers,
-        // so a task cannot carry them across an await).
+        // so a task cannot carry them across an await). A received message has room for
+        // its arrival time.
         static RECV: RefCell<MultiHeaders<SockaddrStorage>> =
-            RefCell::new(MultiHeaders::preallocate(BATCH, None));
+            RefCell::new(MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec))));
         // Plain messages, and messages with room for one `UDP_SEGMENT` control message (a
         // header with room for one is never sent without it: the kernel would read the
         // room's stale contents).
@@ -512,11 +545,11 @@ mod sys {
     }
 
     /// Receives up to [`BATCH`] datagrams into `buffer`'s slots: `got[i]` is slot `i`'s
-    /// length and source.
+    /// length, source and arrival time.
     pub(super) fn recv(
         socket: &UdpSocket,
         buffer: &mut [u8],
-        got: &mut [(usize, Option<SocketAddr>); BATCH],
+        got: &mut [Got; BATCH],
     ) -> io::Result<usize> {
         RECV.with_borrow_mut(|headers| {
             let mut rest: &mut [u8] = buffer;
@@ -534,7 +567,17 @@ mod sys {
             )?;
             let mut n = 0;
             for (slot, msg) in got.iter_mut().zip(results) {
-                *slot = (msg.bytes, msg.address.as_ref().and_then(socket_addr));
+                let arrived = msg.cmsgs().ok().and_then(|mut c| {
+                    c.find_map(|c| match c {
+                        ControlMessageOwned::ScmTimestampns(t) => wall_clock(t),
+                        _ => None,
+                    })
+                });
+                *slot = Got {
+                    len: msg.bytes,
+                    source: msg.address.as_ref().and_then(socket_addr),
+                    arrived,
+                };
                 n += 1;
             }
             Ok(n)
@@ -616,6 +659,12 @@ mod sys {
         })
     }
 
+    /// A kernel timestamp (`CLOCK_REALTIME`) as a [`SystemTime`].
+    fn wall_clock(t: TimeSpec) -> Option<SystemTime> {
+        let nanos = u64::try_from(t.num_nanoseconds()).ok()?;
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
+    }
+
     fn socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
         if let Some(v4) = s.as_sockaddr_in() {
             return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
@@ -633,9 +682,13 @@ mod sys {
     use sfu_ids::OutgoingDatagram;
     use tokio::net::UdpSocket;
 
-    use super::{BATCH, SLOT, Train};
+    use super::{BATCH, Got, SLOT, Train};
 
     pub(super) fn force_buffers(_socket: &socket2::SockRef<'_>, _bytes: usize) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    pub(super) fn stamp_arrivals(_socket: &socket2::SockRef<'_>) -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
@@ -643,14 +696,18 @@ mod sys {
         None
     }
 
-    /// One datagram per call here.
+    /// One datagram per call here, without an arrival time.
     pub(super) fn recv(
         socket: &UdpSocket,
         buffer: &mut [u8],
-        got: &mut [(usize, Option<SocketAddr>); BATCH],
+        got: &mut [Got; BATCH],
     ) -> io::Result<usize> {
-        let (n, source) = socket.try_recv_from(&mut buffer[..SLOT])?;
-        got[0] = (n, Some(source));
+        let (len, source) = socket.try_recv_from(&mut buffer[..SLOT])?;
+        got[0] = Got {
+            len,
+            source: Some(source),
+            arrived: None,
+        };
         Ok(1)
     }
 
@@ -706,7 +763,7 @@ mod tests {
         loop {
             rx.readable().await.unwrap();
             let n = receiver
-                .recv(&rx, |source, bytes| got.push((source, bytes)))
+                .recv(&rx, |source, bytes, _| got.push((source, bytes)))
                 .unwrap();
             if n == 0 || got.len() >= 100 {
                 break;
@@ -723,6 +780,33 @@ mod tests {
         assert!(got.windows(2).all(|w| w[0].1[0] < w[1].1[0]));
         assert_eq!(got.len() as u64 + kernel_drops(&rx), 100);
     }
+
+    #[tokio::test]
+    async fn a_configured_socket_hands_on_when_each_datagram_arrived() {
+        let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        configure(&rx, DEFAULT_TEST_BUFFER);
+        let plain = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let before = SystemTime::now();
+        for to in [&rx, &plain] {
+            let out = [datagram(to.local_addr().unwrap(), 1)];
+            Sender::new().send(&tx, &out).await.unwrap();
+        }
+        let mut receiver = Receiver::new();
+        let mut arrivals = Vec::new();
+        for socket in [&rx, &plain] {
+            socket.readable().await.unwrap();
+            receiver
+                .recv(socket, |_, _, arrived| arrivals.push(arrived))
+                .unwrap();
+        }
+        let after = SystemTime::now();
+        let stamped = arrivals[0].expect("a configured socket stamps arrivals");
+        assert!(before <= stamped && stamped <= after, "{stamped:?}");
+        assert_eq!(arrivals[1], None, "an unconfigured socket does not");
+    }
+
+    const DEFAULT_TEST_BUFFER: usize = 1 << 20;
 
     fn sized(to: SocketAddr, tag: u8, len: usize) -> OutgoingDatagram {
         OutgoingDatagram {
@@ -923,7 +1007,7 @@ mod tests {
                 let wait = tokio::time::timeout(Duration::from_secs(5), rx.readable());
                 assert!(wait.await.is_ok(), "missing after {got:?}");
                 receiver
-                    .recv(rx, |_, bytes| {
+                    .recv(rx, |_, bytes, _| {
                         got.push((bytes.first().copied(), bytes.len()))
                     })
                     .unwrap();
@@ -948,7 +1032,7 @@ mod tests {
         for round in 0..3u8 {
             tx.send_to(&[round; 100], to).await.unwrap();
             rx.readable().await.unwrap();
-            assert_eq!(receiver.recv(&rx, |_, d| kept.push(d)).unwrap(), 1);
+            assert_eq!(receiver.recv(&rx, |_, d, _| kept.push(d)).unwrap(), 1);
             // Held by its datagram, the buffer is not the pool's.
             assert_eq!(pooled(&receiver), 0);
             assert_eq!(kept.last().unwrap()[..], [round; 100]);

@@ -236,6 +236,12 @@ pub struct RoomStats {
     /// Datagrams the kernel dropped on the room's own socket because its receive buffer was
     /// full (0 on a shared port, whose mux counts them; and where the system does not tell).
     pub kernel_drops: u64,
+    /// How long the room held the datagrams it received, from the kernel's timestamp to
+    /// its send call. With helper workers ([`SfuConfig::workers`]) it ends at the room
+    /// thread's own send; the workers' sends of their shards can end later.
+    ///
+    /// [`SfuConfig::workers`]: crate::SfuConfig::workers
+    pub hold: crate::HoldTimes,
 }
 
 /// Cloneable handle to a room task: how signaling code adds and removes peers. The room

@@ -29,6 +29,7 @@
 pub mod batch;
 mod config;
 mod handle;
+mod hold;
 mod mux;
 mod relay_socket;
 mod sink;
@@ -39,5 +40,6 @@ pub use handle::{
     ClientSignal, JoinOptions, Joined, ROOM_EVENTS_BUFFER, RelayOffer, RoomError, RoomHandle,
     RoomInbox, RoomStats, room_channel,
 };
+pub use hold::{HOLD_BUCKETS, HoldTimes};
 pub use mux::{MuxStats, UdpMux};
 pub use udp_loop::{bind, run_udp_loop, serve, serve_socket};

@@ -23,7 +23,7 @@ use tracing::warn;
 use crate::batch::{self, Receiver};
 use crate::config::{DEFAULT_SOCKET_BUFFER, SfuConfig};
 use crate::handle::{RoomHandle, room_channel};
-use crate::udp_loop::{Source, run_room};
+use crate::udp_loop::{Source, Stamped, run_room};
 
 /// Datagrams queued per room before the mux drops (and counts) the next ones: a room that
 /// falls this far behind loses packets instead of stalling the others.
@@ -98,7 +98,7 @@ type RoomKey = u64;
 pub(crate) enum Control {
     Room {
         room: RoomKey,
-        datagrams: mpsc::Sender<IncomingDatagram>,
+        datagrams: mpsc::Sender<Stamped>,
     },
     AddClient {
         room: RoomKey,
@@ -227,8 +227,7 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
     let socket = &shared.socket;
     let stats = &shared.stats;
     let mut router: Router<(RoomKey, ClientId)> = Router::default();
-    let mut rooms: HashMap<RoomKey, (mpsc::Sender<IncomingDatagram>, Vec<ClientId>)> =
-        HashMap::new();
+    let mut rooms: HashMap<RoomKey, (mpsc::Sender<Stamped>, Vec<ClientId>)> = HashMap::new();
     let mut receiver = Receiver::new();
     // A room whose task has ended, seen while routing.
     let mut closed = None;
@@ -243,7 +242,7 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
             },
             ready = socket.readable() => {
                 ready?;
-                receiver.drain(socket, |source, contents| {
+                receiver.drain(socket, |source, contents, arrived| {
                     stats.datagrams_in.fetch_add(1, Ordering::Relaxed);
                     let key = match router.route(source, &contents) {
                         Ok(Routed::Known(key)) => key,
@@ -268,7 +267,7 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
                         return;
                     };
                     let d = IncomingDatagram::udp(source, shared.local, contents);
-                    match tx.try_send(d) {
+                    match tx.try_send((d, arrived)) {
                         Ok(()) => {
                             stats.routed.fetch_add(1, Ordering::Relaxed);
                         }
@@ -291,7 +290,7 @@ async fn run_mux(shared: &Shared, mut control: mpsc::UnboundedReceiver<Control>)
 fn apply(
     msg: Control,
     router: &mut Router<(RoomKey, ClientId)>,
-    rooms: &mut HashMap<RoomKey, (mpsc::Sender<IncomingDatagram>, Vec<ClientId>)>,
+    rooms: &mut HashMap<RoomKey, (mpsc::Sender<Stamped>, Vec<ClientId>)>,
 ) {
     match msg {
         Control::Room { room, datagrams } => {
@@ -321,7 +320,7 @@ fn apply(
 fn close_room(
     room: RoomKey,
     router: &mut Router<(RoomKey, ClientId)>,
-    rooms: &mut HashMap<RoomKey, (mpsc::Sender<IncomingDatagram>, Vec<ClientId>)>,
+    rooms: &mut HashMap<RoomKey, (mpsc::Sender<Stamped>, Vec<ClientId>)>,
 ) {
     if let Some((_, clients)) = rooms.remove(&room) {
         for c in clients {

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::batch::{Receiver, Sender};
+use crate::udp_loop::Stamped;
 
 /// Datagrams queued from the relays' sockets before the readers drop what comes.
 const QUEUE: usize = 1024;
@@ -33,9 +34,9 @@ pub(crate) struct RelaySocket {
 #[derive(Debug)]
 pub(crate) struct RelaySockets {
     open: Vec<Open>,
-    tx: mpsc::Sender<IncomingDatagram>,
-    /// What the readers hand over, for the room task to take.
-    pub(crate) rx: mpsc::Receiver<IncomingDatagram>,
+    tx: mpsc::Sender<Stamped>,
+    /// What the readers hand over, with its arrival time, for the room task to take.
+    pub(crate) rx: mpsc::Receiver<Stamped>,
     /// The datagrams of `out` that no relay sent, while sorting; reused.
     others: Vec<OutgoingDatagram>,
 }
@@ -78,10 +79,10 @@ impl RelaySockets {
         let reader = tokio::spawn(async move {
             let mut receiver = Receiver::new();
             while reader_socket.readable().await.is_ok() && !tx.is_closed() {
-                receiver.drain(&reader_socket, |from, contents| {
+                receiver.drain(&reader_socket, |from, contents, arrived| {
                     // A room that falls this far behind loses the relay's datagrams, as
                     // a mux drops those of a busy room.
-                    let _ = tx.try_send(IncomingDatagram::udp(from, local, contents));
+                    let _ = tx.try_send((IncomingDatagram::udp(from, local, contents), arrived));
                 });
             }
         });

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use sfu_client::ClientError;
 use sfu_ids::{ClientId, IncomingDatagram};
@@ -52,6 +52,9 @@ pub async fn serve(config: SfuConfig) -> io::Result<(RoomHandle, SocketAddr)> {
     Ok((serve_socket(socket, config)?, addr))
 }
 
+/// A datagram and when the kernel received it, if it said.
+pub(crate) type Stamped = (IncomingDatagram, Option<SystemTime>);
+
 /// Where a room task's datagrams come from.
 pub(crate) enum Source {
     /// Its own socket, read in batches, each into a pooled buffer that is reused once
@@ -63,14 +66,14 @@ pub(crate) enum Source {
     /// A socket shared through a mux, which hands over the datagrams of this room's
     /// clients.
     Mux {
-        rx: mpsc::Receiver<IncomingDatagram>,
-        batch: Vec<IncomingDatagram>,
+        rx: mpsc::Receiver<Stamped>,
+        batch: Vec<Stamped>,
         link: MuxLink,
     },
 }
 
 impl Source {
-    pub(crate) fn mux(rx: mpsc::Receiver<IncomingDatagram>, link: MuxLink) -> Self {
+    pub(crate) fn mux(rx: mpsc::Receiver<Stamped>, link: MuxLink) -> Self {
         Self::Mux {
             rx,
             batch: Vec::with_capacity(BATCH),
@@ -86,20 +89,25 @@ impl Source {
         }
     }
 
-    /// Hands each datagram that is ready to `handle` (see [`Receiver::drain`]).
-    fn drain(&mut self, local: SocketAddr, mut handle: impl FnMut(&IncomingDatagram)) {
+    /// Hands each datagram that is ready to `handle`, with its arrival time if stamped
+    /// (see [`Receiver::drain`]).
+    fn drain(
+        &mut self,
+        local: SocketAddr,
+        mut handle: impl FnMut(&IncomingDatagram, Option<SystemTime>),
+    ) {
         match self {
             Self::Socket { socket, receiver } => {
-                receiver.drain(socket, |source, contents| {
-                    handle(&IncomingDatagram::udp(source, local, contents));
+                receiver.drain(socket, |source, contents, arrived| {
+                    handle(&IncomingDatagram::udp(source, local, contents), arrived);
                 });
             }
             Self::Mux { batch, .. } => {
-                for mut d in batch.drain(..) {
+                for (mut d, arrived) in batch.drain(..) {
                     // The address the peer sent to, as its ICE agent knows it: the room's
                     // candidate (the mux socket may be bound to the unspecified address).
                     d.destination = local;
-                    handle(&d);
+                    handle(&d, arrived);
                 }
             }
         }
@@ -176,6 +184,8 @@ pub(crate) async fn run_room(
     let mut stats = RoomStats::default();
     // What the room has to send after each wake-up, sent in batches; reused.
     let mut out = Vec::with_capacity(BATCH);
+    // When the datagrams handled since the last send arrived; reused.
+    let mut arrivals: Vec<SystemTime> = Vec::with_capacity(2 * BATCH);
     let mut sender = Sender::new();
     let mut relays = RelaySockets::default();
     // With helper threads, they send their shards' datagrams themselves.
@@ -222,15 +232,17 @@ pub(crate) async fn run_room(
                 if !ready? {
                     break;
                 }
-                source.drain(local, |d| {
+                source.drain(local, |d, arrived| {
                     stats.datagrams_in += 1;
+                    arrivals.extend(arrived);
                     if let Err(e) = room.handle_incoming(d, Instant::now()) {
                         debug!(source = %d.source, error = %e, "datagram dropped");
                     }
                 });
             },
-            Some(d) = relays.rx.recv() => {
+            Some((d, arrived)) = relays.rx.recv() => {
                 stats.datagrams_in += 1;
+                arrivals.extend(arrived);
                 if let Err(e) = room.handle_incoming(&d, Instant::now()) {
                     debug!(source = %d.source, error = %e, "relay datagram dropped");
                 }
@@ -253,6 +265,12 @@ pub(crate) async fn run_room(
             stats.datagrams_out += sender.send(source.socket(), &out).await? as u64;
             stats.messages_out += sender.messages() - messages;
             out.clear();
+        }
+        if !arrivals.is_empty() {
+            let sent = SystemTime::now();
+            for arrived in arrivals.drain(..) {
+                stats.hold.record(arrived, sent);
+            }
         }
         while let Some(ev) = room.poll_event() {
             if inbox.events.receiver_count() > 0 {

@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     };
     loop {
         socket.readable().await?;
-        receiver.drain(&socket, |source, d: Bytes| {
+        receiver.drain(&socket, |source, d: Bytes, _| {
             received += 1;
             match (d.first(), room_of(&d)) {
                 (Some(&MEDIA), Some(room)) => {

@@ -234,6 +234,7 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
     if matches!(status.as_u16(), 401 | 403 | 413 | 429) {
         s.rooms
             .metrics
+            .sfu
             .signaling_refused
             .with_label_values(&[status.as_str()])
             .inc();
@@ -1014,7 +1015,8 @@ async fn metrics(State(s): State<AppState>) -> Response {
             (name.clone(), r.handle.clone(), ids)
         })
         .collect();
-    let m = &s.rooms.metrics;
+    let metrics = &s.rooms.metrics;
+    let m = &metrics.sfu;
     let mut clients = 0;
     // Only the clients present now have an estimate, and only open rooms a size.
     m.subscriber_estimate_bps.reset();
@@ -1036,7 +1038,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
             .set(i64::try_from(st.clients).unwrap_or(i64::MAX));
         let mut rooms = s.rooms.lock();
         if let Some(room) = rooms.get_mut(&name) {
-            add_counts(m, &st, &mut room.reported);
+            add_counts(metrics, &st, &mut room.reported);
         }
     }
     m.clients.set(clients as i64);

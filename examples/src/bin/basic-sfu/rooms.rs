@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use sfu_kit::{
-    ClientId, EstimatorKind, RoomHandle, RoomStats, SfuConfig, SfuMetrics, UdpMux, Workers,
+    BulkHistogram, ClientId, EstimatorKind, HOLD_BUCKETS, HoldTimes, RoomHandle, RoomStats,
+    SfuConfig, SfuMetrics, UdpMux, Workers,
 };
 use tokio::sync::broadcast;
 
@@ -109,7 +110,7 @@ pub(crate) struct Room {
     /// The room's UDP port when taken from the configured range (0: any port).
     port: u16,
     /// The room's counters as last added to the process's `/metrics` totals.
-    pub(crate) reported: RoomCounts,
+    pub(crate) reported: Reported,
     /// The room's relays to and from other nodes, by their client id here.
     pub(crate) relays: HashMap<u64, FarNode>,
     /// The room's active speaker, as the room task last announced it.
@@ -131,7 +132,7 @@ impl Room {
             reports: HashMap::new(),
             joining: 0,
             port,
-            reported: RoomCounts::default(),
+            reported: Reported::default(),
             relays: HashMap::new(),
             speaker: None,
             _relays_open: relays_open,
@@ -177,11 +178,46 @@ impl Room {
 }
 
 /// The monotonic counters of one room, in the order [`add_counts`] reads them.
-pub(crate) type RoomCounts = [u64; 14];
+type RoomCounts = [u64; 14];
+
+/// What a room had counted when it was last added to the `/metrics` totals.
+#[derive(Debug, Default)]
+pub(crate) struct Reported {
+    counts: RoomCounts,
+    hold: HoldTimes,
+}
+
+/// The process's metrics: the library's set, and the hold-time histogram the rooms count.
+#[derive(Debug, Clone)]
+pub(crate) struct Metrics {
+    pub(crate) sfu: SfuMetrics,
+    hold: BulkHistogram,
+}
+
+impl Metrics {
+    fn new() -> anyhow::Result<Self> {
+        let sfu = SfuMetrics::new()?;
+        let hold = BulkHistogram::new(
+            "sfu_datagram_hold_seconds",
+            "Time from a datagram's arrival at the SFU's socket (kernel timestamp) to the end \
+             of the room's send call after handling it",
+            HOLD_BUCKETS.iter().map(|b| b.as_secs_f64()).collect(),
+        )?;
+        sfu.registry.register(Box::new(hold.clone()))?;
+        Ok(Self { sfu, hold })
+    }
+}
 
 /// Adds what a room counted since `reported` to the process's totals. Rooms come and go;
 /// the totals only grow.
-pub(crate) fn add_counts(m: &SfuMetrics, st: &RoomStats, reported: &mut RoomCounts) {
+pub(crate) fn add_counts(metrics: &Metrics, st: &RoomStats, reported: &mut Reported) {
+    let m = &metrics.sfu;
+    let hold = st.hold.since(&reported.hold);
+    metrics
+        .hold
+        .add(hold.per_bucket(), hold.sum().as_secs_f64());
+    reported.hold = st.hold;
+    let reported = &mut reported.counts;
     let now: RoomCounts = [
         st.datagrams_in,
         st.datagrams_out,
@@ -263,7 +299,7 @@ pub(crate) struct Rooms {
     /// The fanout threads every room shares.
     workers: Workers,
     limits: Limits,
-    pub(crate) metrics: SfuMetrics,
+    pub(crate) metrics: Metrics,
     /// The nodes every room here opens a relay to.
     cascade: Arc<Vec<crate::cascade::Link>>,
 }
@@ -294,7 +330,7 @@ impl Rooms {
             estimator,
             workers,
             limits,
-            metrics: SfuMetrics::new()?,
+            metrics: Metrics::new()?,
             cascade: Arc::default(),
         })
     }
@@ -312,7 +348,7 @@ impl Rooms {
             return;
         };
         let st = mux.stats();
-        let m = &self.metrics;
+        let m = &self.metrics.sfu;
         let now: MuxCounts = [
             st.datagrams_in.saturating_sub(st.routed),
             st.dropped_unknown_source,
@@ -402,7 +438,7 @@ impl Rooms {
         }
         room.joining += 1;
         let handle = room.handle.clone();
-        self.metrics.rooms.set(rooms.len() as i64);
+        self.metrics.sfu.rooms.set(rooms.len() as i64);
         Ok((handle, reservation))
     }
 
@@ -715,7 +751,7 @@ impl Rooms {
                 }
             }
             tracing::info!(room, "room closed");
-            self.metrics.rooms.set(rooms.len() as i64);
+            self.metrics.sfu.rooms.set(rooms.len() as i64);
         }
     }
 
