@@ -90,6 +90,8 @@ struct TargetCounters {
     kernel_drops: Option<f64>,
     /// Messages handed to the kernel for the datagrams sent (a segmented train once).
     messages: Option<f64>,
+    /// The SFU's hold-time histogram (upper bound in seconds, cumulative count).
+    hold: Option<Vec<(f64, f64)>>,
     /// Each node's CPU time and datagrams sent, for a target of two.
     node_cpu: Option<[f64; 2]>,
     node_sent: Option<[f64; 2]>,
@@ -104,6 +106,7 @@ impl TargetCounters {
             forwarded: None,
             kernel_drops: None,
             messages: None,
+            hold: None,
             node_cpu: None,
             node_sent: None,
         }
@@ -138,6 +141,7 @@ impl Target<'_> {
                 forwarded: Some(signaling.metric("sfu_packets_forwarded_total")?),
                 kernel_drops: signaling.metric("sfu_dropped_kernel_total").ok(),
                 messages: signaling.metric("sfu_send_messages_total").ok(),
+                hold: signaling.histogram("sfu_datagram_hold_seconds").ok(),
                 node_cpu: None,
                 node_sent: None,
             },
@@ -290,6 +294,43 @@ impl Latency {
     }
 }
 
+/// How long the SFU held the datagrams it received in a run, from its
+/// `sfu_datagram_hold_seconds` histogram: the bucket bound that half, and 99 %, of them
+/// were within (`None`: beyond the last bound).
+#[derive(Debug, serde::Serialize)]
+struct Hold {
+    datagrams: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+impl Hold {
+    /// From the histogram's buckets at the start (`a`) and end (`b`) of the window.
+    fn between(a: &[(f64, f64)], b: &[(f64, f64)]) -> Option<Self> {
+        let window: Vec<(f64, f64)> = b
+            .iter()
+            .map(|&(le, n)| {
+                let before = a.iter().find(|(l, _)| *l == le).map_or(0.0, |(_, n)| *n);
+                (le, n - before)
+            })
+            .collect();
+        let total = window.last()?.1;
+        let at = |q: f64| {
+            window
+                .iter()
+                .find(|(_, n)| *n >= (q * total).ceil().max(1.0))
+                .map(|(le, _)| *le)
+                .filter(|le| le.is_finite())
+                .map(|le| le * 1e3)
+        };
+        (total > 0.0).then(|| Self {
+            datagrams: total,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+        })
+    }
+}
+
 /// The result of one run.
 #[derive(Debug, serde::Serialize)]
 struct Report {
@@ -321,6 +362,8 @@ struct Report {
     /// From the publisher's write of a frame to the arrival of its first packet at a
     /// watcher (`None`: no watcher read sending times).
     latency: Option<Latency>,
+    /// The SFU's own hold time of what it received (`None`: the target does not tell).
+    hold: Option<Hold>,
     /// Each node's share of a core, for a target of two (the publishers' node first).
     node_cpu_share: Option<[f64; 2]>,
     /// Each node's datagrams sent per second, for a target of two.
@@ -337,6 +380,15 @@ impl Report {
                 f64::from(l.max_us) / 1e3
             )
         });
+        let ms =
+            |v: Option<f64>| v.map_or("beyond the last bucket".into(), |v| format!("≤ {v} ms"));
+        let hold = self.hold.as_ref().map_or(String::new(), |h| {
+            format!(
+                "; the SFU held datagrams p50 {}, p99 {}",
+                ms(h.p50_ms),
+                ms(h.p99_ms)
+            )
+        });
         let busiest = self.busiest_thread_share.map_or(String::new(), |s| {
             format!(", its busiest thread {:.0} % of it", 100.0 * s)
         });
@@ -347,7 +399,7 @@ impl Report {
             _ => String::new(),
         };
         format!(
-            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s{} on {:.2} of a core{busiest}{nodes} (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}",
+            "{} {} x {} room(s) at {} kbit/s, {:.1} s: frames sent {}, received {} of {} ({:.2} % loss); sent {:.0} datagrams/s{} on {:.2} of a core{busiest}{nodes} (kernel drops {:?}) = {:.0} datagrams and {:.0} forwarded media packets per CPU-second{latency}{hold}",
             self.target,
             self.scenario,
             self.rooms,
@@ -603,6 +655,12 @@ fn measure(
         datagrams_per_cpu_second: per_cpu(sent),
         forwarded_per_cpu_second: per_cpu(forwarded),
         latency: Latency::of(samples),
+        hold: a
+            .1
+            .hold
+            .as_deref()
+            .zip(b.1.hold.as_deref())
+            .and_then(|(a, b)| Hold::between(a, b)),
         busiest_thread_share: busiest_thread(&a.1.threads, &b.1.threads).map(|t| t / cpu),
         node_cpu_share: per_node_second(a.1.node_cpu, b.1.node_cpu, seconds),
         node_datagrams_per_second: per_node_second(a.1.node_sent, b.1.node_sent, seconds),

@@ -11,15 +11,16 @@
 //! It starts basic-sfu (pinned to one core with `taskset` when there is one, so its CPU
 //! time is its own) and joins str0m peers through the real signaling (tokens, join, event
 //! stream, answers), each on its own UDP socket and thread. Publishers send VP8-shaped
-//! video at `--kbps` and `--fps` with a keyframe every 2 s; every peer counts the frames
+//! video at `--kbps` and `--fps` with a keyframe every `--keyframe-secs` (2 s), three
+//! times the size of another frame; every peer counts the frames
 //! it receives. Scenarios:
 //!
 //! - `PxS` (e.g. `1x10`): per room P publishers and S watchers. After a warm-up it
 //!   measures over `--seconds`: frames sent and received (the loss), the SFU's datagrams
 //!   sent (its `/metrics`) and its CPU time (`/proc`), and reports **datagrams sent per SFU
 //!   CPU-second**, the figure that does not depend on how busy the machine is, and the
-//!   forwarding latency of each frame (publisher's write to the watcher's complete
-//!   frame). `--baseline relay` then runs the same load against `raw-relay` (the same
+//!   forwarding latency of each frame (publisher's write to the arrival of the frame's
+//!   first packet at the watcher). `--baseline relay` then runs the same load against `raw-relay` (the same
 //!   fanout and I/O path without WebRTC, pinned to the same core) and reports the ratio;
 //!   `--ramp` raises the rate by 1.5x a step until loss passes 2 % or the SFU uses 90 % of
 //!   its core. The generator's own peers decrypt everything they receive, so on a small
@@ -76,6 +77,14 @@ pub(crate) struct Args {
     /// Video frames per second.
     #[arg(long, default_value_t = 30)]
     fps: u32,
+    /// Seconds between keyframes (0: only the first frame is one).
+    #[arg(long, default_value_t = 2)]
+    keyframe_secs: u64,
+    /// Publishers pace their packets as a browser does (2.5 times their rate, a burst
+    /// every 5 ms) instead of sending each frame at once: what an SFU meets from real
+    /// clients, and the load under which its latency means what a user sees.
+    #[arg(long)]
+    pace: bool,
     /// Join-connect-leave cycles (`churn`).
     #[arg(long, default_value_t = 1000)]
     cycles: usize,
@@ -149,7 +158,8 @@ impl Args {
         Media {
             fps: self.fps.max(1),
             frame_bytes: (kbps as usize * 1000 / 8 / self.fps.max(1) as usize).max(10),
-            keyframe_every: u64::from(self.fps.max(1)) * 2,
+            keyframe_every: u64::from(self.fps.max(1)) * self.keyframe_secs,
+            pace: self.pace,
         }
     }
 }

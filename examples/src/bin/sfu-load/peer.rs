@@ -1,7 +1,8 @@
 //! One load peer: a str0m `Rtc` on its own loopback UDP socket, driven by its own thread,
 //! joined to basic-sfu through the real signaling.
 
-use std::net::UdpSocket;
+use std::collections::VecDeque;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,8 +24,85 @@ pub(crate) struct Media {
     pub(crate) fps: u32,
     /// Bytes per video frame (a keyframe is three times larger).
     pub(crate) frame_bytes: usize,
-    /// A keyframe every this many frames.
+    /// A keyframe every this many frames (0: only the first).
     pub(crate) keyframe_every: u64,
+    /// Send a frame's packets paced, as a browser does, rather than all at once.
+    pub(crate) pace: bool,
+}
+
+impl Media {
+    /// Bytes a paced publisher may send per [`PACE_INTERVAL`]: [`PACE_FACTOR`] times its
+    /// average rate (at least one packet).
+    pub(crate) fn paced_bytes(&self) -> usize {
+        let per_second = self.frame_bytes as f64 * f64::from(self.fps) * PACE_FACTOR;
+        ((per_second * PACE_INTERVAL.as_secs_f64()) as usize).max(1200)
+    }
+}
+
+/// A paced publisher sends at this many times its average rate: libwebrtc's pacing factor,
+/// so a frame leaves over about 40 % of the time until the next, and a keyframe (three
+/// frames' size) runs into the next frame.
+pub(crate) const PACE_FACTOR: f64 = 2.5;
+
+/// A paced publisher's packets leave in bursts this far apart (libwebrtc's pacer sends
+/// every 5 ms).
+pub(crate) const PACE_INTERVAL: Duration = Duration::from_millis(5);
+
+/// A paced publisher's queue: what str0m gave it to send, let out in order in bursts at
+/// least [`PACE_INTERVAL`] apart, each as large as the pacing rate allows for the time
+/// since the last (a thread's timed wait can run several milliseconds late; the rate
+/// holds all the same). After the queue ran empty, the first burst is one interval's
+/// worth, so a new frame's first packet leaves at once.
+struct Pacer {
+    queue: VecDeque<(Vec<u8>, SocketAddr)>,
+    /// Bytes per second.
+    rate: f64,
+    /// The last burst, and whether it left packets behind.
+    last: Instant,
+    backlog: bool,
+}
+
+/// The longest time one burst makes up for: a stalled thread catches up, but not in one
+/// burst of seconds.
+const MAX_CATCH_UP: Duration = Duration::from_millis(50);
+
+impl Pacer {
+    fn new(media: &Media, now: Instant) -> Self {
+        Self {
+            queue: VecDeque::new(),
+            rate: media.paced_bytes() as f64 / PACE_INTERVAL.as_secs_f64(),
+            last: now,
+            backlog: false,
+        }
+    }
+
+    /// Sends the burst due by `now`, if one is; returns when the next is due (`None`:
+    /// nothing is queued).
+    fn release(&mut self, socket: &UdpSocket, now: Instant) -> Option<Instant> {
+        if self.queue.is_empty() {
+            return None;
+        }
+        let since = now.saturating_duration_since(self.last);
+        if self.backlog && since < PACE_INTERVAL {
+            return Some(self.last + PACE_INTERVAL);
+        }
+        let span = if self.backlog {
+            since.min(MAX_CATCH_UP)
+        } else {
+            PACE_INTERVAL
+        };
+        let allowance = (self.rate * span.as_secs_f64()) as usize;
+        let mut sent = 0;
+        while sent < allowance.max(1)
+            && let Some((d, to)) = self.queue.pop_front()
+        {
+            let _ = socket.send_to(&d, to);
+            sent += d.len();
+        }
+        self.last = now;
+        self.backlog = !self.queue.is_empty();
+        self.backlog.then_some(now + PACE_INTERVAL)
+    }
 }
 
 /// Counters one peer keeps; read by the main thread.
@@ -278,6 +356,9 @@ pub(crate) fn drive(
     let mut frame_no = 0u64;
     // The first track received, and when its last frame came.
     let mut last_frame: Option<(Mid, Instant)> = None;
+    let mut pacer = publish
+        .filter(|m| m.pace)
+        .map(|m| Pacer::new(&m, Instant::now()));
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(());
@@ -319,9 +400,12 @@ pub(crate) fn drive(
         }
         let timeout = loop {
             match rtc.poll_output()? {
-                Output::Transmit(t) => {
-                    let _ = socket.send_to(&t.contents, t.destination);
-                }
+                Output::Transmit(t) => match &mut pacer {
+                    Some(p) => p.queue.push_back((t.contents.into(), t.destination)),
+                    None => {
+                        let _ = socket.send_to(&t.contents, t.destination);
+                    }
+                },
                 Output::Timeout(t) => break t,
                 Output::Event(e) => match e {
                     Event::Connected => counters.connected.store(true, Ordering::Relaxed),
@@ -346,7 +430,13 @@ pub(crate) fn drive(
                 },
             }
         };
-        let wake = next_frame.map_or(timeout, |f| f.min(timeout));
+        let paced = pacer
+            .as_mut()
+            .and_then(|p| p.release(socket, Instant::now()));
+        let wake = [next_frame, paced]
+            .into_iter()
+            .flatten()
+            .fold(timeout, Instant::min);
         let wait = wake
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_micros(200), Duration::from_millis(20));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::peer::{Counters, Media, Spawned, clock_us, no_datagram};
+use crate::peer::{Counters, Media, PACE_INTERVAL, Spawned, clock_us, no_datagram};
 
 /// Subscribe to a room (the relay's protocol: see `raw-relay`).
 const SUBSCRIBE: u8 = 1;
@@ -48,7 +48,8 @@ fn socket() -> anyhow::Result<UdpSocket> {
 }
 
 /// Sends frames on the str0m publisher's schedule: a keyframe three times as large every
-/// `keyframe_every` frames.
+/// `keyframe_every` frames, paced as the str0m publisher paces them where `media.pace`;
+/// each stamped with its scheduled time, as the str0m publisher stamps its write.
 fn publisher(
     relay: SocketAddr,
     room: u32,
@@ -62,6 +63,8 @@ fn publisher(
     let mut datagram = vec![0x9d; HEADER + PAYLOAD];
     datagram[0] = MEDIA;
     datagram[1..5].copy_from_slice(&room.to_be_bytes());
+    // The current burst of a paced publisher: when it began and what it sent.
+    let (mut burst_start, mut burst_sent) = (since, 0);
     for n in 0u64.. {
         let due = since + Duration::from_secs_f64(n as f64 / f64::from(media.fps));
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
@@ -75,8 +78,19 @@ fn publisher(
         };
         let packets = size.div_ceil(PAYLOAD).max(1);
         datagram[5..13].copy_from_slice(&n.to_be_bytes());
-        datagram[14..22].copy_from_slice(&clock_us(Instant::now()).to_be_bytes());
+        datagram[14..22].copy_from_slice(&clock_us(due).to_be_bytes());
         for i in 0..packets {
+            if media.pace {
+                if burst_sent >= media.paced_bytes() {
+                    std::thread::sleep(
+                        (burst_start + PACE_INTERVAL).saturating_duration_since(Instant::now()),
+                    );
+                }
+                let now = Instant::now();
+                if now >= burst_start + PACE_INTERVAL {
+                    (burst_start, burst_sent) = (now, 0);
+                }
+            }
             datagram[13] = u8::from(i + 1 == packets);
             let len = if i + 1 == packets {
                 size - PAYLOAD * (packets - 1)
@@ -84,6 +98,7 @@ fn publisher(
                 PAYLOAD
             };
             socket.send_to(&datagram[..HEADER + len.max(1)], relay)?;
+            burst_sent += HEADER + len.max(1);
         }
         counters.frames_sent.fetch_add(1, Ordering::Relaxed);
     }

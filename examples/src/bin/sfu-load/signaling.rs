@@ -160,12 +160,37 @@ impl Signaling {
 
     /// A counter from the SFU's `/metrics`.
     pub(crate) fn metric(&self, name: &str) -> anyhow::Result<f64> {
-        let body = ureq::get(&format!("{}/metrics", self.base))
-            .call()?
-            .body_mut()
-            .read_to_string()?;
-        body.lines()
+        self.metrics()?
+            .lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .with_context(|| format!("no {name} in /metrics"))
+    }
+
+    /// The buckets of histogram `name` in the SFU's `/metrics`: each upper bound (in the
+    /// metric's unit; the last is infinite) with its cumulative count.
+    pub(crate) fn histogram(&self, name: &str) -> anyhow::Result<Vec<(f64, f64)>> {
+        let prefix = format!("{name}_bucket{{le=\"");
+        let buckets: Vec<(f64, f64)> = self
+            .metrics()?
+            .lines()
+            .filter_map(|l| {
+                let (le, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
+                Some((le, count.parse().ok()?))
+            })
+            .collect();
+        anyhow::ensure!(!buckets.is_empty(), "no {name} in /metrics");
+        Ok(buckets)
+    }
+
+    fn metrics(&self) -> anyhow::Result<String> {
+        Ok(ureq::get(&format!("{}/metrics", self.base))
+            .call()?
+            .body_mut()
+            .read_to_string()?)
     }
 }
