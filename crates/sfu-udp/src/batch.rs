@@ -58,10 +58,11 @@ pub fn kernel_drops(socket: &UdpSocket) -> u64 {
 
 /// Receives datagrams in batches, each batch into the slots of one buffer; each datagram is
 /// a slice of it, handed on with its source and, on a socket [`configure`]d where the
-/// system stamps arrivals, the wall-clock time the kernel received it. A buffer goes back to the receiver's pool when the last of its datagrams
-/// is dropped, wherever that happens (a room handles its datagrams at once; a mux hands
-/// them to rooms' tasks), and is read into again without being cleared: in the steady
-/// state a batch costs one small allocation (its `Bytes`' shared header) and no zeroing.
+/// system stamps arrivals, the wall-clock time the kernel received it. A buffer goes back
+/// to the receiver's pool when the last of its datagrams is dropped, wherever that happens
+/// (a room handles its datagrams at once; a mux hands them to rooms' tasks), and is read
+/// into again without being cleared: in the steady state a batch costs one small
+/// allocation (its `Bytes`' shared header) and no zeroing.
 #[derive(Debug, Default)]
 pub struct Receiver {
     pool: Arc<Pool>,
@@ -477,7 +478,6 @@ mod sys {
     use std::io::{self, IoSlice, IoSliceMut};
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::AsRawFd;
-
     use std::time::{Duration, SystemTime};
 
     use nix::sys::socket::{

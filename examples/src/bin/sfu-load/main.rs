@@ -12,18 +12,19 @@
 //! time is its own) and joins str0m peers through the real signaling (tokens, join, event
 //! stream, answers), each on its own UDP socket and thread. Publishers send VP8-shaped
 //! video at `--kbps` and `--fps` with a keyframe every `--keyframe-secs` (2 s), three
-//! times the size of another frame; every peer counts the frames
-//! it receives. Scenarios:
+//! times the size of another frame, each frame at once or, with `--pace`, paced as a
+//! browser paces it; every peer counts the frames it receives. Scenarios:
 //!
 //! - `PxS` (e.g. `1x10`): per room P publishers and S watchers. After a warm-up it
 //!   measures over `--seconds`: frames sent and received (the loss), the SFU's datagrams
 //!   sent (its `/metrics`) and its CPU time (`/proc`), and reports **datagrams sent per SFU
-//!   CPU-second**, the figure that does not depend on how busy the machine is, and the
+//!   CPU-second**, the figure that does not depend on how busy the machine is; the
 //!   forwarding latency of each frame (publisher's write to the arrival of the frame's
-//!   first packet at the watcher). `--baseline relay` then runs the same load against `raw-relay` (the same
-//!   fanout and I/O path without WebRTC, pinned to the same core) and reports the ratio;
-//!   `--ramp` raises the rate by 1.5x a step until loss passes 2 % or the SFU uses 90 % of
-//!   its core. The generator's own peers decrypt everything they receive, so on a small
+//!   first packet at the watcher); and the SFU's hold time of what it received (its
+//!   `sfu_datagram_hold_seconds`). `--baseline relay` then runs the same load against
+//!   `raw-relay` (the same fanout and I/O path without WebRTC, pinned to the same core)
+//!   and reports the ratio; `--ramp` raises the rate by 1.5x a step until loss passes 2 %
+//!   or the SFU uses 90 % of its core. The generator's own peers decrypt everything they receive, so on a small
 //!   machine it can be the bottleneck: pin it to other cores (`taskset -c 0 sfu-load
 //!   --sfu-core 1`), or let watchers count at the socket (`--count-at-socket`).
 //! - `churn`: a pair of publishers stays while `--cycles` newcomers each join, connect and
