@@ -237,10 +237,8 @@ pub struct RoomStats {
     /// full (0 on a shared port, whose mux counts them; and where the system does not tell).
     pub kernel_drops: u64,
     /// How long the room held the datagrams it received, from the kernel's timestamp to
-    /// its send call. With helper workers ([`SfuConfig::workers`]) it ends at the room
-    /// thread's own send; the workers' sends of their shards can end later.
-    ///
-    /// [`SfuConfig::workers`]: crate::SfuConfig::workers
+    /// the end of its send call after handling them (helper workers send their shards'
+    /// datagrams before they hand the shards back, so before that call).
     pub hold: crate::HoldTimes,
 }
 
