@@ -14,7 +14,10 @@
 //!
 //! - `[1, room: u32]` subscribes the sender to a room;
 //! - `[2, room: u32, ...]` is media: it goes to every subscriber of the room but the sender;
-//! - `[3]` asks for the counters: the answer is `[3, sent: u64, received: u64]`.
+//! - `[3]` asks for the counters: the answer is `[3, sent: u64, received: u64]`;
+//! - `[4, room: u32]` unsubscribes the sender from a room, as a peer leaving it (a relay
+//!   used for several runs would otherwise keep sending to the sockets of the last run's
+//!   watchers).
 //!
 //! Anything else is dropped. Rooms and subscribers are bounded.
 
@@ -32,6 +35,8 @@ const SUBSCRIBE: u8 = 1;
 const MEDIA: u8 = 2;
 /// Ask for the counters.
 const STATS: u8 = 3;
+/// Unsubscribe the sender from a room.
+const UNSUBSCRIBE: u8 = 4;
 /// Rooms the relay keeps at most.
 const MAX_ROOMS: usize = 10_000;
 /// Subscribers per room at most.
@@ -100,6 +105,14 @@ async fn main() -> anyhow::Result<()> {
                     let subscribers = rooms.entry(room).or_default();
                     if subscribers.len() < MAX_SUBSCRIBERS && !subscribers.contains(&source) {
                         subscribers.push(source);
+                    }
+                }
+                (Some(&UNSUBSCRIBE), Some(room)) => {
+                    if let Some(subscribers) = rooms.get_mut(&room) {
+                        subscribers.retain(|s| *s != source);
+                        if subscribers.is_empty() {
+                            rooms.remove(&room);
+                        }
                     }
                 }
                 (Some(&STATS), _) => {

@@ -16,6 +16,8 @@ const SUBSCRIBE: u8 = 1;
 const MEDIA: u8 = 2;
 /// Ask for the counters.
 const STATS: u8 = 3;
+/// Unsubscribe from a room.
+const UNSUBSCRIBE: u8 = 4;
 /// Kind, room, frame number, last-of-frame flag, sending time.
 const HEADER: usize = 1 + 4 + 8 + 1 + 8;
 /// Payload bytes per datagram, so a datagram is as large as one of str0m's RTP packets.
@@ -107,6 +109,7 @@ fn publisher(
 
 /// Subscribes (again every 200 ms until media comes) and counts frames: a frame per
 /// datagram that ends one, its latency from the sending time in the header of its first.
+/// Unsubscribes when stopped, as a peer leaves a room: the relay serves the next run too.
 fn watcher(
     relay: SocketAddr,
     room: u32,
@@ -150,6 +153,8 @@ fn watcher(
             counters.frames_received.fetch_add(1, Ordering::Relaxed);
         }
     }
+    subscribe[0] = UNSUBSCRIBE;
+    socket.send_to(&subscribe, relay)?;
     Ok(())
 }
 
