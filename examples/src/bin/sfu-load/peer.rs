@@ -48,11 +48,11 @@ pub(crate) const PACE_FACTOR: f64 = 2.5;
 /// every 5 ms).
 pub(crate) const PACE_INTERVAL: Duration = Duration::from_millis(5);
 
-/// A paced publisher's queue: what str0m gave it to send, let out in order in bursts at
-/// least [`PACE_INTERVAL`] apart, each as large as the pacing rate allows for the time
-/// since the last (a thread's timed wait can run several milliseconds late; the rate
-/// holds all the same). After the queue ran empty, the first burst is one interval's
-/// worth, so a new frame's first packet leaves at once.
+/// A paced publisher's queue: what str0m gave it to send, let out in order. While packets
+/// wait, bursts are at least [`PACE_INTERVAL`] apart, each as large as the pacing rate
+/// allows for the time since the last (a thread's timed wait can run several milliseconds
+/// late; the rate holds all the same). When the queue had run empty, what comes next goes
+/// at once, up to one interval's worth, so a new frame's first packet does not wait.
 struct Pacer {
     queue: VecDeque<(Vec<u8>, SocketAddr)>,
     /// Bytes per second.
