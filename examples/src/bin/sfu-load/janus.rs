@@ -11,7 +11,7 @@
 //! Janus session and handle of its own, long-polls the session's events on a thread, and
 //! destroys the session when it stops.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -376,8 +376,7 @@ fn run(
     let handle = attach(api, session)?;
     let url = format!("{api}/{session}/{handle}");
     let events = events(api, session);
-    let socket = UdpSocket::bind(SocketAddr::new(IpAddr::V4(PEER_IP), 0))?;
-    sfu_kit::batch::configure(&socket, sfu_kit::DEFAULT_SOCKET_BUFFER);
+    let socket = crate::socket::bind(IpAddr::V4(PEER_IP))?;
     let mut rtc = Rtc::builder().build(Instant::now());
     rtc.add_local_candidate(Candidate::host(socket.local_addr()?, "udp")?);
     // Offers for `drive`: the subscriber's one, from Janus; the sender stays alive.

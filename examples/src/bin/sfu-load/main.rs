@@ -47,6 +47,7 @@ mod peer;
 mod raw;
 mod sfu;
 mod signaling;
+mod socket;
 
 use std::path::PathBuf;
 
@@ -103,6 +104,13 @@ pub(crate) struct Args {
     /// less than the SFU it loads. The first decrypts all and gives the latency.
     #[arg(long)]
     count_at_socket: bool,
+    /// Peers receive with UDP GRO, so a GSO train from the SFU reaches them whole and the
+    /// peer cuts it. Over loopback the kernel's delivery to each receiver runs inside the
+    /// sender's send call; with this the SFU is not charged for cutting its trains and
+    /// queueing each datagram on a subscriber's socket, work a network leaves to the
+    /// subscribers' machines.
+    #[arg(long)]
+    gro: bool,
     /// Also run the load against these (`PxS` only), one after the other, and report the
     /// ratios: `relay` is raw-relay, a plain UDP fanout with the SFU's I/O path; `janus`
     /// is Janus's VideoRoom (its publishers only publish, so only watchers receive);
@@ -177,6 +185,9 @@ fn print(json: bool, report: &impl serde::Serialize, line: String) -> anyhow::Re
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.gro {
+        socket::receive_trains();
+    }
     let bin = match args.sfu_bin.clone() {
         Some(b) => b,
         None => std::env::current_exe()?.with_file_name("basic-sfu"),

@@ -16,6 +16,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 use crate::signaling::{Joined, Signaling};
+use crate::socket::Inbox;
 
 /// What a peer does.
 #[derive(Debug, Clone, Copy)]
@@ -266,9 +267,8 @@ pub(crate) fn run(
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let socket = UdpSocket::bind("127.0.0.1:0")?;
     // The SFU's buffers: a keyframe's burst to every watcher at once must fit.
-    sfu_kit::batch::configure(&socket, sfu_kit::DEFAULT_SOCKET_BUFFER);
+    let socket = crate::socket::bind_loopback()?;
     let local = socket.local_addr()?;
     let mut rtc = Rtc::builder().build(Instant::now());
     rtc.add_local_candidate(Candidate::host(local, "udp")?);
@@ -350,7 +350,7 @@ pub(crate) fn drive(
 ) -> anyhow::Result<()> {
     let local = socket.local_addr()?;
 
-    let mut buf = vec![0u8; 2000];
+    let mut inbox = Inbox::new();
     // Frames go out on a fixed schedule from the moment the connection is up.
     let mut sending_since: Option<Instant> = None;
     let mut frame_no = 0u64;
@@ -441,31 +441,32 @@ pub(crate) fn drive(
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_micros(200), Duration::from_millis(20));
         socket.set_read_timeout(Some(wait))?;
-        match socket.recv_from(&mut buf) {
-            Ok((n, source)) => {
-                let d = &buf[..n];
-                let marker = video_rtp_marker(d);
-                if marker.is_some() {
-                    counters.rtp_received.fetch_add(1, Ordering::Relaxed);
-                }
-                if counters.count_at_socket
-                    && last_frame.is_some()
-                    && let Some(marker) = marker
-                {
-                    if marker {
-                        counters.frames_received.fetch_add(1, Ordering::Relaxed);
-                    }
-                    counters
-                        .bytes_received
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                } else if let Ok(r) = Receive::new(Protocol::Udp, source, local, d) {
-                    rtc.handle_input(Input::Receive(Instant::now(), r))?;
-                }
+        let received = inbox.recv(socket, |source, d| {
+            let marker = video_rtp_marker(d);
+            if marker.is_some() {
+                counters.rtp_received.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) if no_datagram(&e) => {
+            if counters.count_at_socket
+                && last_frame.is_some()
+                && let Some(marker) = marker
+            {
+                if marker {
+                    counters.frames_received.fetch_add(1, Ordering::Relaxed);
+                }
+                counters
+                    .bytes_received
+                    .fetch_add(d.len() as u64, Ordering::Relaxed);
+            } else if let Ok(r) = Receive::new(Protocol::Udp, source, local, d) {
+                rtc.handle_input(Input::Receive(Instant::now(), r))?;
+            }
+            Ok(())
+        });
+        match received {
+            Ok(()) => {}
+            Err(e) if e.downcast_ref().is_some_and(no_datagram) => {
                 rtc.handle_input(Input::Timeout(Instant::now()))?;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::peer::{Counters, Media, PACE_INTERVAL, Spawned, clock_us, no_datagram};
+use crate::socket::Inbox;
 
 /// Subscribe to a room (the relay's protocol: see `raw-relay`).
 const SUBSCRIBE: u8 = 1;
@@ -43,12 +44,6 @@ pub(crate) fn start(
     }
 }
 
-fn socket() -> anyhow::Result<UdpSocket> {
-    let socket = UdpSocket::bind("127.0.0.1:0")?;
-    sfu_kit::batch::configure(&socket, sfu_kit::DEFAULT_SOCKET_BUFFER);
-    Ok(socket)
-}
-
 /// Sends frames on the str0m publisher's schedule: a keyframe three times as large every
 /// `keyframe_every` frames, paced as the str0m publisher paces them where `media.pace`;
 /// each stamped with its scheduled time, as the str0m publisher stamps its write.
@@ -59,7 +54,7 @@ fn publisher(
     counters: &Counters,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    let socket = socket()?;
+    let socket = crate::socket::bind_loopback()?;
     counters.connected.store(true, Ordering::Relaxed);
     let since = Instant::now();
     let mut datagram = vec![0x9d; HEADER + PAYLOAD];
@@ -116,12 +111,12 @@ fn watcher(
     counters: &Counters,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    let socket = socket()?;
+    let socket = crate::socket::bind_loopback()?;
     socket.set_read_timeout(Some(Duration::from_millis(20)))?;
     let mut subscribe = [SUBSCRIBE, 0, 0, 0, 0];
     subscribe[1..5].copy_from_slice(&room.to_be_bytes());
     let mut subscribed_at: Option<Instant> = None;
-    let mut buf = vec![0u8; 2048];
+    let mut inbox = Inbox::new();
     let mut last_frame = None;
     while !stop.load(Ordering::Relaxed) {
         if !counters.connected.load(Ordering::Relaxed)
@@ -130,27 +125,29 @@ fn watcher(
             socket.send_to(&subscribe, relay)?;
             subscribed_at = Some(Instant::now());
         }
-        let n = match socket.recv(&mut buf) {
-            Ok(n) => n,
-            Err(e) if no_datagram(&e) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let arrived = Instant::now();
-        let d = &buf[..n];
-        if n < HEADER || d[0] != MEDIA {
-            continue;
-        }
-        counters.connected.store(true, Ordering::Relaxed);
-        counters
-            .bytes_received
-            .fetch_add(n as u64, Ordering::Relaxed);
-        let frame = u64::from_be_bytes(d[5..13].try_into().expect("8 bytes"));
-        if last_frame.replace(frame) != Some(frame) {
-            let sent = u64::from_be_bytes(d[14..22].try_into().expect("8 bytes"));
-            counters.record_latency(sent, arrived);
-        }
-        if d[13] == 1 {
-            counters.frames_received.fetch_add(1, Ordering::Relaxed);
+        let received = inbox.recv(&socket, |_, d| {
+            let arrived = Instant::now();
+            if d.len() < HEADER || d[0] != MEDIA {
+                return Ok(());
+            }
+            counters.connected.store(true, Ordering::Relaxed);
+            counters
+                .bytes_received
+                .fetch_add(d.len() as u64, Ordering::Relaxed);
+            let frame = u64::from_be_bytes(d[5..13].try_into().expect("8 bytes"));
+            if last_frame.replace(frame) != Some(frame) {
+                let sent = u64::from_be_bytes(d[14..22].try_into().expect("8 bytes"));
+                counters.record_latency(sent, arrived);
+            }
+            if d[13] == 1 {
+                counters.frames_received.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        });
+        if let Err(e) = received
+            && !e.downcast_ref().is_some_and(no_datagram)
+        {
+            return Err(e);
         }
     }
     subscribe[0] = UNSUBSCRIBE;
