@@ -134,24 +134,27 @@ impl Target<'_> {
 
     fn counters(&self) -> anyhow::Result<TargetCounters> {
         Ok(match self {
-            Self::Sfu(sfu, signaling) => TargetCounters {
-                cpu_seconds: sfu.cpu_seconds()?,
-                threads: sfu.thread_seconds(),
-                datagrams_sent: Some(signaling.metric("sfu_datagrams_sent_total")?),
-                forwarded: Some(signaling.metric("sfu_packets_forwarded_total")?),
-                kernel_drops: signaling.metric("sfu_dropped_kernel_total").ok(),
-                messages: signaling.metric("sfu_send_messages_total").ok(),
-                hold: signaling.histogram("sfu_datagram_hold_seconds").ok(),
-                node_cpu: None,
-                node_sent: None,
-            },
+            Self::Sfu(sfu, signaling) => {
+                let metrics = signaling.metrics()?;
+                TargetCounters {
+                    cpu_seconds: sfu.cpu_seconds()?,
+                    threads: sfu.thread_seconds(),
+                    datagrams_sent: Some(metrics.counter("sfu_datagrams_sent_total")?),
+                    forwarded: Some(metrics.counter("sfu_packets_forwarded_total")?),
+                    kernel_drops: metrics.counter("sfu_dropped_kernel_total").ok(),
+                    messages: metrics.counter("sfu_send_messages_total").ok(),
+                    hold: metrics.histogram("sfu_datagram_hold_seconds").ok(),
+                    node_cpu: None,
+                    node_sent: None,
+                }
+            }
             // What reached the peers counts as forwarded: the first node also forwards
             // everything once to the relay.
             Self::Cascade(nodes) => {
                 let cpu = [nodes[0].0.cpu_seconds()?, nodes[1].0.cpu_seconds()?];
                 let sent = [
-                    nodes[0].1.metric("sfu_datagrams_sent_total")?,
-                    nodes[1].1.metric("sfu_datagrams_sent_total")?,
+                    nodes[0].1.metrics()?.counter("sfu_datagrams_sent_total")?,
+                    nodes[1].1.metrics()?.counter("sfu_datagrams_sent_total")?,
                 ];
                 TargetCounters {
                     datagrams_sent: Some(sent[0] + sent[1]),

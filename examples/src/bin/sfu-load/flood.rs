@@ -118,13 +118,17 @@ fn flood(
         .collect();
 
     // During.
-    let drops = |name: &str| signaling.metric(name);
-    let d0 = (
-        drops("sfu_dropped_unknown_source_total")?,
-        drops("sfu_dropped_malformed_total")?,
-        drops("sfu_dropped_unauthenticated_total")?,
-        drops("sfu_dropped_kernel_total")?,
-    );
+    // Each reason's drops, from one reading of /metrics.
+    let drops = || -> anyhow::Result<(f64, f64, f64, f64)> {
+        let m = signaling.metrics()?;
+        Ok((
+            m.counter("sfu_dropped_unknown_source_total")?,
+            m.counter("sfu_dropped_malformed_total")?,
+            m.counter("sfu_dropped_unauthenticated_total")?,
+            m.counter("sfu_dropped_kernel_total")?,
+        ))
+    };
+    let d0 = drops()?;
     let sent = Arc::new(AtomicU64::new(0));
     let flooding = Arc::new(AtomicBool::new(true));
     // Forged STUN names a real participant's ufrag: only its integrity is wrong.
@@ -178,12 +182,7 @@ fn flood(
         .map_err(|_| anyhow::anyhow!("the junk thread panicked"))?
         .context("sending junk")?;
     let during = (r2 - r1) as f64 / during_secs;
-    let d1 = (
-        drops("sfu_dropped_unknown_source_total")?,
-        drops("sfu_dropped_malformed_total")?,
-        drops("sfu_dropped_unauthenticated_total")?,
-        drops("sfu_dropped_kernel_total")?,
-    );
+    let d1 = drops()?;
 
     // After: a newcomer joins, and the memory settles.
     let stop = Arc::new(AtomicBool::new(false));

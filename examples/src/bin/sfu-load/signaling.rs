@@ -158,20 +158,35 @@ impl Signaling {
         Ok(())
     }
 
-    /// A counter from the SFU's `/metrics`.
-    pub(crate) fn metric(&self, name: &str) -> anyhow::Result<f64> {
-        self.metrics()?
+    /// The SFU's `/metrics` now: every figure read from one fetch is from one moment.
+    pub(crate) fn metrics(&self) -> anyhow::Result<Metrics> {
+        Ok(Metrics(
+            ureq::get(&format!("{}/metrics", self.base))
+                .call()?
+                .body_mut()
+                .read_to_string()?,
+        ))
+    }
+}
+
+/// One fetch of the SFU's `/metrics` (Prometheus text).
+pub(crate) struct Metrics(String);
+
+impl Metrics {
+    /// Counter (or gauge) `name`.
+    pub(crate) fn counter(&self, name: &str) -> anyhow::Result<f64> {
+        self.0
             .lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .with_context(|| format!("no {name} in /metrics"))
     }
 
-    /// The buckets of histogram `name` in the SFU's `/metrics`: each upper bound (in the
-    /// metric's unit; the last is infinite) with its cumulative count.
+    /// The buckets of histogram `name`: each upper bound (in the metric's unit; the last
+    /// is infinite) with its cumulative count.
     pub(crate) fn histogram(&self, name: &str) -> anyhow::Result<Vec<(f64, f64)>> {
         let prefix = format!("{name}_bucket{{le=\"");
         let buckets: Vec<(f64, f64)> = self
-            .metrics()?
+            .0
             .lines()
             .filter_map(|l| {
                 let (le, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
@@ -185,12 +200,5 @@ impl Signaling {
             .collect();
         anyhow::ensure!(!buckets.is_empty(), "no {name} in /metrics");
         Ok(buckets)
-    }
-
-    fn metrics(&self) -> anyhow::Result<String> {
-        Ok(ureq::get(&format!("{}/metrics", self.base))
-            .call()?
-            .body_mut()
-            .read_to_string()?)
     }
 }
