@@ -4,7 +4,8 @@
 //! Load scenarios run sfu-load against basic-sfu and, in the same run and on the same
 //! pinned core, against raw-relay (the same fanout over the same batched I/O without
 //! WebRTC) and, when run as root with Janus installed, Janus's VideoRoom, so every figure
-//! comes with its ratio to those baselines; then a 1x10 ramp, a large room on one and on
+//! comes with its ratio to those baselines; then the same scenarios with peers that take
+//! GSO trains whole (`sfu-load --gro`), a 1x10 ramp, a large room on one and on
 //! two fanout workers, and the memory of 500 idle participants. Short mode (the default)
 //! measures 4 s per load run and passes `--quick` to criterion; `--long` measures longer
 //! and ramps further, for releases.
@@ -316,9 +317,52 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
         ],
     )?;
     md.push_str("\n![forwarded per CPU-second](fwd-per-cpu.svg)\n\n");
+    md.push_str(&gro_section(mode, &bin)?);
     md.push_str(&ramp_section(mode, &bin, out)?);
     md.push_str(&workers_section(mode, &bin)?);
     md.push_str(&memory_section(&bin)?);
+    Ok(md)
+}
+
+/// The fanout scenarios again against basic-sfu and raw-relay, with peers that receive
+/// GSO trains whole (`sfu-load --gro`): over loopback the receivers' kernel work runs in
+/// the sender's send call, and this takes it off the SFU's account.
+fn gro_section(mode: &Mode, bin: &Path) -> anyhow::Result<String> {
+    let mut md = String::from(
+        "### Without the subscribers' receive path\n\nThe same scenarios with `sfu-load \
+         --gro`: the peers take UDP GRO, so a GSO train reaches them whole. Over loopback \
+         the kernel cuts a train and queues each datagram on its receiver inside the \
+         sender's send call; on a network that is the subscribers' work. Where the network \
+         card segments UDP itself these figures are the closer ones.\n\n| scenario | \
+         basic-sfu fwd/CPU-s | raw-relay fwd/CPU-s | ÷ relay |\n|---|---|---|---|\n",
+    );
+    for (scenario, kbps) in SCENARIOS {
+        let r = sfu_load(
+            bin,
+            &[
+                "--scenario".into(),
+                scenario.into(),
+                "--kbps".into(),
+                kbps.to_string(),
+                "--seconds".into(),
+                mode.seconds.to_string(),
+                "--warmup".into(),
+                "2".into(),
+                "--count-at-socket".into(),
+                "--gro".into(),
+                "--baseline".into(),
+                "relay".into(),
+            ],
+        )?;
+        writeln!(
+            md,
+            "| {scenario} | {:.0} | {:.0} | {:.2} |",
+            num(&r["sfu"]["forwarded_per_cpu_second"]),
+            num(&r["relay"]["forwarded_per_cpu_second"]),
+            num(&r["sfu_over_relay"]),
+        )?;
+    }
+    md.push('\n');
     Ok(md)
 }
 
