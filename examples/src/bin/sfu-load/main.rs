@@ -43,6 +43,7 @@ mod fanout;
 mod flood;
 mod idle;
 mod janus;
+mod pace;
 mod peer;
 mod raw;
 mod sfu;

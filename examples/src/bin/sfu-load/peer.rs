@@ -1,8 +1,7 @@
 //! One load peer: a str0m `Rtc` on its own loopback UDP socket, driven by its own thread,
 //! joined to basic-sfu through the real signaling.
 
-use std::collections::VecDeque;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,6 +14,7 @@ use str0m::media::{Direction, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
+use crate::pace::{PACE_FACTOR, PACE_INTERVAL, Pacer};
 use crate::signaling::{Joined, Signaling};
 use crate::socket::Inbox;
 
@@ -37,72 +37,6 @@ impl Media {
     pub(crate) fn paced_bytes(&self) -> usize {
         let per_second = self.frame_bytes as f64 * f64::from(self.fps) * PACE_FACTOR;
         ((per_second * PACE_INTERVAL.as_secs_f64()) as usize).max(1200)
-    }
-}
-
-/// A paced publisher sends at this many times its average rate: libwebrtc's pacing factor,
-/// so a frame leaves over about 40 % of the time until the next, and a keyframe (three
-/// frames' size) runs into the next frame.
-pub(crate) const PACE_FACTOR: f64 = 2.5;
-
-/// A paced publisher's packets leave in bursts this far apart (libwebrtc's pacer sends
-/// every 5 ms).
-pub(crate) const PACE_INTERVAL: Duration = Duration::from_millis(5);
-
-/// A paced publisher's queue: what str0m gave it to send, let out in order. While packets
-/// wait, bursts are at least [`PACE_INTERVAL`] apart, each as large as the pacing rate
-/// allows for the time since the last (a thread's timed wait can run several milliseconds
-/// late; the rate holds all the same). When the queue had run empty, what comes next goes
-/// at once, up to one interval's worth, so a new frame's first packet does not wait.
-struct Pacer {
-    queue: VecDeque<(Vec<u8>, SocketAddr)>,
-    /// Bytes per second.
-    rate: f64,
-    /// The last burst, and whether it left packets behind.
-    last: Instant,
-    backlog: bool,
-}
-
-/// The longest time one burst makes up for: a stalled thread catches up, but not in one
-/// burst of seconds.
-const MAX_CATCH_UP: Duration = Duration::from_millis(50);
-
-impl Pacer {
-    fn new(media: &Media, now: Instant) -> Self {
-        Self {
-            queue: VecDeque::new(),
-            rate: media.paced_bytes() as f64 / PACE_INTERVAL.as_secs_f64(),
-            last: now,
-            backlog: false,
-        }
-    }
-
-    /// Sends the burst due by `now`, if one is; returns when the next is due (`None`:
-    /// nothing is queued).
-    fn release(&mut self, socket: &UdpSocket, now: Instant) -> Option<Instant> {
-        if self.queue.is_empty() {
-            return None;
-        }
-        let since = now.saturating_duration_since(self.last);
-        if self.backlog && since < PACE_INTERVAL {
-            return Some(self.last + PACE_INTERVAL);
-        }
-        let span = if self.backlog {
-            since.min(MAX_CATCH_UP)
-        } else {
-            PACE_INTERVAL
-        };
-        let allowance = (self.rate * span.as_secs_f64()) as usize;
-        let mut sent = 0;
-        while sent < allowance.max(1)
-            && let Some((d, to)) = self.queue.pop_front()
-        {
-            let _ = socket.send_to(&d, to);
-            sent += d.len();
-        }
-        self.last = now;
-        self.backlog = !self.queue.is_empty();
-        self.backlog.then_some(now + PACE_INTERVAL)
     }
 }
 
@@ -401,7 +335,7 @@ pub(crate) fn drive(
         let timeout = loop {
             match rtc.poll_output()? {
                 Output::Transmit(t) => match &mut pacer {
-                    Some(p) => p.queue.push_back((t.contents.into(), t.destination)),
+                    Some(p) => p.push(t.contents.into(), t.destination),
                     None => {
                         let _ = socket.send_to(&t.contents, t.destination);
                     }
@@ -440,7 +374,10 @@ pub(crate) fn drive(
         let wait = wake
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_micros(200), Duration::from_millis(20));
-        socket.set_read_timeout(Some(wait))?;
+        if !crate::socket::readable_within(socket, wait)? {
+            rtc.handle_input(Input::Timeout(Instant::now()))?;
+            continue;
+        }
         let received = inbox.recv(socket, |source, d| {
             let marker = video_rtp_marker(d);
             if marker.is_some() {

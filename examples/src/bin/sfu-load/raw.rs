@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::peer::{Counters, Media, PACE_INTERVAL, Spawned, clock_us, no_datagram};
+use crate::pace::Pacer;
+use crate::peer::{Counters, Media, Spawned, clock_us, no_datagram};
 use crate::socket::Inbox;
 
 /// Subscribe to a room (the relay's protocol: see `raw-relay`).
@@ -45,8 +46,9 @@ pub(crate) fn start(
 }
 
 /// Sends frames on the str0m publisher's schedule: a keyframe three times as large every
-/// `keyframe_every` frames, paced as the str0m publisher paces them where `media.pace`;
-/// each stamped with its scheduled time, as the str0m publisher stamps its write.
+/// `keyframe_every` frames, paced with the str0m publisher's [`Pacer`] where
+/// `media.pace`; each stamped with its scheduled time, as the str0m publisher stamps its
+/// write.
 fn publisher(
     relay: SocketAddr,
     room: u32,
@@ -57,47 +59,44 @@ fn publisher(
     let socket = crate::socket::bind_loopback()?;
     counters.connected.store(true, Ordering::Relaxed);
     let since = Instant::now();
+    let due = |n: u64| since + Duration::from_secs_f64(n as f64 / f64::from(media.fps));
     let mut datagram = vec![0x9d; HEADER + PAYLOAD];
     datagram[0] = MEDIA;
     datagram[1..5].copy_from_slice(&room.to_be_bytes());
-    // The current burst of a paced publisher: when it began and what it sent.
-    let (mut burst_start, mut burst_sent) = (since, 0);
-    for n in 0u64.. {
-        let due = since + Duration::from_secs_f64(n as f64 / f64::from(media.fps));
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let size = if n.is_multiple_of(media.keyframe_every) {
-            media.frame_bytes * 3
-        } else {
-            media.frame_bytes
-        };
-        let packets = size.div_ceil(PAYLOAD).max(1);
-        datagram[5..13].copy_from_slice(&n.to_be_bytes());
-        datagram[14..22].copy_from_slice(&clock_us(due).to_be_bytes());
-        for i in 0..packets {
-            if media.pace {
-                if burst_sent >= media.paced_bytes() {
-                    std::thread::sleep(
-                        (burst_start + PACE_INTERVAL).saturating_duration_since(Instant::now()),
-                    );
-                }
-                let now = Instant::now();
-                if now >= burst_start + PACE_INTERVAL {
-                    (burst_start, burst_sent) = (now, 0);
+    let mut pacer = media.pace.then(|| Pacer::new(&media, since));
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= due(n) {
+            let size = if n.is_multiple_of(media.keyframe_every) {
+                media.frame_bytes * 3
+            } else {
+                media.frame_bytes
+            };
+            let packets = size.div_ceil(PAYLOAD).max(1);
+            datagram[5..13].copy_from_slice(&n.to_be_bytes());
+            datagram[14..22].copy_from_slice(&clock_us(due(n)).to_be_bytes());
+            for i in 0..packets {
+                datagram[13] = u8::from(i + 1 == packets);
+                let len = if i + 1 == packets {
+                    size - PAYLOAD * (packets - 1)
+                } else {
+                    PAYLOAD
+                };
+                let d = &datagram[..HEADER + len.max(1)];
+                match &mut pacer {
+                    Some(p) => p.push(d.to_vec(), relay),
+                    None => {
+                        socket.send_to(d, relay)?;
+                    }
                 }
             }
-            datagram[13] = u8::from(i + 1 == packets);
-            let len = if i + 1 == packets {
-                size - PAYLOAD * (packets - 1)
-            } else {
-                PAYLOAD
-            };
-            socket.send_to(&datagram[..HEADER + len.max(1)], relay)?;
-            burst_sent += HEADER + len.max(1);
+            counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+            n += 1;
         }
-        counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+        let paced = pacer.as_mut().and_then(|p| p.release(&socket, now));
+        let wake = paced.map_or(due(n), |p| p.min(due(n)));
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
     }
     Ok(())
 }

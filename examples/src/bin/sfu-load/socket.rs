@@ -9,8 +9,11 @@
 
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt};
 
@@ -39,6 +42,20 @@ pub(crate) fn bind(ip: IpAddr) -> io::Result<UdpSocket> {
 /// A peer's socket on 127.0.0.1.
 pub(crate) fn bind_loopback() -> io::Result<UdpSocket> {
     bind(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Whether a datagram is ready on `socket` within `wait` (whole milliseconds, rounded up).
+/// A poll times out on a high-resolution timer, where a socket's read timeout counts in
+/// the kernel's ticks and can wake several milliseconds late: a paced publisher that
+/// waits here sends its bursts on time.
+pub(crate) fn readable_within(socket: &UdpSocket, wait: Duration) -> io::Result<bool> {
+    let millis = u16::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(millis)) {
+        Ok(n) => Ok(n > 0),
+        Err(nix::errno::Errno::EINTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Where a peer receives: room for a whole train and for the kernel's notes on it.
