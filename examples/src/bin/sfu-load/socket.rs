@@ -4,8 +4,8 @@
 //! call, so the SFU's measured CPU includes each subscriber's receive path: cutting a GSO
 //! train back into datagrams and queueing each on the subscriber's socket. On a network
 //! that work happens on the subscribers' machines. With `--gro` the peers' sockets take
-//! UDP GRO, so a train reaches them whole, as one datagram the peer cuts itself, and the
-//! SFU is charged only for what it would do on a network.
+//! UDP GRO, so a train reaches them whole, as one datagram the peer cuts itself: the SFU
+//! is charged for one delivery and one wake-up per train instead of one per datagram.
 
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
