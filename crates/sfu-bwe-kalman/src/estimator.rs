@@ -189,18 +189,14 @@ impl CongestionControl for BandwidthEstimator {
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);
             }
-            let received = match usage {
-                // Decrease from what the path carries now: after a capacity drop the
-                // window's average lags by half a window, and a cut from it leaves a queue.
-                BandwidthUsage::Overusing => {
-                    match (self.incoming.rate(), self.incoming.recent_rate(RECENT_SPAN)) {
-                        (Some(r), Some(recent)) => Some(r.min(recent)),
-                        (r, recent) => r.or(recent),
-                    }
-                }
-                _ => self.incoming.rate(),
+            // What the path carries now: after a capacity drop the window's average lags by
+            // half a window, and a cut from it leaves a queue.
+            let incoming = &self.incoming;
+            let settled = || match (incoming.rate(), incoming.recent_rate(RECENT_SPAN)) {
+                (Some(r), Some(recent)) => Some(r.min(recent)),
+                (r, recent) => r.or(recent),
             };
-            self.rate.update(usage, received, now);
+            self.rate.update(usage, incoming.rate(), settled, now);
             if let Some(rate) = probed
                 && usage != BandwidthUsage::Overusing
             {

@@ -170,24 +170,34 @@ impl RateController {
         })
     }
 
+    /// Applies one verdict. `received` is R, the received rate over the whole window;
+    /// `settled` gives the smaller of R and the last moments' rate: what the path carries
+    /// now (asked for only where needed: it costs a pass over those moments' packets).
+    /// Decreases start from the settled rate, so the convergence band is an average of
+    /// settled rates, and an increase leaves the band only when the settled rate does. R
+    /// would still hold the rate from before the last cut for up to a window after it, read
+    /// above the band, and drop the flow into multiplicative increase; the longer a flow's
+    /// RTT, the more often. `received` caps an increase.
     pub(crate) fn update(
         &mut self,
         usage: BandwidthUsage,
         received: Option<Bitrate>,
+        settled: impl FnOnce() -> Option<Bitrate>,
         now: Timestamp,
     ) -> Bitrate {
         match usage {
             BandwidthUsage::Overusing => {
+                let settled = settled();
                 // Over-use persists across feedbacks: reduce again once per interval, or
                 // at once when R shows the capacity fell.
-                let falling = received.is_some_and(|r| r < self.rate.scale(FALLING_BEHIND));
+                let falling = settled.is_some_and(|r| r < self.rate.scale(FALLING_BEHIND));
                 let due = self.state != State::Decrease
                     || falling
                     || self
                         .last_change
                         .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_INTERVAL);
                 if due {
-                    self.decrease(received, now);
+                    self.decrease(settled, now);
                 }
             }
             BandwidthUsage::Underusing => self.state = State::Hold,
@@ -196,7 +206,7 @@ impl RateController {
                     self.state = State::Increase;
                     self.last_change = Some(now);
                 } else {
-                    self.increase(received, now);
+                    self.increase(received, settled, now);
                 }
             }
         }
@@ -231,13 +241,20 @@ impl RateController {
         self.converged_kbps = Some(avg);
     }
 
-    fn increase(&mut self, received: Option<Bitrate>, now: Timestamp) {
+    fn increase(
+        &mut self,
+        received: Option<Bitrate>,
+        settled: impl FnOnce() -> Option<Bitrate>,
+        now: Timestamp,
+    ) {
         let dt = self
             .last_change
             .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
         self.last_change = Some(now);
+        // The settled rate is at most R: only an R above the band can leave it.
         if let (Some(r), Some((_, high))) = (received, self.band())
             && r.as_kbps_f64() > high
+            && settled().is_some_and(|s| s.as_kbps_f64() > high)
         {
             self.converged_kbps = None;
         }
@@ -277,12 +294,13 @@ mod tests {
     }
 
     #[test]
-    fn overuse_sets_beta_times_received() {
+    fn overuse_sets_beta_times_the_settled_rate() {
         let mut c = ctl();
         assert_eq!(
             c.update(
                 BandwidthUsage::Overusing,
-                Some(Bitrate::from_kbps(900)),
+                Some(Bitrate::from_kbps(1000)),
+                || Some(Bitrate::from_kbps(900)),
                 at(0)
             ),
             Bitrate::from_kbps(765)
@@ -290,12 +308,29 @@ mod tests {
     }
 
     #[test]
+    fn a_window_still_holding_the_rate_before_a_cut_keeps_the_increase_additive() {
+        let mut c = ctl();
+        let settled = Some(Bitrate::from_kbps(1000));
+        c.update(BandwidthUsage::Overusing, settled, || settled, at(0));
+        c.update(BandwidthUsage::Normal, settled, || settled, at(100));
+        // R over the window reads 20 % above the band's centre, the rate now does not.
+        let stale = Some(Bitrate::from_kbps(1200));
+        let before = c.rate();
+        let after = c.update(BandwidthUsage::Normal, stale, || settled, at(1100));
+        assert_eq!(after.saturating_sub(before), Bitrate::from_kbps(96));
+        assert!(c.link_capacity().is_some());
+        // Once the rate now leaves the band too, the band is dropped.
+        c.update(BandwidthUsage::Normal, stale, || stale, at(1200));
+        assert!(c.link_capacity().is_none());
+    }
+
+    #[test]
     fn increase_is_multiplicative_before_convergence() {
         let mut c = ctl();
         let r = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Normal, r, at(0));
+        c.update(BandwidthUsage::Normal, r, || r, at(0));
         assert_eq!(
-            c.update(BandwidthUsage::Normal, r, at(1000)),
+            c.update(BandwidthUsage::Normal, r, || r, at(1000)),
             Bitrate::from_kbps(1080)
         );
     }
@@ -305,10 +340,10 @@ mod tests {
         for kbps in [300, 1000, 3000] {
             let mut c = ctl();
             let r = Some(Bitrate::from_kbps(kbps));
-            c.update(BandwidthUsage::Overusing, r, at(0));
-            c.update(BandwidthUsage::Normal, r, at(100));
+            c.update(BandwidthUsage::Overusing, r, || r, at(0));
+            c.update(BandwidthUsage::Normal, r, || r, at(100));
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, at(1100));
+            let after = c.update(BandwidthUsage::Normal, r, || r, at(1100));
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_kbps(96),

@@ -110,8 +110,6 @@ const KNOWN_MISSES: &[(&str, &str, &str)] = &[
         "5.1-reorder",
         "flow 0 85 % after increase at 80 s (s)",
     ),
-    ("kalman", "5.2", "flow 0 85 % after increase at 100 s (s)"),
-    ("kalman", "5.5", "flow 1 utilisation 50–300 s"),
     ("kalman", "5.5", "flow 2 utilisation 50–300 s"),
     ("kalman", "5.5", "flow 3 utilisation 50–300 s"),
 ];
