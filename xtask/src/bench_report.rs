@@ -242,19 +242,7 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
     for (scenario, kbps) in SCENARIOS {
         let r = sfu_load(
             &bin,
-            &[
-                "--scenario".into(),
-                scenario.into(),
-                "--kbps".into(),
-                kbps.to_string(),
-                "--seconds".into(),
-                seconds.clone(),
-                "--warmup".into(),
-                "2".into(),
-                "--count-at-socket".into(),
-                "--baseline".into(),
-                baselines.into(),
-            ],
+            &scenario_args(scenario, kbps, mode, &["--baseline", baselines]),
         )?;
         let (sfu, relay, janus) = (&r["sfu"], &r["relay"], &r["janus"]);
         // A target that was not run, or whose decrypting watcher read no frame, has no
@@ -324,6 +312,25 @@ fn load_section(mode: &Mode, out: &Path) -> anyhow::Result<String> {
     Ok(md)
 }
 
+/// sfu-load's arguments for one fanout scenario of the report, then `extra`.
+fn scenario_args(scenario: &str, kbps: u32, mode: &Mode, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--scenario",
+        scenario,
+        "--kbps",
+        &kbps.to_string(),
+        "--seconds",
+        &mode.seconds.to_string(),
+        "--warmup",
+        "2",
+        "--count-at-socket",
+    ]
+    .map(String::from)
+    .into();
+    args.extend(extra.iter().map(|a| (*a).to_string()));
+    args
+}
+
 /// The fanout scenarios again against basic-sfu and raw-relay, with peers that receive
 /// GSO trains whole (`sfu-load --gro`): over loopback the receivers' kernel work runs in
 /// the sender's send call, and this takes it off the SFU's account.
@@ -339,20 +346,7 @@ fn gro_section(mode: &Mode, bin: &Path) -> anyhow::Result<String> {
     for (scenario, kbps) in SCENARIOS {
         let r = sfu_load(
             bin,
-            &[
-                "--scenario".into(),
-                scenario.into(),
-                "--kbps".into(),
-                kbps.to_string(),
-                "--seconds".into(),
-                mode.seconds.to_string(),
-                "--warmup".into(),
-                "2".into(),
-                "--count-at-socket".into(),
-                "--gro".into(),
-                "--baseline".into(),
-                "relay".into(),
-            ],
+            &scenario_args(scenario, kbps, mode, &["--gro", "--baseline", "relay"]),
         )?;
         writeln!(
             md,
