@@ -57,7 +57,8 @@ pub(crate) fn bwe_plot(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Runs the RFC 8867 suite with the simulator's `bwe-suite` binary and prints its table;
-/// arguments are passed on (`--seeds N`, `--case NAME`, `--all-checks`, `--csv ESTIMATOR`).
+/// arguments are passed on (`--seeds N`, `--case NAME`, `--all-checks`, `--perturb-ms N`,
+/// `--csv ESTIMATOR`).
 pub(crate) fn bwe_suite(args: &[String]) -> anyhow::Result<()> {
     let mut cmd = cargo([
         "run",

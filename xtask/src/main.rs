@@ -42,7 +42,7 @@ tasks:
                                          (e.g. --scenario 1x10 --seconds 10; --help)
   bwe-plot [--out DIR] [--seed N] [--feedback MS]
                                          SVG plots of the RFC 8867 cases and BWE scenarios
-  bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR [--seed N] [--feedback MS]]
+  bwe-suite [--seeds N] [--case NAME] [--all-checks] [--perturb-ms N] [--csv ESTIMATOR [--seed N] [--feedback MS]]
                                          the RFC 8867 suite: per case and estimator, runs
                                          meeting every target and the worst misses
   vendor-web                             bundles the page's npm libraries (examples/web)

@@ -3,20 +3,24 @@
 //! worst value of every target that some run missed.
 //!
 //! ```text
-//! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- [--seeds N] [--case NAME] [--all-checks]
+//! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- [--seeds N] [--case NAME] [--all-checks] [--perturb-ms N]
 //! cargo run --release -p sfu-bwe-sim --bin bwe-suite -- --case 5.8 --csv googcc [--seed N] [--feedback MS]
 //! ```
 //!
 //! `--csv` prints one run (seed 0 or `--seed N`, 50 ms feedback or `--feedback MS`) bin by
 //! bin instead: time, capacity, and per flow its target, sending rate and the largest
 //! queueing delay it met (kbit/s, ms).
+//!
+//! `--perturb-ms N` adds in-order jitter of σ = N ms to every case that has none. The clean
+//! cases are otherwise the same trace on every seed; with a millisecond of jitter each seed
+//! is another trace, which shows whether a pass is robust or a lucky phase.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sfu_bwe_sim::rfc8867::{Case, Check, Conditions};
-use sfu_bwe_sim::{EstimatorKind, Record};
+use sfu_bwe_sim::{EstimatorKind, Jitter, Record};
 
 struct Args {
     seeds: u64,
@@ -28,6 +32,9 @@ struct Args {
     seed: u64,
     /// With `--csv`: the feedback interval of the run printed.
     feedback: Duration,
+    /// `--perturb-ms N`: in-order jitter of σ = N ms on every case that has none, so that
+    /// each seed of an otherwise deterministic case is a different trace.
+    perturb: Duration,
 }
 
 fn parse() -> anyhow::Result<Args> {
@@ -38,6 +45,7 @@ fn parse() -> anyhow::Result<Args> {
         csv: None,
         seed: 0,
         feedback: Duration::from_millis(50),
+        perturb: Duration::ZERO,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -54,6 +62,13 @@ fn parse() -> anyhow::Result<Args> {
                     .next()
                     .and_then(|v| v.parse().ok())
                     .context("--seed needs a number")?;
+            }
+            "--perturb-ms" => {
+                args.perturb = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_millis)
+                    .context("--perturb-ms needs milliseconds")?;
             }
             "--case" => args.case = Some(it.next().context("--case needs a name")?),
             "--all-checks" => args.all_checks = true,
@@ -73,7 +88,7 @@ fn parse() -> anyhow::Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: bwe-suite [--seeds N] [--case NAME] [--all-checks] [--csv ESTIMATOR [--seed N] [--feedback MS]]"
+                    "usage: bwe-suite [--seeds N] [--case NAME] [--all-checks] [--perturb-ms N] [--csv ESTIMATOR [--seed N] [--feedback MS]]"
                 );
                 std::process::exit(0);
             }
@@ -150,6 +165,16 @@ fn csv(case: &Case, record: &Record) {
     }
 }
 
+/// Gives `case` in-order jitter of σ = `std` unless it has jitter of its own.
+fn perturb(case: &mut Case, std: Duration) {
+    if case.network.jitter.std.is_zero() {
+        case.network.jitter = Jitter {
+            std,
+            reorder: false,
+        };
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = parse()?;
     if let Some(kind) = args.csv {
@@ -159,10 +184,11 @@ fn main() -> anyhow::Result<()> {
             seed: args.seed,
             feedback_interval: args.feedback,
         };
-        let case = Case::all(conditions)
+        let mut case = Case::all(conditions)
             .into_iter()
             .find(|c| c.name == name)
             .with_context(|| format!("no case {name:?}"))?;
+        perturb(&mut case, args.perturb);
         csv(&case, &case.run());
         return Ok(());
     }
@@ -190,7 +216,8 @@ fn main() -> anyhow::Result<()> {
                         seed,
                         feedback_interval: interval,
                     };
-                    let case = Case::all(c).swap_remove(index);
+                    let mut case = Case::all(c).swap_remove(index);
+                    perturb(&mut case, args.perturb);
                     let record = case.run();
                     let ev = case.evaluate(&record);
                     runs += 1;
