@@ -37,6 +37,14 @@ struct Args {
     perturb: Duration,
 }
 
+/// The value of `flag`, a whole number of milliseconds.
+fn millis(value: Option<String>, flag: &str) -> anyhow::Result<Duration> {
+    value
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .with_context(|| format!("{flag} needs milliseconds"))
+}
+
 fn parse() -> anyhow::Result<Args> {
     let mut args = Args {
         seeds: 10,
@@ -63,22 +71,10 @@ fn parse() -> anyhow::Result<Args> {
                     .and_then(|v| v.parse().ok())
                     .context("--seed needs a number")?;
             }
-            "--perturb-ms" => {
-                args.perturb = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .map(Duration::from_millis)
-                    .context("--perturb-ms needs milliseconds")?;
-            }
+            "--perturb-ms" => args.perturb = millis(it.next(), "--perturb-ms")?,
             "--case" => args.case = Some(it.next().context("--case needs a name")?),
             "--all-checks" => args.all_checks = true,
-            "--feedback" => {
-                args.feedback = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .map(Duration::from_millis)
-                    .context("--feedback needs milliseconds")?;
-            }
+            "--feedback" => args.feedback = millis(it.next(), "--feedback")?,
             "--csv" => {
                 args.csv = Some(match it.next().as_deref() {
                     Some("googcc") => EstimatorKind::GoogCc,
