@@ -6,7 +6,8 @@
 //!   historical `OveruseEstimator` / `OveruseDetector`).
 //! - Rate controller (§5.5): increase / hold / decrease driven by the detector, decrease to
 //!   β × the received rate R, multiplicative increase far from convergence and additive
-//!   near it. Unlike the draft, the additive step (one packet per 100 ms) and the interval
+//!   near it (twice as fast below 0.95 of the rate at the last over-uses, where no queue
+//!   forms). Unlike the draft, the additive step (one packet per 100 ms) and the interval
 //!   between decreases do not depend on the RTT, so flows with different RTTs converge to
 //!   equal shares (RFC 8867 §5.5 in `sfu-bwe-sim`).
 //! - [`LossEstimator`] (§6): the loss-based cap A_s, decided on confidence intervals.

@@ -125,6 +125,17 @@ const FALLING_BEHIND: f64 = 0.8;
 /// whatever the RTT: every flow adds the same rate, which is what makes AIMD converge to
 /// equal shares, and the short cycle keeps utilisation high.
 const RESPONSE_TIME: Duration = Duration::from_millis(100);
+/// Below this fraction of the convergence band's centre (the rate settled at over-use), A_r
+/// is back where the path carried traffic without a queue, so additive increase runs
+/// [`RECOVERY_SPEEDUP`] times faster there. A capacity increase that comes just after a
+/// cut then shows seconds sooner, while the approach to the capacity itself, where the
+/// queue starts and overshoot costs delay, keeps the usual pace. The zone is a fraction of
+/// each flow's own rate at over-use, so a larger flow spends longer in it, but a cut
+/// narrows the difference between two flows by 15 % and the zone widens it by 5 %: shares
+/// still even out.
+const RECOVERY_ZONE: f64 = 0.95;
+/// How much faster additive increase runs below [`RECOVERY_ZONE`].
+const RECOVERY_SPEEDUP: f64 = 2.0;
 
 impl RateController {
     pub(crate) fn new(params: RateParams, initial: Bitrate) -> Self {
@@ -258,8 +269,13 @@ impl RateController {
         {
             self.converged_kbps = None;
         }
-        let step = if self.converged_kbps.is_some() {
-            1200.0 * 8.0 / RESPONSE_TIME.as_secs_f64() * dt
+        let step = if let Some(centre) = self.converged_kbps {
+            let pace = if self.rate.as_kbps_f64() < centre * RECOVERY_ZONE {
+                RECOVERY_SPEEDUP
+            } else {
+                1.0
+            };
+            pace * 1200.0 * 8.0 / RESPONSE_TIME.as_secs_f64() * dt
         } else {
             let eta = self.params.eta_per_second.powf(dt.min(1.0));
             (self.rate.as_bps_f64() * (eta - 1.0)).max(1000.0 * dt.min(1.0))
@@ -317,7 +333,8 @@ mod tests {
         let stale = Some(Bitrate::from_kbps(1200));
         let before = c.rate();
         let after = c.update(BandwidthUsage::Normal, stale, || settled, at(1100));
-        assert_eq!(after.saturating_sub(before), Bitrate::from_kbps(96));
+        // Additive, at the recovery pace: A_r (850) is below 0.95 × the band's centre.
+        assert_eq!(after.saturating_sub(before), Bitrate::from_kbps(192));
         assert!(c.link_capacity().is_some());
         // Once the rate now leaves the band too, the band is dropped.
         c.update(BandwidthUsage::Normal, stale, || stale, at(1200));
@@ -342,8 +359,22 @@ mod tests {
             let r = Some(Bitrate::from_kbps(kbps));
             c.update(BandwidthUsage::Overusing, r, || r, at(0));
             c.update(BandwidthUsage::Normal, r, || r, at(100));
+            // Just after the cut (0.85 × R) the increase runs twice as fast...
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, || r, at(1100));
+            let after = c.update(BandwidthUsage::Normal, r, || r, at(110));
+            assert_eq!(
+                after.saturating_sub(before),
+                Bitrate::from_bps(1920),
+                "at {kbps}k"
+            );
+            let mut t = 110;
+            while c.rate() < Bitrate::from_kbps(kbps).scale(RECOVERY_ZONE) {
+                t += 10;
+                c.update(BandwidthUsage::Normal, r, || r, at(t));
+            }
+            // ... and at the usual pace above 0.95 × R.
+            let before = c.rate();
+            let after = c.update(BandwidthUsage::Normal, r, || r, at(t + 1000));
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_kbps(96),
