@@ -44,14 +44,22 @@ pub(crate) struct AimdRateControl {
     state: State,
     link: LinkCapacity,
     last_change: Option<Timestamp>,
+    /// When the estimate was last cut: the interval between cuts runs from here, not from
+    /// the last increase (a verdict that flickers between normal and over-use would
+    /// otherwise hold every cut back).
+    last_decrease: Option<Timestamp>,
     latest_acknowledged: Option<Bitrate>,
 }
 
 const PACKET_BITS: f64 = 1200.0 * 8.0;
 const MIN_MULTIPLICATIVE_STEP_BPS: f64 = 1_000.0;
-/// Shortest time between two decreases while over-use persists. libwebrtc uses the RTT;
-/// a fixed interval at least as long as the round trips of the RFC 8867 suite (up to
-/// 300 ms plus queueing) keeps short- and long-RTT flows cutting at the same pace.
+/// Shortest time between two decreases. libwebrtc uses the RTT; a fixed interval at least
+/// as long as the round trips of the RFC 8867 suite (up to 300 ms plus queueing) keeps
+/// short- and long-RTT flows cutting at the same pace. It runs from the last decrease:
+/// libwebrtc's runs from the last change of any kind, so a verdict that flickers between
+/// normal and over-use (every 50 ms feedback on a queue near the threshold) keeps
+/// deferring the cut while the flow goes on increasing, and a flow whose cuts are deferred
+/// keeps more than its share.
 const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 /// After a decrease the estimate sits below the acknowledged rate; throughput this far
 /// below it means the path lost capacity, and waiting for the interval would let the
@@ -86,6 +94,7 @@ impl AimdRateControl {
             state: State::Hold,
             link: LinkCapacity::default(),
             last_change: None,
+            last_decrease: None,
             latest_acknowledged: None,
         }
     }
@@ -112,13 +121,12 @@ impl AimdRateControl {
         self.last_change = Some(now);
     }
 
-    /// Whether another decrease is due while over-use persists: once per
-    /// [`DECREASE_INTERVAL`], or at once if the path's latest throughput has fallen below
-    /// [`FALLING_BEHIND`] × the estimate (the capacity dropped: every further feedback
-    /// shows it).
+    /// Whether a decrease is due on over-use: [`DECREASE_INTERVAL`] after the last one, or
+    /// at once if the path's latest throughput has fallen below [`FALLING_BEHIND`] × the
+    /// estimate (the capacity dropped: every further feedback shows it).
     pub(crate) fn time_to_reduce_further(&self, now: Timestamp, acknowledged: Bitrate) -> bool {
         let interval = DECREASE_INTERVAL;
-        match self.last_change {
+        match self.last_decrease {
             None => true,
             Some(t) if now.saturating_duration_since(t) >= interval => true,
             Some(_) => acknowledged < self.current.scale(FALLING_BEHIND),
@@ -181,6 +189,7 @@ impl AimdRateControl {
                 }
                 self.state = State::Hold;
                 self.last_change = Some(now);
+                self.last_decrease = Some(now);
             }
         }
         self.current = self.params.bounds.clamp(next);
@@ -302,6 +311,19 @@ mod tests {
                 "at {kbps}k"
             );
         }
+    }
+
+    #[test]
+    fn increases_between_over_uses_do_not_hold_the_next_cut_back() {
+        let mut c = ctl();
+        let ack = Some(Bitrate::from_kbps(1000));
+        c.update(BandwidthUsage::Overusing, ack, at(0));
+        for t in [50, 100, 150, 200, 250, 300] {
+            c.update(BandwidthUsage::Normal, ack, at(t));
+        }
+        let throughput = Bitrate::from_kbps(1000);
+        assert!(!c.time_to_reduce_further(at(250), throughput));
+        assert!(c.time_to_reduce_further(at(300), throughput));
     }
 
     #[test]
