@@ -10,9 +10,10 @@
 //!   (on 20 packets that takes 7 losses; 5 % random loss gets there once in 30 000
 //!   windows): the cap becomes `target × (1 − p/2)` with the window's fraction p, at most
 //!   once per 300 ms + RTT;
-//! - **relax** (× `relax_per_second` per second) while the recent history (windows folded
-//!   with a decay of 0.8, about five windows) gives no such evidence: loss is moderate, as
-//!   random loss is, so it no longer justifies the cap;
+//! - **relax** (× `relax_per_second` per second, and by at least 96 kbit/s per second)
+//!   while the recent history (windows folded with a decay of 0.8, about five windows)
+//!   gives no such evidence: loss is moderate, as random loss is, so it no longer
+//!   justifies the cap;
 //! - **lift** the cap when the history shows loss below `low` with 99 % confidence: the
 //!   loss episode is over and the delay-based controller decides alone.
 //!
@@ -33,6 +34,13 @@ const Z: f64 = 2.576;
 const HISTORY_DECAY: f64 = 0.8;
 const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 const RELAX_INTERVAL: Duration = Duration::from_secs(1);
+/// The least the cap relaxes per second: the delay-based controllers' additive increase
+/// (one 1200-byte packet per 100 ms). Lifting the cap needs the history to show loss
+/// below `low` with confidence: over 300 packets, more than about five 1 s windows hold
+/// below roughly 600 kbit/s. A flow that a burst of queue-overflow loss cut to the floor would
+/// then climb back only by the multiplicative relax (8 %/s: 15 s from 150 to 500 kbit/s)
+/// while the flows that lost less keep its share.
+const RELAX_AT_LEAST_PER_SECOND: Bitrate = Bitrate::from_kbps(96);
 
 /// Thresholds and cadence of a [`LossController`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -169,13 +177,15 @@ impl LossController {
                 .last_relax
                 .map_or(RELAX_INTERVAL, |t| now.saturating_duration_since(t));
             if elapsed >= RELAX_INTERVAL {
-                let factor = self
-                    .params
-                    .relax_per_second
-                    .powf(elapsed.as_secs_f64().min(2.0));
+                let seconds = elapsed.as_secs_f64().min(2.0);
+                let factor = self.params.relax_per_second.powf(seconds);
+                let additive = self
+                    .limit
+                    .saturating_add(RELAX_AT_LEAST_PER_SECOND.scale(seconds));
                 self.limit = self
                     .limit
                     .scale(factor)
+                    .max(additive)
                     .saturating_add(Bitrate::from_kbps(1));
                 self.last_relax = Some(now);
             }
@@ -249,5 +259,27 @@ mod tests {
         }
         assert!(relaxed);
         assert_eq!(c.limit(), Bitrate::MAX, "lifted within {t} ms");
+    }
+
+    #[test]
+    fn a_low_rate_cap_relaxes_at_the_additive_pace_while_it_cannot_lift() {
+        let mut rng = Lcg(2);
+        let mut c = LossController::new(LossParams::default());
+        let target = Bitrate::from_kbps(200);
+        let rtt = Duration::from_millis(100);
+        // 20 packets a second: 200 kbit/s. Half of one window lost, then none.
+        feed(&mut c, 0, 20, 0.5, &mut rng);
+        let cap = c.update(target, rtt, Timestamp::from_millis(1000));
+        assert!(cap < target, "{cap}");
+        for second in 1..=5u64 {
+            let before = c.limit();
+            feed(&mut c, second * 1000, 20, 0.0, &mut rng);
+            let after = c.update(target, rtt, Timestamp::from_millis((second + 1) * 1000));
+            assert_ne!(after, Bitrate::MAX, "too few packets to lift the cap");
+            assert!(
+                after >= before.saturating_add(RELAX_AT_LEAST_PER_SECOND),
+                "second {second}: {before} -> {after}"
+            );
+        }
     }
 }

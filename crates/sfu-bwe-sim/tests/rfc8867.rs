@@ -35,7 +35,6 @@ const KNOWN_MISSES: &[(&str, &str, &str)] = &[
         "5.1-reorder",
         "flow 0 85 % after increase at 40 s (s)",
     ),
-    ("googcc", "5.2", "flow 0 85 % after increase at 100 s (s)"),
     ("googcc", "5.2", "flow 0 utilisation 105–125 s"),
     ("googcc", "5.8", "flow 0 85 % after start (s)"),
     ("googcc", "5.8", "flow 1 utilisation 70–120 s"),
