@@ -22,7 +22,8 @@
 //!
 //! Where it departs from libwebrtc, measured on the RFC 8867 suite of `sfu-bwe-sim`
 //! (`docs/bench-bwe.md`): additive increase and the interval between decreases do not
-//! depend on the RTT, so flows with different RTTs converge to equal shares; the additive
+//! depend on the RTT, so flows with different RTTs converge to equal shares, and that
+//! interval runs from the last decrease, not from the last increase; the additive
 //! step is one full packet per 100 ms, two while the estimate is below 0.9 of the capacity
 //! the last over-uses measured; periodic probes run only when the flow is calm, uses
 //! its estimate and has passed the capacity it last measured; and while a loss-based flow
