@@ -1,8 +1,10 @@
 //! Control blocks the sfu-kit bandwidth estimators share.
 //!
 //! Both estimators (`sfu-bwe-googcc`, `sfu-bwe-kalman`) combine a delay-based controller of
-//! their own with three pieces that do not depend on how delay is filtered:
+//! their own with pieces that do not depend on how delay is filtered:
 //!
+//! - [`additive_increase`]: the pace of additive increase, the same for every flow, and
+//!   faster while recovering from a cut;
 //! - [`LossController`]: a loss-based cap whose decisions need statistical evidence
 //!   (Wilson score intervals), so random loss does not read as congestion;
 //! - [`Prober`]: probe clusters at start and, when the path looks uncongested, periodically,
@@ -36,11 +38,13 @@
 #![forbid(unsafe_code)]
 
 mod competition;
+mod increase;
 mod loss;
 mod probe;
 #[cfg(test)]
 mod test_rng;
 
 pub use competition::{CompetitionDetector, CompetitionParams};
+pub use increase::{ADDITIVE_INCREASE_PER_SECOND, RECOVERY_SPEEDUP, additive_increase};
 pub use loss::{LossController, LossParams, wilson_interval};
 pub use probe::{PathState, ProbeParams, ProbeResult, Prober};

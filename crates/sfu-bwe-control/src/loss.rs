@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use sfu_bwe::{Bitrate, Timestamp};
 
+use crate::ADDITIVE_INCREASE_PER_SECOND;
+
 /// Fewest reports a window needs before it decides anything.
 const MIN_PACKETS: u32 = 20;
 /// The z-score a cut needs: the window's loss exceeds `high` with 99.9 % confidence.
@@ -34,13 +36,13 @@ const Z: f64 = 2.576;
 const HISTORY_DECAY: f64 = 0.8;
 const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 const RELAX_INTERVAL: Duration = Duration::from_secs(1);
-/// The least the cap relaxes per second: the delay-based controllers' additive increase
-/// (one 1200-byte packet per 100 ms). Lifting the cap needs the history to show loss
-/// below `low` with confidence: over 300 packets, more than about five 1 s windows hold
-/// below roughly 600 kbit/s. A flow that a burst of queue-overflow loss cut to the floor would
-/// then climb back only by the multiplicative relax (8 %/s: 15 s from 150 to 500 kbit/s)
-/// while the flows that lost less keep its share.
-const RELAX_AT_LEAST_PER_SECOND: Bitrate = Bitrate::from_kbps(96);
+/// The least the cap relaxes per second: the delay-based controllers' additive increase.
+/// Lifting the cap needs the history to show loss below `low` with confidence: over 300
+/// packets, more than about five 1 s windows hold below roughly 600 kbit/s. A flow that a
+/// burst of queue-overflow loss cut to the floor would then climb back only by the
+/// multiplicative relax (8 %/s: 15 s from 150 to 500 kbit/s) while the flows that lost
+/// less keep its share.
+const RELAX_AT_LEAST_PER_SECOND: Bitrate = ADDITIVE_INCREASE_PER_SECOND;
 
 /// Thresholds and cadence of a [`LossController`].
 #[derive(Debug, Clone, Copy, PartialEq)]

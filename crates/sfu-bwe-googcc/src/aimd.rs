@@ -19,6 +19,7 @@
 use std::time::Duration;
 
 use sfu_bwe::{BandwidthUsage, Bitrate, BitrateBounds, Timestamp};
+use sfu_bwe_control::additive_increase;
 
 use crate::link_capacity::LinkCapacity;
 
@@ -51,7 +52,6 @@ pub(crate) struct AimdRateControl {
     latest_acknowledged: Option<Bitrate>,
 }
 
-const PACKET_BITS: f64 = 1200.0 * 8.0;
 const MIN_MULTIPLICATIVE_STEP_BPS: f64 = 1_000.0;
 /// Shortest time between two decreases. libwebrtc uses the RTT; a fixed interval at least
 /// as long as the round trips of the RFC 8867 suite (up to 300 ms plus queueing) keeps
@@ -65,17 +65,9 @@ const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 /// below it means the path lost capacity, and waiting for the interval would let the
 /// queue grow.
 const FALLING_BEHIND: f64 = 0.8;
-/// Additive increase adds one full-size packet per this time: 96 kbit/s per second.
-/// libwebrtc adds about one average-size packet per RTT + 100 ms, which is slower, and
-/// faster for short-RTT flows than for long ones. A fixed, faster pace keeps the AIMD cycle
-/// short: higher utilisation, quicker convergence to equal shares, and a capacity increase
-/// shows within a few seconds.
-const RESPONSE_TIME: Duration = Duration::from_millis(100);
 /// Below this fraction of the link capacity the last over-uses measured, the estimate is
-/// back where the path carried traffic without a queue, so additive increase runs
-/// [`RECOVERY_SPEEDUP`] times faster there. A capacity increase that comes just after a
-/// cut then shows seconds sooner, while the approach to the capacity itself, where the
-/// queue starts and overshoot costs delay, keeps the usual pace. The zone is a fraction of
+/// back where the path carried traffic without a queue, so additive increase runs at the
+/// recovery pace there ([`sfu_bwe_control::RECOVERY_SPEEDUP`]). The zone is a fraction of
 /// each flow's own capacity, so a larger flow spends longer in it, but a cut narrows the
 /// difference between two flows by 15 % and the zone widens it by 2.5 %: shares still even
 /// out. The capacity here
@@ -83,8 +75,6 @@ const RESPONSE_TIME: Duration = Duration::from_millis(100);
 /// `sfu-bwe-kalman` measures its band with, so the zone ends lower than its 0.95 (0.95
 /// here met fewer runs of the RFC 8867 suite under `bwe-suite --perturb-ms 1`).
 const RECOVERY_ZONE: f64 = 0.9;
-/// How much faster additive increase runs below [`RECOVERY_ZONE`].
-const RECOVERY_SPEEDUP: f64 = 2.0;
 
 impl AimdRateControl {
     pub(crate) fn new(params: AimdParams, initial: Bitrate) -> Self {
@@ -227,19 +217,17 @@ impl AimdRateControl {
         Bitrate::from_bps_f64(step)
     }
 
-    /// One full-size packet per [`RESPONSE_TIME`], whatever the rate: every flow adds the
-    /// same rate per second, which is what makes AIMD converge to equal shares. Below
-    /// [`RECOVERY_ZONE`] of the link capacity, [`RECOVERY_SPEEDUP`] times that.
+    /// The shared additive pace, whatever the rate; the recovery pace below
+    /// [`RECOVERY_ZONE`] of the link capacity.
     fn additive_increase(&self, now: Timestamp) -> Bitrate {
-        let mut rate = PACKET_BITS / RESPONSE_TIME.as_secs_f64();
-        if self
+        let recovering = self
             .link
             .estimate()
-            .is_some_and(|c| self.current < c.scale(RECOVERY_ZONE))
-        {
-            rate *= RECOVERY_SPEEDUP;
-        }
-        Bitrate::from_bps_f64(rate * self.elapsed_s(now))
+            .is_some_and(|c| self.current < c.scale(RECOVERY_ZONE));
+        let elapsed = self
+            .last_change
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        additive_increase(elapsed, recovering)
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use sfu_bwe::{BandwidthUsage, Bitrate, BitrateBounds, DataSize, Timestamp};
+use sfu_bwe_control::additive_increase;
 
 /// Received rate R over the last `window` of receiver time.
 ///
@@ -121,21 +122,13 @@ const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 /// After a decrease A_r sits below R; R this far below A_r means the capacity dropped, and
 /// waiting for the interval would let the queue grow.
 const FALLING_BEHIND: f64 = 0.8;
-/// Additive increase adds one 1200-byte packet per this time (96 kbit/s per second),
-/// whatever the RTT: every flow adds the same rate, which is what makes AIMD converge to
-/// equal shares, and the short cycle keeps utilisation high.
-const RESPONSE_TIME: Duration = Duration::from_millis(100);
 /// Below this fraction of the convergence band's centre (the rate settled at over-use), A_r
-/// is back where the path carried traffic without a queue, so additive increase runs
-/// [`RECOVERY_SPEEDUP`] times faster there. A capacity increase that comes just after a
-/// cut then shows seconds sooner, while the approach to the capacity itself, where the
-/// queue starts and overshoot costs delay, keeps the usual pace. The zone is a fraction of
+/// is back where the path carried traffic without a queue, so additive increase runs at
+/// the recovery pace there ([`sfu_bwe_control::RECOVERY_SPEEDUP`]). The zone is a fraction of
 /// each flow's own rate at over-use, so a larger flow spends longer in it, but a cut
 /// narrows the difference between two flows by 15 % and the zone widens it by 5 %: shares
 /// still even out.
 const RECOVERY_ZONE: f64 = 0.95;
-/// How much faster additive increase runs below [`RECOVERY_ZONE`].
-const RECOVERY_SPEEDUP: f64 = 2.0;
 
 impl RateController {
     pub(crate) fn new(params: RateParams, initial: Bitrate) -> Self {
@@ -258,9 +251,10 @@ impl RateController {
         settled: impl FnOnce() -> Option<Bitrate>,
         now: Timestamp,
     ) {
-        let dt = self
+        let elapsed = self
             .last_change
-            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let dt = elapsed.as_secs_f64();
         self.last_change = Some(now);
         // The settled rate is at most R: only an R above the band can leave it.
         if let (Some(r), Some((_, high))) = (received, self.band())
@@ -270,17 +264,12 @@ impl RateController {
             self.converged_kbps = None;
         }
         let step = if let Some(centre) = self.converged_kbps {
-            let pace = if self.rate.as_kbps_f64() < centre * RECOVERY_ZONE {
-                RECOVERY_SPEEDUP
-            } else {
-                1.0
-            };
-            pace * 1200.0 * 8.0 / RESPONSE_TIME.as_secs_f64() * dt
+            additive_increase(elapsed, self.rate.as_kbps_f64() < centre * RECOVERY_ZONE)
         } else {
             let eta = self.params.eta_per_second.powf(dt.min(1.0));
-            (self.rate.as_bps_f64() * (eta - 1.0)).max(1000.0 * dt.min(1.0))
+            Bitrate::from_bps_f64((self.rate.as_bps_f64() * (eta - 1.0)).max(1000.0 * dt.min(1.0)))
         };
-        let mut next = self.rate.saturating_add(Bitrate::from_bps_f64(step));
+        let mut next = self.rate.saturating_add(step);
         // Never run further than 1.5 × what the path demonstrably carries.
         if let Some(r) = received {
             let cap = r.scale(1.5).saturating_add(Bitrate::from_kbps(10));
