@@ -124,8 +124,8 @@ const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 const FALLING_BEHIND: f64 = 0.8;
 /// Below this fraction of the convergence band's centre (the rate settled at over-use), A_r
 /// is back where the path carried traffic without a queue, so additive increase runs at
-/// the recovery pace there ([`sfu_bwe_control::RECOVERY_SPEEDUP`]). The zone is a fraction of
-/// each flow's own rate at over-use, so a larger flow spends longer in it, but a cut
+/// the recovery pace there ([`sfu_bwe_control::RECOVERY_SPEEDUP`]). The zone is a fraction
+/// of each flow's own rate at over-use, so a larger flow spends longer in it, but a cut
 /// narrows the difference between two flows by 15 % and the zone widens it by 5 %: shares
 /// still even out.
 const RECOVERY_ZONE: f64 = 0.95;
