@@ -71,8 +71,8 @@ const FALLING_BEHIND: f64 = 0.8;
 /// difference between two flows by 15 % and the zone widens it by 2.5 %: shares still even
 /// out. The capacity here is the whole 500 ms acknowledged rate, which reads at or above
 /// the settled rate `sfu-bwe-kalman` measures its band with, and kalman's 0.95 is a
-/// trade here: on 30 seeds of the RFC 8867 suite 0.9 meets 614 runs of 720 as specified
-/// and 564 under `bwe-suite --perturb-ms 1`, 0.95 meets 559 and 585 (docs/bench-bwe.md).
+/// trade here: on 30 seeds of the RFC 8867 suite 0.9 meets 707 runs of 720 as specified
+/// and 608 under `bwe-suite --perturb-ms 1`, 0.95 meets 589 and 617 (docs/bench-bwe.md).
 const RECOVERY_ZONE: f64 = 0.9;
 
 impl AimdRateControl {

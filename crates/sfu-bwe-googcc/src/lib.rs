@@ -26,7 +26,9 @@
 //! interval runs from the last decrease, not from the last increase; the additive
 //! step is one full packet per 100 ms, two while the estimate is below 0.9 of the capacity
 //! the last over-uses measured; periodic probes run only when the flow is calm, uses
-//! its estimate and has passed the capacity it last measured; and while a loss-based flow
+//! its estimate and has passed the capacity it last measured; an over-use within 300 ms
+//! of a probe result cuts from that result where the acknowledged rate reads lower; and
+//! while a loss-based flow
 //! keeps the queue full, over-use is read from loss instead of delay.
 //!
 //! What it deliberately does not do: read a clock (time comes from the feedback's
