@@ -67,6 +67,7 @@ const DEFAULT_RTT: Duration = Duration::from_millis(200);
 /// 0.85 × the first 500 ms window), then needed 3 s to climb back. On the suite,
 /// 200–350 ms give the same results; 100 ms and 450 ms fewer.
 const PROBE_MEASUREMENT_HOLDS: Duration = Duration::from_millis(300);
+
 impl GoogCcEstimator {
     /// An estimator with a validated `config`.
     pub fn new(config: GoogCcConfig) -> Result<Self, GoogCcConfigError> {

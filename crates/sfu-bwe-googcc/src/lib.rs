@@ -28,8 +28,8 @@
 //! the last over-uses measured; periodic probes run only when the flow is calm, uses
 //! its estimate and has passed the capacity it last measured; an over-use within 300 ms
 //! of a probe result cuts from that result where the acknowledged rate reads lower; and
-//! while a loss-based flow
-//! keeps the queue full, over-use is read from loss instead of delay.
+//! while a loss-based flow keeps the queue full, over-use is read from loss instead of
+//! delay.
 //!
 //! What it deliberately does not do: read a clock (time comes from the feedback's
 //! `received_at`), touch I/O, parse RTCP, or pace (the caller sends the probe clusters
