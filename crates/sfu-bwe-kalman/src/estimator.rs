@@ -13,6 +13,7 @@ use crate::config::{KalmanConfig, KalmanConfigError};
 use crate::delay::DelayEstimator;
 use crate::loss::LossEstimator;
 use crate::rate::{IncomingRate, RateController, RateParams};
+use crate::reaction::ReactionHold;
 
 /// The original GCC estimator: [`DelayEstimator`] → rate controller (A_r), with
 /// [`LossEstimator`] (A_s) as a cap; the estimate is `clamp(min(A_r, A_s))`.
@@ -37,15 +38,12 @@ pub struct BandwidthEstimator {
     competition: CompetitionDetector,
     rtt: Duration,
     last_overuse: Option<Timestamp>,
-    overuse_since: Option<Timestamp>,
+    hold: ReactionHold,
     samples: Vec<TwccSample>,
     estimate: Bitrate,
 }
 
 const DEFAULT_RTT: Duration = Duration::from_millis(200);
-/// Over-use acts this long after it began, minus the flow's RTT (see
-/// `equalised_usage`).
-const REACTION_TIME: Duration = Duration::from_millis(150);
 /// The span of the recent received rate that decreases start from.
 const RECENT_SPAN: Duration = Duration::from_millis(150);
 impl BandwidthEstimator {
@@ -72,7 +70,7 @@ impl BandwidthEstimator {
             competition: CompetitionDetector::new(CompetitionParams::default()),
             rtt: DEFAULT_RTT,
             last_overuse: None,
-            overuse_since: None,
+            hold: ReactionHold::default(),
             samples: Vec::with_capacity(64),
             estimate: config.initial_bitrate,
             config,
@@ -126,30 +124,14 @@ impl BandwidthEstimator {
     pub fn competing(&self) -> bool {
         self.competition.competing()
     }
+}
 
-    /// The detector's verdict, with over-use held back until it has lasted
-    /// [`REACTION_TIME`] − RTT: flows sharing a queue then all react about the same time
-    /// after it started to grow, instead of the shortest-RTT flow cutting first, draining
-    /// the queue, and leaving the longer-RTT flows a larger share. A capacity drop does not
-    /// wait: when the received rate falls well below the estimate, over-use counts at once.
-    fn equalised_usage(&mut self, now: Timestamp) -> BandwidthUsage {
-        let usage = self.delay.usage();
-        if usage != BandwidthUsage::Overusing {
-            self.overuse_since = None;
-            return usage;
-        }
-        let since = *self.overuse_since.get_or_insert(now);
-        let wait = REACTION_TIME.saturating_sub(self.rtt);
-        let falling = match (self.incoming.recent_rate(RECENT_SPAN), self.incoming.rate()) {
-            (Some(recent), _) => recent < self.estimate.scale(0.8),
-            (None, Some(r)) => r < self.estimate.scale(0.8),
-            (None, None) => true,
-        };
-        if falling || now.saturating_duration_since(since) >= wait {
-            BandwidthUsage::Overusing
-        } else {
-            BandwidthUsage::Normal
-        }
+/// Whether the received rate shows the capacity fell: well below the estimate.
+fn falling(incoming: &IncomingRate, estimate: Bitrate) -> bool {
+    match (incoming.recent_rate(RECENT_SPAN), incoming.rate()) {
+        (Some(recent), _) => recent < estimate.scale(0.8),
+        (None, Some(r)) => r < estimate.scale(0.8),
+        (None, None) => true,
     }
 }
 
@@ -184,7 +166,10 @@ impl CongestionControl for BandwidthEstimator {
                 }
             }
             self.competition.update(now);
-            let delay = self.equalised_usage(now);
+            let falling = || falling(&self.incoming, self.estimate);
+            let delay = self
+                .hold
+                .verdict(self.delay.usage(), self.rtt, falling, now);
             let usage = self.competition.verdict(delay, lost_any, self.rtt, now);
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);
@@ -196,7 +181,9 @@ impl CongestionControl for BandwidthEstimator {
                 (Some(r), Some(recent)) => Some(r.min(recent)),
                 (r, recent) => r.or(recent),
             };
-            self.rate.update(usage, incoming.rate(), settled, now);
+            let measure_lag = self.rtt.saturating_add(RECENT_SPAN);
+            self.rate
+                .update(usage, incoming.rate(), settled, measure_lag, now);
             if let Some(rate) = probed
                 && usage != BandwidthUsage::Overusing
             {

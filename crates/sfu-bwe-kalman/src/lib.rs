@@ -62,6 +62,7 @@ mod estimator;
 mod group;
 mod loss;
 mod rate;
+mod reaction;
 mod subscriber;
 
 pub use config::{KalmanConfig, KalmanConfigError};

@@ -109,6 +109,7 @@ pub(crate) struct RateController {
     rate: Bitrate,
     state: State,
     last_change: Option<Timestamp>,
+    last_decrease: Option<Timestamp>,
     /// Average of R at decreases and its normalised variance (kbit/s): "close to
     /// convergence" is within three standard deviations of it.
     converged_kbps: Option<f64>,
@@ -137,6 +138,7 @@ impl RateController {
             rate: params.bounds.clamp(initial),
             state: State::Hold,
             last_change: None,
+            last_decrease: None,
             converged_kbps: None,
             converged_var: 0.4,
         }
@@ -182,11 +184,17 @@ impl RateController {
     /// would still hold the rate from before the last cut for up to a window after it, read
     /// above the band, and drop the flow into multiplicative increase; the longer a flow's
     /// RTT, the more often. `received` caps an increase.
+    ///
+    /// `measure_lag` is how long after a decrease the settled rate holds only packets sent
+    /// after it (a round trip plus its span). Until then it still shows the rate before the
+    /// cut, which the queue drained by the other flows' cuts lets through faster than the
+    /// flow's share, so it cannot show that the band was left.
     pub(crate) fn update(
         &mut self,
         usage: BandwidthUsage,
         received: Option<Bitrate>,
         settled: impl FnOnce() -> Option<Bitrate>,
+        measure_lag: Duration,
         now: Timestamp,
     ) -> Bitrate {
         match usage {
@@ -210,7 +218,7 @@ impl RateController {
                     self.state = State::Increase;
                     self.last_change = Some(now);
                 } else {
-                    self.increase(received, settled, now);
+                    self.increase(received, settled, measure_lag, now);
                 }
             }
         }
@@ -221,6 +229,7 @@ impl RateController {
     fn decrease(&mut self, received: Option<Bitrate>, now: Timestamp) {
         self.state = State::Decrease;
         self.last_change = Some(now);
+        self.last_decrease = Some(now);
         let Some(r) = received else {
             self.rate = self.rate.scale(0.5);
             return;
@@ -249,6 +258,7 @@ impl RateController {
         &mut self,
         received: Option<Bitrate>,
         settled: impl FnOnce() -> Option<Bitrate>,
+        measure_lag: Duration,
         now: Timestamp,
     ) {
         let elapsed = self
@@ -256,8 +266,12 @@ impl RateController {
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         let dt = elapsed.as_secs_f64();
         self.last_change = Some(now);
+        let measured_since_cut = self
+            .last_decrease
+            .is_none_or(|t| now.saturating_duration_since(t) >= measure_lag);
         // The settled rate is at most R: only an R above the band can leave it.
         if let (Some(r), Some((_, high))) = (received, self.band())
+            && measured_since_cut
             && r.as_kbps_f64() > high
             && settled().is_some_and(|s| s.as_kbps_f64() > high)
         {
@@ -298,6 +312,9 @@ mod tests {
         Timestamp::from_millis(ms)
     }
 
+    /// Round trip plus the settled rate's span.
+    const LAG: Duration = Duration::from_millis(250);
+
     #[test]
     fn overuse_sets_beta_times_the_settled_rate() {
         let mut c = ctl();
@@ -306,6 +323,7 @@ mod tests {
                 BandwidthUsage::Overusing,
                 Some(Bitrate::from_kbps(1000)),
                 || Some(Bitrate::from_kbps(900)),
+                LAG,
                 at(0)
             ),
             Bitrate::from_kbps(765)
@@ -316,17 +334,32 @@ mod tests {
     fn a_window_still_holding_the_rate_before_a_cut_keeps_the_increase_additive() {
         let mut c = ctl();
         let settled = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Overusing, settled, || settled, at(0));
-        c.update(BandwidthUsage::Normal, settled, || settled, at(100));
+        c.update(BandwidthUsage::Overusing, settled, || settled, LAG, at(0));
+        c.update(BandwidthUsage::Normal, settled, || settled, LAG, at(100));
         // R over the window reads 20 % above the band's centre, the rate now does not.
         let stale = Some(Bitrate::from_kbps(1200));
         let before = c.rate();
-        let after = c.update(BandwidthUsage::Normal, stale, || settled, at(1100));
+        let after = c.update(BandwidthUsage::Normal, stale, || settled, LAG, at(1100));
         // Additive, at the recovery pace: A_r (850) is below 0.95 × the band's centre.
         assert_eq!(after.saturating_sub(before), Bitrate::from_kbps(192));
         assert!(c.link_capacity().is_some());
         // Once the rate now leaves the band too, the band is dropped.
-        c.update(BandwidthUsage::Normal, stale, || stale, at(1200));
+        c.update(BandwidthUsage::Normal, stale, || stale, LAG, at(1200));
+        assert!(c.link_capacity().is_none());
+    }
+
+    #[test]
+    fn a_rate_measured_before_the_cut_does_not_leave_the_band() {
+        let mut c = ctl();
+        let settled = Some(Bitrate::from_kbps(1000));
+        c.update(BandwidthUsage::Overusing, settled, || settled, LAG, at(0));
+        c.update(BandwidthUsage::Normal, settled, || settled, LAG, at(100));
+        // Within the lag both rates read 20 % above the band: packets sent before the cut.
+        let before = Some(Bitrate::from_kbps(1200));
+        c.update(BandwidthUsage::Normal, before, || before, LAG, at(200));
+        assert!(c.link_capacity().is_some());
+        // Past it they show the path carries more.
+        c.update(BandwidthUsage::Normal, before, || before, LAG, at(300));
         assert!(c.link_capacity().is_none());
     }
 
@@ -334,9 +367,9 @@ mod tests {
     fn increase_is_multiplicative_before_convergence() {
         let mut c = ctl();
         let r = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Normal, r, || r, at(0));
+        c.update(BandwidthUsage::Normal, r, || r, LAG, at(0));
         assert_eq!(
-            c.update(BandwidthUsage::Normal, r, || r, at(1000)),
+            c.update(BandwidthUsage::Normal, r, || r, LAG, at(1000)),
             Bitrate::from_kbps(1080)
         );
     }
@@ -346,11 +379,11 @@ mod tests {
         for kbps in [300, 1000, 3000] {
             let mut c = ctl();
             let r = Some(Bitrate::from_kbps(kbps));
-            c.update(BandwidthUsage::Overusing, r, || r, at(0));
-            c.update(BandwidthUsage::Normal, r, || r, at(100));
+            c.update(BandwidthUsage::Overusing, r, || r, LAG, at(0));
+            c.update(BandwidthUsage::Normal, r, || r, LAG, at(100));
             // Just after the cut (0.85 × R) the increase runs twice as fast...
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, || r, at(110));
+            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, at(110));
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_bps(1920),
@@ -359,11 +392,11 @@ mod tests {
             let mut t = 110;
             while c.rate() < Bitrate::from_kbps(kbps).scale(RECOVERY_ZONE) {
                 t += 10;
-                c.update(BandwidthUsage::Normal, r, || r, at(t));
+                c.update(BandwidthUsage::Normal, r, || r, LAG, at(t));
             }
             // ... and at the usual pace above 0.95 × R.
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, || r, at(t + 1000));
+            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, at(t + 1000));
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_kbps(96),
