@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use sfu_bwe::Bitrate;
 
 use super::Client;
-use crate::allocation::{Demand, UNMEASURED_LAYER, allocate};
+use crate::allocation::{Demand, KEEP_SLACK, UNMEASURED_LAYER, allocate};
 use crate::layer_tracker::MAX_LAYERS;
 use crate::propagate::{ClientOutput, LayerChangeReason};
 use crate::track::OutState;
@@ -17,6 +17,19 @@ const PAUSE_AFTER: Duration = Duration::from_secs(2);
 const PADDING_OVER_ESTIMATE: f64 = 1.25;
 
 impl Client {
+    /// After the estimate changed: when what the tracks were granted at the last allocation
+    /// no longer fits it, even with the slack an allocation allows them, brings the next
+    /// allocation forward to now. On a link that fell, every interval waited keeps a layer
+    /// the link cannot carry while the queue and the loss grow. A rising estimate still
+    /// waits for the interval.
+    pub(super) fn allocate_soon_if_short(&mut self) {
+        if let Some(estimate) = self.estimation.estimate()
+            && estimate.scale(1.0 + KEEP_SLACK) < self.granted
+        {
+            self.next_allocation = self.next_allocation.min(self.last_now);
+        }
+    }
+
     /// Splits the budget (the lower of the estimate and the application's cap) over the
     /// open tracks: pauses what it cannot carry, resumes what it can again, and gives each
     /// video track the budget its layer selector decides with.
@@ -45,6 +58,7 @@ impl Client {
         }
         let mut grants = vec![None; open.len()];
         let mut probe = None;
+        let mut granted = Bitrate::ZERO;
         if let Some(budget) = budget {
             let demands: Vec<Demand<'_>> = open
                 .iter()
@@ -60,6 +74,7 @@ impl Client {
                 })
                 .collect();
             let (used, next_step) = allocate(budget, &demands, &mut grants);
+            granted = used;
             let desired = demands
                 .iter()
                 .filter_map(|d| d.layers.last().map(|&r| r.max(UNMEASURED_LAYER)))
@@ -128,6 +143,7 @@ impl Client {
             }
         }
 
+        self.granted = granted;
         if let Some((mut minimum, desired)) = probe
             && self.estimation.kind().is_adaptive()
         {

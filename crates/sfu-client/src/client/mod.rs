@@ -170,6 +170,8 @@ pub struct Client {
     budget_reason: LayerChangeReason,
     /// The budget of the last allocation (`None`: unlimited).
     budget: Option<Bitrate>,
+    /// What the last allocation granted the tracks, in all (zero with no budget).
+    granted: Bitrate,
     /// The latest time seen in any input (creation time at first).
     last_now: Instant,
     stats: ClientStats,
@@ -214,6 +216,7 @@ impl Client {
             estimation,
             next_allocation: created,
             budget_reason: LayerChangeReason::Estimate,
+            granted: Bitrate::ZERO,
             budget: None,
             last_now: created,
             rtcp: StatsCollector::default(),
@@ -658,6 +661,7 @@ impl Client {
                 debug!(client = %self.id, kbps = estimate.as_u64() / 1000, "str0m's estimate");
                 self.estimation
                     .on_str0m_estimate(Bitrate::from_bps(estimate.as_u64()));
+                self.allocate_soon_if_short();
             }
             Event::RawPacket(raw) => match *raw {
                 RawPacket::RtpTx(header, packet) => {
@@ -667,6 +671,7 @@ impl Client {
                 }
                 RawPacket::RtcpRx(Rtcp::Twcc(twcc)) => {
                     self.estimation.on_twcc(twcc, self.last_now);
+                    self.allocate_soon_if_short();
                 }
                 _ => {}
             },
