@@ -127,7 +127,7 @@ impl BandwidthEstimator {
 }
 
 /// Whether the received rate shows the capacity fell: well below the estimate.
-fn falling(incoming: &IncomingRate, estimate: Bitrate) -> bool {
+fn capacity_fell(incoming: &IncomingRate, estimate: Bitrate) -> bool {
     match (incoming.recent_rate(RECENT_SPAN), incoming.rate()) {
         (Some(recent), _) => recent < estimate.scale(0.8),
         (None, Some(r)) => r < estimate.scale(0.8),
@@ -166,10 +166,8 @@ impl CongestionControl for BandwidthEstimator {
                 }
             }
             self.competition.update(now);
-            let falling = || falling(&self.incoming, self.estimate);
-            let delay = self
-                .hold
-                .verdict(self.delay.usage(), self.rtt, falling, now);
+            let fell = || capacity_fell(&self.incoming, self.estimate);
+            let delay = self.hold.verdict(self.delay.usage(), self.rtt, fell, now);
             let usage = self.competition.verdict(delay, lost_any, self.rtt, now);
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);

@@ -8,9 +8,9 @@
 //!   β × the received rate R, multiplicative increase far from convergence and additive
 //!   near it (twice as fast below 0.95 of the rate at the last over-uses, where no queue
 //!   forms). Unlike the draft, the additive step (one packet per 100 ms) and the interval
-//!   between decreases do not depend on the RTT, and every flow reacts once to every
-//!   over-use episode, a flow whose RTT is under 150 ms only after holding it for the
-//!   difference, so flows with different RTTs converge to equal shares (RFC 8867 §5.5
+//!   between decreases do not depend on the RTT, and every flow reacts to every over-use
+//!   episode, even one the other flows' cuts ended, a flow whose RTT is under 150 ms only
+//!   after holding it for the difference, so flows with different RTTs converge to equal shares (RFC 8867 §5.5
 //!   in `sfu-bwe-sim`).
 //! - [`LossEstimator`] (§6): the loss-based cap A_s, decided on confidence intervals.
 //! - From `sfu-bwe-control`: probe clusters at start and when the flow is calm, and

@@ -9,7 +9,7 @@ const REACTION_TIME: Duration = Duration::from_millis(150);
 
 /// Turns the detector's verdicts into the ones the rate controller acts on, so that flows
 /// sharing a queue all react to an over-use episode about the same time after it began,
-/// and each reacts to it exactly once.
+/// and none skips it because the others' cuts ended it first.
 ///
 /// - An episode begins with the detector's first over-use. It acts once it has lasted
 ///   [`REACTION_TIME`] − RTT: a short-RTT flow sees the queue grow first, and cutting at
