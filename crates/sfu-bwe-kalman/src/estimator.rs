@@ -46,6 +46,8 @@ pub struct BandwidthEstimator {
 const DEFAULT_RTT: Duration = Duration::from_millis(200);
 /// The span of the recent received rate that decreases start from.
 const RECENT_SPAN: Duration = Duration::from_millis(150);
+/// The shorter span a decrease starts from once the received rate shows the capacity fell.
+const FALLEN_SPAN: Duration = Duration::from_millis(75);
 impl BandwidthEstimator {
     /// An estimator with a validated `config`.
     pub fn new(config: KalmanConfig) -> Result<Self, KalmanConfigError> {
@@ -135,6 +137,26 @@ fn capacity_fell(incoming: &IncomingRate, estimate: Bitrate) -> bool {
     }
 }
 
+/// The rate a decrease starts from: what the path carries now.
+///
+/// After a capacity drop the window's average lags by half a window, so the lower of it and
+/// the last [`RECENT_SPAN`] is taken. Once the received rate shows the capacity fell
+/// ([`capacity_fell`]), the recent span still holds packets that passed before the drop, and
+/// a cut from it lands above the new capacity and needs a second cut a round trip later; the
+/// last [`FALLEN_SPAN`] holds fewer of them.
+fn settled_rate(incoming: &IncomingRate, estimate: Bitrate) -> Option<Bitrate> {
+    let settled = match (incoming.rate(), incoming.recent_rate(RECENT_SPAN)) {
+        (Some(r), Some(recent)) => Some(r.min(recent)),
+        (r, recent) => r.or(recent),
+    }?;
+    if capacity_fell(incoming, estimate)
+        && let Some(short) = incoming.recent_rate(FALLEN_SPAN)
+    {
+        return Some(settled.min(short));
+    }
+    Some(settled)
+}
+
 impl CongestionControl for BandwidthEstimator {
     fn on_packet_sent(&mut self, packet: SentPacket) {
         self.prober.on_sent(&packet);
@@ -172,13 +194,9 @@ impl CongestionControl for BandwidthEstimator {
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);
             }
-            // What the path carries now: after a capacity drop the window's average lags by
-            // half a window, and a cut from it leaves a queue.
             let incoming = &self.incoming;
-            let settled = || match (incoming.rate(), incoming.recent_rate(RECENT_SPAN)) {
-                (Some(r), Some(recent)) => Some(r.min(recent)),
-                (r, recent) => r.or(recent),
-            };
+            let estimate = self.estimate;
+            let settled = || settled_rate(incoming, estimate);
             let measure_lag = self.rtt.saturating_add(RECENT_SPAN);
             self.rate
                 .update(usage, incoming.rate(), settled, measure_lag, now);
@@ -210,5 +228,48 @@ impl CongestionControl for BandwidthEstimator {
 
     fn estimate(&self) -> BandwidthEstimate {
         BandwidthEstimate::new(self.estimate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PACKET: DataSize = DataSize::from_bytes(1200);
+
+    /// A flow received at 1 Mbit/s for a second, then at 500 kbit/s for `after_ms`.
+    fn halved_after(after_ms: u64) -> IncomingRate {
+        let mut r = IncomingRate::new(Duration::from_millis(500));
+        let mut t = 0;
+        while t < 1_000_000 {
+            r.push(Timestamp::from_micros(t), PACKET);
+            t += 9_600;
+        }
+        let end = t + after_ms * 1000;
+        while t < end {
+            r.push(Timestamp::from_micros(t), PACKET);
+            t += 19_200;
+        }
+        r
+    }
+
+    #[test]
+    fn settled_rate_follows_a_steady_flow() {
+        let r = halved_after(0);
+        let kbps = settled_rate(&r, Bitrate::from_kbps(1000))
+            .expect("window full")
+            .as_kbps_f64();
+        assert!((kbps - 1000.0).abs() < 20.0, "{kbps}");
+    }
+
+    #[test]
+    fn settled_rate_after_a_fall_reads_the_new_rate() {
+        // 100 ms after the rate halved the last 150 ms still holds 50 ms of the old rate
+        // (about 667 kbit/s); a cut from that would land above the new capacity.
+        let r = halved_after(100);
+        let kbps = settled_rate(&r, Bitrate::from_kbps(1000))
+            .expect("window full")
+            .as_kbps_f64();
+        assert!(kbps < 560.0, "{kbps}");
     }
 }
