@@ -9,7 +9,9 @@
 //!   found in a few steps instead of by additive increase.
 //!
 //! A cluster is every packet sent during its window. Its result needs 80 % of its packets
-//! received; it is `min(send rate, receive rate)`, and when the path delivered less than
+//! received; it is `min(send rate, receive rate)`, both over the received packets (so
+//! random loss does not read as a path that fell behind; a queue that overflows still
+//! shows as a receive rate below the send rate), and when the path delivered less than
 //! 90 % of the send rate, `0.95 ×` the receive rate — the path's capacity as this flow saw
 //! it. The start probes accept that capacity reading; a periodic probe is only trusted when
 //! the path kept up (≥ 90 %), since on a shared, saturated link the share a burst gets
@@ -128,15 +130,16 @@ struct Cluster {
     start: Timestamp,
     end: Timestamp,
     sent: u32,
-    sent_bytes: DataSize,
-    first_send: Option<Timestamp>,
-    last_send: Timestamp,
-    last_size: DataSize,
     received: u32,
     received_bytes: DataSize,
     first_arrival: Timestamp,
     first_size: DataSize,
     last_arrival: Timestamp,
+    /// Send time of the first and the last received packet, and the last one's size: the
+    /// send rate is measured over the packets that arrived.
+    first_received_send: Option<Timestamp>,
+    last_received_send: Timestamp,
+    last_received_size: DataSize,
 }
 
 const MAX_CLUSTERS: usize = 2;
@@ -235,15 +238,14 @@ impl Prober {
             start: now,
             end,
             sent: 0,
-            sent_bytes: DataSize::ZERO,
-            first_send: None,
-            last_send: now,
-            last_size: DataSize::ZERO,
             received: 0,
             received_bytes: DataSize::ZERO,
             first_arrival: Timestamp::MAX,
             first_size: DataSize::ZERO,
             last_arrival: Timestamp::ZERO,
+            first_received_send: None,
+            last_received_send: now,
+            last_received_size: DataSize::ZERO,
         });
         self.last_end = Some(end);
         self.follow_up_at = None;
@@ -270,10 +272,6 @@ impl Prober {
         for c in self.clusters.iter_mut().flatten() {
             if packet.send_time >= c.start && packet.send_time < c.end {
                 c.sent += 1;
-                c.sent_bytes = c.sent_bytes.saturating_add(packet.size);
-                c.first_send.get_or_insert(packet.send_time);
-                c.last_send = packet.send_time;
-                c.last_size = packet.size;
             }
         }
     }
@@ -294,6 +292,11 @@ impl Prober {
                         c.first_size = sample.size;
                     }
                     c.last_arrival = c.last_arrival.max(a);
+                    c.first_received_send.get_or_insert(t);
+                    if t >= c.last_received_send {
+                        c.last_received_send = t;
+                        c.last_received_size = sample.size;
+                    }
                 }
             } else if t >= c.end || now.saturating_duration_since(c.end) > RESULT_TIMEOUT {
                 let cluster = *c;
@@ -310,13 +313,20 @@ impl Prober {
     }
 
     fn measure(c: &Cluster) -> Option<ProbeResult> {
-        let first_send = c.first_send?;
         if c.sent < 3 || f64::from(c.received) < 0.8 * f64::from(c.sent) {
             return None;
         }
-        let send_span = c.last_send.saturating_duration_since(first_send);
+        // Both rates count the received packets only: a packet lost on the way says
+        // nothing about the rate the path kept up with, and counting it on the send side
+        // would make random loss read as a path that fell behind.
+        let send_span = c
+            .last_received_send
+            .saturating_duration_since(c.first_received_send?);
         let receive_span = c.last_arrival.saturating_duration_since(c.first_arrival);
-        let send = Bitrate::from_size_over(c.sent_bytes.saturating_sub(c.last_size), send_span)?;
+        let send = Bitrate::from_size_over(
+            c.received_bytes.saturating_sub(c.last_received_size),
+            send_span,
+        )?;
         let receive =
             Bitrate::from_size_over(c.received_bytes.saturating_sub(c.first_size), receive_span)?;
         if receive.as_bps_f64() > 2.0 * send.as_bps_f64() {
@@ -380,6 +390,17 @@ mod tests {
         at: Timestamp,
         capacity: Bitrate,
     ) -> Option<ProbeResult> {
+        run_cluster_losing(p, cluster, at, capacity, &[])
+    }
+
+    /// [`run_cluster`], with the cluster's packets numbered in `lost` lost on the way.
+    fn run_cluster_losing(
+        p: &mut Prober,
+        cluster: ProbeCluster,
+        at: Timestamp,
+        capacity: Bitrate,
+        lost: &[u16],
+    ) -> Option<ProbeResult> {
         let gap = cluster.rate.time_to_send(PACKET).expect("positive rate");
         let service = capacity.time_to_send(PACKET).expect("positive capacity");
         let mut t = at;
@@ -393,11 +414,16 @@ mod tests {
                 size: PACKET,
             };
             p.on_sent(&packet);
-            busy = busy.max(t).saturating_add(service);
+            let arrival = if lost.contains(&seq) {
+                None
+            } else {
+                busy = busy.max(t).saturating_add(service);
+                Some(busy)
+            };
             samples.push(TwccSample {
                 seq: packet.seq,
                 send_time: t,
-                arrival: Some(busy),
+                arrival,
                 size: PACKET,
             });
             seq += 1;
@@ -475,6 +501,22 @@ mod tests {
             p.poll(Timestamp::from_millis(3200), &path(r.rate, true))
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_packet_lost_at_random_does_not_read_as_a_path_that_fell_behind() {
+        let mut p = Prober::new(ProbeParams {
+            initial_scales: [0.0, 0.0],
+            ..ProbeParams::default()
+        });
+        let est = Bitrate::from_kbps(1000);
+        let t = Timestamp::from_millis(10);
+        let c = p.poll(t, &path(est, true)).expect("periodic probe");
+        // Ten packets; the fifth is lost on a path with room to spare.
+        let r = run_cluster_losing(&mut p, c, t, Bitrate::from_kbps(5000), &[4])
+            .expect("the path kept up with what it carried");
+        // The rate of what arrived: nine packets of ten.
+        assert!(r.rate.as_kbps_f64() > 1300.0, "{r:?}");
     }
 
     #[test]
