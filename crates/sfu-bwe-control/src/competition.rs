@@ -5,9 +5,8 @@
 //! and again while the queue stays full, and ends near its minimum rate. The detector
 //! recognises that situation from two facts the owner reports:
 //!
-//! - one-way delays of received packets: the **queue** is the smallest delay of the last
-//!   second or so minus the smallest of the last 120 s (the path's base delay as far as
-//!   seen);
+//! - the standing **queue** ([`QueueDelay::standing`](crate::QueueDelay::standing)): the
+//!   smallest delay of the last second or so over the path's base delay;
 //! - **loss events**: packets dropped although the owner backs off on delay.
 //!
 //! It enters *competing* when the queue has stayed above `enter_queue` for `enter_hold`
@@ -58,11 +57,6 @@ impl Default for CompetitionParams {
     }
 }
 
-/// Buckets of one-way delay history kept for the base delay, and their width: 120 s, long
-/// enough to span the sawtooth of a TCP flow in a one-second queue.
-const BASE_BUCKETS: usize = 30;
-const BASE_BUCKET_S: u64 = 4;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Yielding,
@@ -74,19 +68,6 @@ enum Mode {
 #[derive(Debug, Clone)]
 pub struct CompetitionDetector {
     params: CompetitionParams,
-    /// Smallest one-way delay (µs, arbitrary offset) per bucket, ring indexed by bucket.
-    minima: [i64; BASE_BUCKETS],
-    /// The bucket number each slot holds.
-    slot_bucket: [u64; BASE_BUCKETS],
-    /// The second of the newest sample, and the smallest delays of that second and the
-    /// one before.
-    second: u64,
-    second_min: i64,
-    previous_min: i64,
-    /// The smallest delay over the buckets still in the window, recomputed when a new
-    /// bucket starts (every 4 s) and lowered by each sample in between.
-    base: i64,
-    newest_bucket: u64,
     above_since: Option<Timestamp>,
     long_since: Option<Timestamp>,
     last_loss: Option<Timestamp>,
@@ -100,13 +81,6 @@ impl CompetitionDetector {
     pub fn new(params: CompetitionParams) -> Self {
         Self {
             params,
-            minima: [i64::MAX; BASE_BUCKETS],
-            slot_bucket: [u64::MAX; BASE_BUCKETS],
-            second: 0,
-            second_min: i64::MAX,
-            previous_min: i64::MAX,
-            base: i64::MAX,
-            newest_bucket: 0,
             above_since: None,
             long_since: None,
             last_loss: None,
@@ -119,45 +93,6 @@ impl CompetitionDetector {
     #[must_use]
     pub fn competing(&self) -> bool {
         matches!(self.mode, Mode::Competing { .. })
-    }
-
-    /// A packet sent at `send` (sender clock) arrived at `arrival` (receiver clock). O(1).
-    pub fn on_delay(&mut self, send: Timestamp, arrival: Timestamp) {
-        let delay = arrival.as_micros() as i64 - send.as_micros() as i64;
-        let second = send.as_micros() / 1_000_000;
-        let bucket = second / BASE_BUCKET_S;
-        let slot = (bucket % BASE_BUCKETS as u64) as usize;
-        if self.slot_bucket[slot] != bucket {
-            self.slot_bucket[slot] = bucket;
-            self.minima[slot] = i64::MAX;
-        }
-        self.minima[slot] = self.minima[slot].min(delay);
-        if bucket > self.newest_bucket || self.base == i64::MAX {
-            self.newest_bucket = self.newest_bucket.max(bucket);
-            let newest = self.newest_bucket;
-            self.base = (0..BASE_BUCKETS)
-                .filter(|&i| {
-                    self.slot_bucket[i] != u64::MAX
-                        && newest.saturating_sub(self.slot_bucket[i]) < BASE_BUCKETS as u64
-                })
-                .map(|i| self.minima[i])
-                .min()
-                .unwrap_or(i64::MAX);
-        } else {
-            self.base = self.base.min(delay);
-        }
-        if second > self.second {
-            self.previous_min = if second == self.second + 1 {
-                self.second_min
-            } else {
-                i64::MAX
-            };
-            self.second = second;
-            self.second_min = i64::MAX;
-        }
-        if second == self.second {
-            self.second_min = self.second_min.min(delay);
-        }
     }
 
     /// The verdict the owner should act on: the delay detector's `delay` while yielding;
@@ -190,24 +125,11 @@ impl CompetitionDetector {
         self.last_loss = Some(now);
     }
 
-    /// The standing queue: the smallest delay of the last second or so (the current and
-    /// the previous second, since the current one may hold few packets) over the smallest
-    /// of the last 120 s. O(1).
-    #[must_use]
-    pub fn queue(&self) -> Option<Duration> {
-        let recent = self.second_min.min(self.previous_min);
-        if recent == i64::MAX || self.base == i64::MAX {
-            return None;
-        }
-        let base = self.base;
-        Some(Duration::from_micros(
-            u64::try_from(recent - base).unwrap_or(0),
-        ))
-    }
-
-    /// Advances the state machine at `now`; call once per feedback message.
-    pub fn update(&mut self, now: Timestamp) {
-        let queue = self.queue().unwrap_or(Duration::ZERO);
+    /// Advances the state machine at `now` with the standing `queue`
+    /// ([`QueueDelay::standing`](crate::QueueDelay::standing)); call once per feedback
+    /// message.
+    pub fn update(&mut self, queue: Option<Duration>, now: Timestamp) {
+        let queue = queue.unwrap_or(Duration::ZERO);
         let p = self.params;
         if queue >= p.enter_queue {
             self.above_since.get_or_insert(now);
@@ -262,32 +184,41 @@ impl CompetitionDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::QueueDelay;
 
     /// Feeds `seconds` of packets every 10 ms with a queue of `queue_ms`, a loss every
     /// second if `lossy`, updating every 50 ms. Returns whether it was competing at the end.
     fn feed(
-        d: &mut CompetitionDetector,
+        d: &mut (CompetitionDetector, QueueDelay),
         from_s: u64,
         seconds: u64,
         queue_ms: u64,
         lossy: bool,
     ) -> bool {
+        let (d, q) = d;
         for i in 0..seconds * 100 {
             let t = Timestamp::from_millis(from_s * 1000 + i * 10);
-            d.on_delay(t, t.saturating_add(Duration::from_millis(50 + queue_ms)));
+            q.on_delay(t, t.saturating_add(Duration::from_millis(50 + queue_ms)));
             if lossy && i % 100 == 0 {
                 d.on_loss(t);
             }
             if i % 5 == 0 {
-                d.update(t);
+                d.update(q.standing(), t);
             }
         }
         d.competing()
     }
 
+    fn detector() -> (CompetitionDetector, QueueDelay) {
+        (
+            CompetitionDetector::new(CompetitionParams::default()),
+            QueueDelay::new(),
+        )
+    }
+
     #[test]
     fn a_queue_that_stays_full_with_loss_means_competition() {
-        let mut d = CompetitionDetector::new(CompetitionParams::default());
+        let mut d = detector();
         assert!(!feed(&mut d, 0, 5, 0, false));
         assert!(!feed(&mut d, 5, 5, 200, false), "no loss: our own queue");
         assert!(feed(&mut d, 10, 3, 200, true));
@@ -295,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_check_that_drains_the_queue_ends_competing() {
-        let mut d = CompetitionDetector::new(CompetitionParams::default());
+        let mut d = detector();
         feed(&mut d, 0, 5, 0, false);
         assert!(feed(&mut d, 5, 4, 200, true));
         // Still full at the check: competing resumes.
@@ -306,11 +237,11 @@ mod tests {
 
     #[test]
     fn while_competing_only_loss_is_over_use_once_per_round_trip() {
-        let mut d = CompetitionDetector::new(CompetitionParams::default());
+        let mut d = detector();
         let rtt = Duration::from_millis(100);
         let t = |ms| Timestamp::from_millis(ms);
         assert_eq!(
-            d.verdict(BandwidthUsage::Overusing, false, rtt, t(0)),
+            d.0.verdict(BandwidthUsage::Overusing, false, rtt, t(0)),
             BandwidthUsage::Overusing,
             "yielding: the delay verdict stands"
         );
@@ -318,20 +249,20 @@ mod tests {
         assert!(feed(&mut d, 5, 4, 200, true));
         let now = 9_000;
         assert_eq!(
-            d.verdict(BandwidthUsage::Overusing, false, rtt, t(now)),
+            d.0.verdict(BandwidthUsage::Overusing, false, rtt, t(now)),
             BandwidthUsage::Normal
         );
         assert_eq!(
-            d.verdict(BandwidthUsage::Normal, true, rtt, t(now)),
+            d.0.verdict(BandwidthUsage::Normal, true, rtt, t(now)),
             BandwidthUsage::Overusing
         );
         assert_eq!(
-            d.verdict(BandwidthUsage::Normal, true, rtt, t(now + 100)),
+            d.0.verdict(BandwidthUsage::Normal, true, rtt, t(now + 100)),
             BandwidthUsage::Normal,
             "within RTT + 100 ms of the last cut"
         );
         assert_eq!(
-            d.verdict(BandwidthUsage::Normal, true, rtt, t(now + 200)),
+            d.0.verdict(BandwidthUsage::Normal, true, rtt, t(now + 200)),
             BandwidthUsage::Overusing
         );
     }

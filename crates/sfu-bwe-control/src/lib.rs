@@ -11,7 +11,10 @@
 //!   and the rate their feedback shows;
 //! - [`CompetitionDetector`]: notices a standing queue that the flow's own back-off does not
 //!   drain — a loss-based flow (TCP) sharing the bottleneck — so the owner can stop
-//!   yielding to it.
+//!   yielding to it;
+//! - [`QueueDelay`]: the queue the one-way delays show, with jitter filtered out, and
+//!   [`underuse_needs_a_queue`], which keeps a jitter-made under-use from holding the rate
+//!   on an empty link.
 //!
 //! Like every estimator crate: time is an argument, there is no clock and no I/O, and the
 //! per-packet paths are O(1) and allocation-free.
@@ -41,6 +44,7 @@ mod competition;
 mod increase;
 mod loss;
 mod probe;
+mod queue;
 #[cfg(test)]
 mod test_rng;
 
@@ -48,3 +52,4 @@ pub use competition::{CompetitionDetector, CompetitionParams};
 pub use increase::{ADDITIVE_INCREASE_PER_SECOND, RECOVERY_SPEEDUP, additive_increase};
 pub use loss::{LossController, LossParams, wilson_interval};
 pub use probe::{PathState, ProbeParams, ProbeResult, Prober};
+pub use queue::{QueueDelay, underuse_needs_a_queue};

@@ -7,7 +7,10 @@ use sfu_bwe::{
     BandwidthEstimate, BandwidthUsage, Bitrate, CongestionControl, DataSize, ProbeCluster,
     SendHistory, SentPacket, Timestamp, TwccFeedback, TwccSample, TwccSeq,
 };
-use sfu_bwe_control::{CompetitionDetector, CompetitionParams, PathState, ProbeParams, Prober};
+use sfu_bwe_control::{
+    CompetitionDetector, CompetitionParams, PathState, ProbeParams, Prober, QueueDelay,
+    underuse_needs_a_queue,
+};
 
 use crate::config::{KalmanConfig, KalmanConfigError};
 use crate::delay::DelayEstimator;
@@ -36,6 +39,7 @@ pub struct BandwidthEstimator {
     rate: RateController,
     prober: Prober,
     competition: CompetitionDetector,
+    queue: QueueDelay,
     rtt: Duration,
     last_overuse: Option<Timestamp>,
     hold: ReactionHold,
@@ -44,6 +48,12 @@ pub struct BandwidthEstimator {
 }
 
 const DEFAULT_RTT: Duration = Duration::from_millis(200);
+/// Under-use holds the rate only while the last 500 ms show a queue at least this long
+/// ([`underuse_needs_a_queue`]). On the RFC 8867 suite, seeds 0–59 as specified / under
+/// `bwe-suite --perturb-ms 1` / 2: 1384 / 1359 / 1368 of 1440 runs against 1351 / 1187 /
+/// 1197 with every under-use held. 6 to 9 ms meet fewer perturbed runs (1318 to 1363),
+/// and as specified 1255 to 1320, as clean traces flip.
+const UNDERUSE_QUEUE: Duration = Duration::from_millis(10);
 /// The span of the recent received rate that decreases start from.
 const RECENT_SPAN: Duration = Duration::from_millis(150);
 /// The shorter span a decrease starts from once the received rate shows the capacity fell.
@@ -70,6 +80,7 @@ impl BandwidthEstimator {
                 ..ProbeParams::default()
             }),
             competition: CompetitionDetector::new(CompetitionParams::default()),
+            queue: QueueDelay::new(),
             rtt: DEFAULT_RTT,
             last_overuse: None,
             hold: ReactionHold::default(),
@@ -180,16 +191,17 @@ impl CongestionControl for BandwidthEstimator {
             for s in &self.samples {
                 if let Some(arrival) = s.arrival {
                     self.incoming.push(arrival, s.size);
-                    self.competition.on_delay(s.send_time, arrival);
+                    self.queue.on_delay(s.send_time, arrival);
                 }
                 self.delay.update(s);
                 if let Some(r) = self.prober.on_sample(s, now) {
                     probed = Some(r.rate);
                 }
             }
-            self.competition.update(now);
+            self.competition.update(self.queue.standing(), now);
             let fell = || capacity_fell(&self.incoming, self.estimate);
-            let delay = self.hold.verdict(self.delay.usage(), self.rtt, fell, now);
+            let usage = underuse_needs_a_queue(self.delay.usage(), &self.queue, UNDERUSE_QUEUE);
+            let delay = self.hold.verdict(usage, self.rtt, fell, now);
             let usage = self.competition.verdict(delay, lost_any, self.rtt, now);
             if usage == BandwidthUsage::Overusing {
                 self.last_overuse = Some(now);

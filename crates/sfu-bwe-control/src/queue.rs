@@ -1,0 +1,246 @@
+//! [`QueueDelay`]: how long the bottleneck queue is, from one-way delays.
+//!
+//! A packet's one-way delay is the path's base delay plus the queue it met plus jitter, and
+//! jitter only ever adds delay. So the smallest delay over a span, less the smallest over a
+//! long history (the base, as far as seen), is the queue that stood through the whole span,
+//! with jitter filtered out:
+//!
+//! - [`QueueDelay::standing`] over the last second or so: a queue that stays, as a
+//!   loss-based competitor keeps it ([`crate::CompetitionDetector`]);
+//! - [`QueueDelay::recent`] over the last 500 ms: whether there is a queue now, for
+//!   [`underuse_needs_a_queue`].
+//!
+//! The clocks of sender and receiver need not agree: only differences of delays are used.
+
+use std::time::Duration;
+
+use sfu_bwe::{BandwidthUsage, Timestamp};
+
+/// Buckets of one-way delay history kept for the base delay, and their width: 120 s, long
+/// enough to span the sawtooth of a TCP flow in a one-second queue.
+const BASE_BUCKETS: usize = 30;
+const BASE_BUCKET_S: u64 = 4;
+/// Buckets of the recent span, and their width: 500 ms.
+const RECENT_BUCKETS: usize = 5;
+const RECENT_BUCKET_US: u64 = 100_000;
+
+/// One-way delay minima over a long and two short spans (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct QueueDelay {
+    /// Smallest one-way delay (µs, arbitrary offset) per base bucket, ring indexed by bucket.
+    minima: [i64; BASE_BUCKETS],
+    /// The bucket number each slot holds.
+    slot_bucket: [u64; BASE_BUCKETS],
+    /// The smallest delay over the base buckets still in the window, recomputed when a new
+    /// bucket starts (every 4 s) and lowered by each sample in between.
+    base: i64,
+    newest_bucket: u64,
+    /// The second of the newest sample, and the smallest delays of that second and the
+    /// one before.
+    second: u64,
+    second_min: i64,
+    previous_min: i64,
+    /// Smallest delay per 100 ms bucket of the recent span, ring indexed by bucket.
+    recent_minima: [i64; RECENT_BUCKETS],
+    recent_bucket: [u64; RECENT_BUCKETS],
+    newest_recent: u64,
+}
+
+impl Default for QueueDelay {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl QueueDelay {
+    /// A tracker that has seen nothing.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            minima: [i64::MAX; BASE_BUCKETS],
+            slot_bucket: [u64::MAX; BASE_BUCKETS],
+            base: i64::MAX,
+            newest_bucket: 0,
+            second: 0,
+            second_min: i64::MAX,
+            previous_min: i64::MAX,
+            recent_minima: [i64::MAX; RECENT_BUCKETS],
+            recent_bucket: [u64::MAX; RECENT_BUCKETS],
+            newest_recent: 0,
+        }
+    }
+
+    /// A packet sent at `send` (sender clock) arrived at `arrival` (receiver clock). O(1)
+    /// except once per 4 s of send time, when the base is recomputed over 30 buckets.
+    pub fn on_delay(&mut self, send: Timestamp, arrival: Timestamp) {
+        let delay = arrival.as_micros() as i64 - send.as_micros() as i64;
+        let send_us = send.as_micros();
+        self.base_sample(send_us / 1_000_000, delay);
+        self.second_sample(send_us / 1_000_000, delay);
+        let bucket = send_us / RECENT_BUCKET_US;
+        let slot = (bucket % RECENT_BUCKETS as u64) as usize;
+        if self.recent_bucket[slot] != bucket {
+            self.recent_bucket[slot] = bucket;
+            self.recent_minima[slot] = i64::MAX;
+        }
+        self.recent_minima[slot] = self.recent_minima[slot].min(delay);
+        self.newest_recent = self.newest_recent.max(bucket);
+    }
+
+    fn base_sample(&mut self, second: u64, delay: i64) {
+        let bucket = second / BASE_BUCKET_S;
+        let slot = (bucket % BASE_BUCKETS as u64) as usize;
+        if self.slot_bucket[slot] != bucket {
+            self.slot_bucket[slot] = bucket;
+            self.minima[slot] = i64::MAX;
+        }
+        self.minima[slot] = self.minima[slot].min(delay);
+        if bucket > self.newest_bucket || self.base == i64::MAX {
+            self.newest_bucket = self.newest_bucket.max(bucket);
+            let newest = self.newest_bucket;
+            self.base = (0..BASE_BUCKETS)
+                .filter(|&i| {
+                    self.slot_bucket[i] != u64::MAX
+                        && newest.saturating_sub(self.slot_bucket[i]) < BASE_BUCKETS as u64
+                })
+                .map(|i| self.minima[i])
+                .min()
+                .unwrap_or(i64::MAX);
+        } else {
+            self.base = self.base.min(delay);
+        }
+    }
+
+    fn second_sample(&mut self, second: u64, delay: i64) {
+        if second > self.second {
+            self.previous_min = if second == self.second + 1 {
+                self.second_min
+            } else {
+                i64::MAX
+            };
+            self.second = second;
+            self.second_min = i64::MAX;
+        }
+        if second == self.second {
+            self.second_min = self.second_min.min(delay);
+        }
+    }
+
+    fn above_base(&self, min: i64) -> Option<Duration> {
+        if min == i64::MAX || self.base == i64::MAX {
+            return None;
+        }
+        Some(Duration::from_micros(
+            u64::try_from(min - self.base).unwrap_or(0),
+        ))
+    }
+
+    /// The standing queue: the smallest delay of the last second or so (the current and
+    /// the previous second, since the current one may hold few packets) over the base.
+    /// O(1).
+    #[must_use]
+    pub fn standing(&self) -> Option<Duration> {
+        self.above_base(self.second_min.min(self.previous_min))
+    }
+
+    /// The queue now: the smallest delay of the last 500 ms over the base. O(5).
+    #[must_use]
+    pub fn recent(&self) -> Option<Duration> {
+        let newest = self.newest_recent;
+        let min = (0..RECENT_BUCKETS)
+            .filter(|&i| {
+                self.recent_bucket[i] != u64::MAX
+                    && newest.saturating_sub(self.recent_bucket[i]) < RECENT_BUCKETS as u64
+            })
+            .map(|i| self.recent_minima[i])
+            .min()
+            .unwrap_or(i64::MAX);
+        self.above_base(min)
+    }
+}
+
+/// A delay detector's verdict, with under-use read as normal while the recent queue
+/// ([`QueueDelay::recent`]) is below `threshold`.
+///
+/// Under-use says the queue is draining, and a controller holds its rate while it drains.
+/// With no queue to drain, a falling delay gradient is jitter (in-order jitter bunches
+/// arrivals behind a late packet), and holding on it stalls the increase for seconds on an
+/// empty link.
+#[must_use]
+pub fn underuse_needs_a_queue(
+    usage: BandwidthUsage,
+    queue: &QueueDelay,
+    threshold: Duration,
+) -> BandwidthUsage {
+    match usage {
+        BandwidthUsage::Underusing if queue.recent().is_some_and(|q| q < threshold) => {
+            BandwidthUsage::Normal
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Packets every 10 ms from `from_ms` for `ms`, each delayed by 50 ms plus `queue_ms`
+    /// plus `jitter(i)`.
+    fn feed(q: &mut QueueDelay, from_ms: u64, ms: u64, queue_ms: u64, jitter: impl Fn(u64) -> u64) {
+        for i in 0..ms / 10 {
+            let t = Timestamp::from_millis(from_ms + i * 10);
+            let delay = 50 + queue_ms + jitter(i);
+            q.on_delay(t, t.saturating_add(Duration::from_millis(delay)));
+        }
+    }
+
+    #[test]
+    fn jitter_alone_is_no_queue() {
+        let mut q = QueueDelay::new();
+        // Up to 30 ms of jitter; every seventh packet meets none.
+        feed(
+            &mut q,
+            0,
+            3000,
+            0,
+            |i| if i % 7 == 0 { 0 } else { i * 13 % 31 },
+        );
+        assert_eq!(q.recent(), Some(Duration::ZERO));
+        assert_eq!(q.standing(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_queue_shows_in_the_recent_span_before_the_standing_one() {
+        let mut q = QueueDelay::new();
+        feed(&mut q, 0, 3000, 0, |_| 0);
+        feed(&mut q, 3000, 600, 40, |_| 0);
+        assert_eq!(q.recent(), Some(Duration::from_millis(40)));
+        // The last second still holds packets from before the queue formed.
+        assert_eq!(q.standing(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn underuse_stands_only_while_there_is_a_queue_to_drain() {
+        let threshold = Duration::from_millis(10);
+        let mut q = QueueDelay::new();
+        assert_eq!(
+            underuse_needs_a_queue(BandwidthUsage::Underusing, &q, threshold),
+            BandwidthUsage::Underusing,
+            "nothing measured yet"
+        );
+        feed(&mut q, 0, 2000, 0, |_| 0);
+        assert_eq!(
+            underuse_needs_a_queue(BandwidthUsage::Underusing, &q, threshold),
+            BandwidthUsage::Normal
+        );
+        feed(&mut q, 2000, 600, 80, |_| 0);
+        assert_eq!(
+            underuse_needs_a_queue(BandwidthUsage::Underusing, &q, threshold),
+            BandwidthUsage::Underusing
+        );
+        assert_eq!(
+            underuse_needs_a_queue(BandwidthUsage::Overusing, &q, threshold),
+            BandwidthUsage::Overusing
+        );
+    }
+}
