@@ -20,9 +20,15 @@ use sfu_bwe::{BandwidthUsage, Timestamp};
 /// enough to span the sawtooth of a TCP flow in a one-second queue.
 const BASE_BUCKETS: usize = 30;
 const BASE_BUCKET_S: u64 = 4;
-/// Buckets of the recent span, and their width: 500 ms.
-const RECENT_BUCKETS: usize = 5;
-const RECENT_BUCKET_US: u64 = 100_000;
+/// Width of the short buckets, how many make a second, and how many the ring keeps: the
+/// current and the previous second.
+const SHORT_BUCKET_US: u64 = 100_000;
+const SHORT_PER_SECOND: u64 = 10;
+const SHORT_BUCKETS: usize = 20;
+/// How far back from the newest bucket the ring reaches.
+const SHORT_SPAN: u64 = SHORT_BUCKETS as u64 - 1;
+/// Short buckets in the recent span: 500 ms.
+const RECENT_BUCKETS: u64 = 5;
 
 /// One-way delay minima over a long and two short spans (see the module documentation).
 #[derive(Debug, Clone)]
@@ -35,15 +41,10 @@ pub struct QueueDelay {
     /// bucket starts (every 4 s) and lowered by each sample in between.
     base: i64,
     newest_bucket: u64,
-    /// The second of the newest sample, and the smallest delays of that second and the
-    /// one before.
-    second: u64,
-    second_min: i64,
-    previous_min: i64,
-    /// Smallest delay per 100 ms bucket of the recent span, ring indexed by bucket.
-    recent_minima: [i64; RECENT_BUCKETS],
-    recent_bucket: [u64; RECENT_BUCKETS],
-    newest_recent: u64,
+    /// Smallest delay per 100 ms bucket of the last two seconds, ring indexed by bucket;
+    /// slots of buckets that have passed are cleared as the newest bucket advances.
+    short_minima: [i64; SHORT_BUCKETS],
+    newest_short: Option<u64>,
 }
 
 impl Default for QueueDelay {
@@ -61,12 +62,8 @@ impl QueueDelay {
             slot_bucket: [u64::MAX; BASE_BUCKETS],
             base: i64::MAX,
             newest_bucket: 0,
-            second: 0,
-            second_min: i64::MAX,
-            previous_min: i64::MAX,
-            recent_minima: [i64::MAX; RECENT_BUCKETS],
-            recent_bucket: [u64::MAX; RECENT_BUCKETS],
-            newest_recent: 0,
+            short_minima: [i64::MAX; SHORT_BUCKETS],
+            newest_short: None,
         }
     }
 
@@ -74,17 +71,31 @@ impl QueueDelay {
     /// except once per 4 s of send time, when the base is recomputed over 30 buckets.
     pub fn on_delay(&mut self, send: Timestamp, arrival: Timestamp) {
         let delay = arrival.as_micros() as i64 - send.as_micros() as i64;
-        let send_us = send.as_micros();
-        self.base_sample(send_us / 1_000_000, delay);
-        self.second_sample(send_us / 1_000_000, delay);
-        let bucket = send_us / RECENT_BUCKET_US;
-        let slot = (bucket % RECENT_BUCKETS as u64) as usize;
-        if self.recent_bucket[slot] != bucket {
-            self.recent_bucket[slot] = bucket;
-            self.recent_minima[slot] = i64::MAX;
+        let bucket = send.as_micros() / SHORT_BUCKET_US;
+        self.base_sample(bucket / SHORT_PER_SECOND, delay);
+        let newest = match self.newest_short {
+            Some(n) if bucket <= n => n,
+            previous => {
+                // A new bucket: clear the slots of the buckets it skipped and its own.
+                let from = previous
+                    .map_or(0, |n| n + 1)
+                    .max(bucket.saturating_sub(SHORT_SPAN));
+                for b in from..=bucket {
+                    self.short_minima[Self::slot(b)] = i64::MAX;
+                }
+                self.newest_short = Some(bucket);
+                bucket
+            }
+        };
+        // A packet sent before the ring's span says nothing about the last two seconds.
+        if newest - bucket <= SHORT_SPAN {
+            let slot = &mut self.short_minima[Self::slot(bucket)];
+            *slot = (*slot).min(delay);
         }
-        self.recent_minima[slot] = self.recent_minima[slot].min(delay);
-        self.newest_recent = self.newest_recent.max(bucket);
+    }
+
+    fn slot(bucket: u64) -> usize {
+        (bucket % SHORT_BUCKETS as u64) as usize
     }
 
     fn base_sample(&mut self, second: u64, delay: i64) {
@@ -111,21 +122,6 @@ impl QueueDelay {
         }
     }
 
-    fn second_sample(&mut self, second: u64, delay: i64) {
-        if second > self.second {
-            self.previous_min = if second == self.second + 1 {
-                self.second_min
-            } else {
-                i64::MAX
-            };
-            self.second = second;
-            self.second_min = i64::MAX;
-        }
-        if second == self.second {
-            self.second_min = self.second_min.min(delay);
-        }
-    }
-
     fn above_base(&self, min: i64) -> Option<Duration> {
         if min == i64::MAX || self.base == i64::MAX {
             return None;
@@ -135,27 +131,32 @@ impl QueueDelay {
         ))
     }
 
-    /// The standing queue: the smallest delay of the last second or so (the current and
-    /// the previous second, since the current one may hold few packets) over the base.
-    /// O(1).
-    #[must_use]
-    pub fn standing(&self) -> Option<Duration> {
-        self.above_base(self.second_min.min(self.previous_min))
+    /// The smallest delay of the short buckets from `first` to the newest. O(20).
+    fn short_min_from(&self, first: u64) -> i64 {
+        let Some(newest) = self.newest_short else {
+            return i64::MAX;
+        };
+        (first.max(newest.saturating_sub(SHORT_SPAN))..=newest)
+            .map(|b| self.short_minima[Self::slot(b)])
+            .min()
+            .unwrap_or(i64::MAX)
     }
 
-    /// The queue now: the smallest delay of the last 500 ms over the base. O(5).
+    /// The standing queue: the smallest delay of the last second or so (the current and
+    /// the previous second, since the current one may hold few packets) over the base.
+    /// O(20).
+    #[must_use]
+    pub fn standing(&self) -> Option<Duration> {
+        let second = self.newest_short.unwrap_or(0) / SHORT_PER_SECOND;
+        let first = second.saturating_sub(1) * SHORT_PER_SECOND;
+        self.above_base(self.short_min_from(first))
+    }
+
+    /// The queue now: the smallest delay of the last 500 ms over the base. O(20).
     #[must_use]
     pub fn recent(&self) -> Option<Duration> {
-        let newest = self.newest_recent;
-        let min = (0..RECENT_BUCKETS)
-            .filter(|&i| {
-                self.recent_bucket[i] != u64::MAX
-                    && newest.saturating_sub(self.recent_bucket[i]) < RECENT_BUCKETS as u64
-            })
-            .map(|i| self.recent_minima[i])
-            .min()
-            .unwrap_or(i64::MAX);
-        self.above_base(min)
+        let first = (self.newest_short.unwrap_or(0) + 1).saturating_sub(RECENT_BUCKETS);
+        self.above_base(self.short_min_from(first))
     }
 }
 
