@@ -67,8 +67,9 @@ impl QueueDelay {
         }
     }
 
-    /// A packet sent at `send` (sender clock) arrived at `arrival` (receiver clock). O(1)
-    /// except once per 4 s of send time, when the base is recomputed over 30 buckets.
+    /// A packet sent at `send` (sender clock) arrived at `arrival` (receiver clock). O(1),
+    /// except when a 100 ms bucket starts (at most 20 slots cleared) and once per 4 s of
+    /// send time (the base recomputed over 30 buckets).
     pub fn on_delay(&mut self, send: Timestamp, arrival: Timestamp) {
         let delay = arrival.as_micros() as i64 - send.as_micros() as i64;
         let bucket = send.as_micros() / SHORT_BUCKET_US;
