@@ -14,7 +14,8 @@
 //!   yielding to it;
 //! - [`QueueDelay`]: the queue the one-way delays show, with jitter filtered out, and
 //!   [`underuse_needs_a_queue`], which keeps a jitter-made under-use from holding the rate
-//!   on an empty link.
+//!   on an empty link, and [`queue_means_overuse`], which bounds a queue a jitter-blurred
+//!   detector misses.
 //!
 //! Like every estimator crate: time is an argument, there is no clock and no I/O, and the
 //! per-packet paths are O(1) and allocation-free.
@@ -52,4 +53,4 @@ pub use competition::{CompetitionDetector, CompetitionParams};
 pub use increase::{ADDITIVE_INCREASE_PER_SECOND, RECOVERY_SPEEDUP, additive_increase};
 pub use loss::{LossController, LossParams, wilson_interval};
 pub use probe::{PathState, ProbeParams, ProbeResult, Prober};
-pub use queue::{QueueDelay, underuse_needs_a_queue};
+pub use queue::{QueueDelay, queue_means_overuse, underuse_needs_a_queue};

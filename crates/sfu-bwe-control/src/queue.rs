@@ -8,7 +8,7 @@
 //! - [`QueueDelay::standing`] over the last second or so: a queue that stays, as a
 //!   loss-based competitor keeps it ([`crate::CompetitionDetector`]);
 //! - [`QueueDelay::recent`] over the last 500 ms: whether there is a queue now, for
-//!   [`underuse_needs_a_queue`].
+//!   [`underuse_needs_a_queue`] and [`queue_means_overuse`].
 //!
 //! The clocks of sender and receiver need not agree: only differences of delays are used.
 
@@ -182,6 +182,26 @@ pub fn underuse_needs_a_queue(
     }
 }
 
+/// A delay detector's verdict, with normal read as over-use while the recent queue
+/// ([`QueueDelay::recent`]) is above `threshold`.
+///
+/// Every packet of the last 500 ms met at least that queue, so it stands whatever the delay
+/// gradient says: a detector whose gain jitter has lowered can miss its growth, and the
+/// queue then grows past what interactive media tolerates.
+#[must_use]
+pub fn queue_means_overuse(
+    usage: BandwidthUsage,
+    queue: &QueueDelay,
+    threshold: Duration,
+) -> BandwidthUsage {
+    match usage {
+        BandwidthUsage::Normal if queue.recent().is_some_and(|q| q > threshold) => {
+            BandwidthUsage::Overusing
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +263,28 @@ mod tests {
         assert_eq!(
             underuse_needs_a_queue(BandwidthUsage::Overusing, &q, threshold),
             BandwidthUsage::Overusing
+        );
+    }
+
+    #[test]
+    fn a_queue_every_recent_packet_met_is_overuse() {
+        let threshold = Duration::from_millis(60);
+        let mut q = QueueDelay::new();
+        feed(&mut q, 0, 2000, 0, |i| i * 13 % 31);
+        assert_eq!(
+            queue_means_overuse(BandwidthUsage::Normal, &q, threshold),
+            BandwidthUsage::Normal,
+            "jitter alone"
+        );
+        feed(&mut q, 2000, 600, 70, |i| i * 13 % 31);
+        assert_eq!(
+            queue_means_overuse(BandwidthUsage::Normal, &q, threshold),
+            BandwidthUsage::Overusing
+        );
+        assert_eq!(
+            queue_means_overuse(BandwidthUsage::Underusing, &q, threshold),
+            BandwidthUsage::Underusing,
+            "a draining queue is left to drain"
         );
     }
 }

@@ -20,7 +20,6 @@ const KNOWN_MISSES: &[(&str, &str, &str)] = &[
         "5.1-jitter",
         "below capacity after drop at 60 s (s)",
     ),
-    ("kalman", "5.1-jitter", "flow 0 p95 queue delay (ms)"),
     (
         "kalman",
         "5.1-loss5",
