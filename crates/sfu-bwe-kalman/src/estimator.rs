@@ -59,8 +59,9 @@ const UNDERUSE_QUEUE: Duration = Duration::from_millis(10);
 /// let the p95 queue reach 128 ms. On seeds 0–59 as specified / `--perturb-ms 1` / 2:
 /// 1405 / 1373 / 1382 of 1440 runs against 1384 / 1359 / 1368 without, and no p95 queue
 /// above 100 ms (10 runs before); 70 and 80 ms meet about as many; at 50 ms a clean
-/// trace flips (674 of 720 runs on seeds 0–29 as specified, against 702 at 60 ms). googcc does not use it: at 60 ms it
-/// met 653 of 720 runs as specified against 713 without, and no more perturbed.
+/// trace flips (674 of 720 runs on seeds 0–29 as specified, against 702 at 60 ms).
+/// googcc does not use it: at 60 ms it met 653 of 720 runs as specified against 713
+/// without, and no more perturbed.
 const OVERUSE_QUEUE: Duration = Duration::from_millis(60);
 /// The span of the recent received rate that decreases start from.
 const RECENT_SPAN: Duration = Duration::from_millis(150);
