@@ -221,7 +221,7 @@ impl CongestionControl for BandwidthEstimator {
             let settled = || settled_rate(incoming, estimate);
             let measure_lag = self.rtt.saturating_add(RECENT_SPAN);
             self.rate
-                .update(usage, incoming.rate(), settled, measure_lag, now);
+                .update(usage, incoming.rate(), settled, measure_lag, estimate, now);
             if let Some(rate) = probed
                 && usage != BandwidthUsage::Overusing
             {

@@ -110,6 +110,9 @@ pub(crate) struct RateController {
     state: State,
     last_change: Option<Timestamp>,
     last_decrease: Option<Timestamp>,
+    /// The sending rate before the last decrease, when that decrease was taken early
+    /// because the received rate had fallen behind it; `None` after any other decrease.
+    fall_from: Option<Bitrate>,
     /// Average of R at decreases and its normalised variance (kbit/s): "close to
     /// convergence" is within three standard deviations of it.
     converged_kbps: Option<f64>,
@@ -120,9 +123,15 @@ pub(crate) struct RateController {
 /// RTT; a fixed interval at least as long as the round trips of the RFC 8867 suite (up to
 /// 300 ms plus queueing) keeps short- and long-RTT flows cutting at the same pace.
 const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
-/// After a decrease A_r sits below R; R this far below A_r means the capacity dropped, and
-/// waiting for the interval would let the queue grow.
+/// After a decrease the sending rate sits below R; R this far below the sending rate means
+/// the capacity dropped, and waiting for the interval would let the queue grow.
 const FALLING_BEHIND: f64 = 0.8;
+/// How soon after a decrease taken because the capacity fell a second one may follow, when
+/// the settled rate, now measured over packets that all passed after the fall, still shows
+/// it ([`FALLING_BEHIND`] of the rate before the fall). The first cut reads a span of a few
+/// packets that jitter bunches (a 75 ms span at 600 kbit/s holds five), and can land above
+/// the new capacity; the interval's 300 ms would leave the queue at its limit meanwhile.
+const AFTER_FALL_INTERVAL: Duration = Duration::from_millis(150);
 /// Below this fraction of the convergence band's centre (the rate settled at over-use), A_r
 /// is back where the path carried traffic without a queue, so additive increase runs at
 /// the recovery pace there ([`sfu_bwe_control::RECOVERY_SPEEDUP`]). The zone is a fraction
@@ -139,6 +148,7 @@ impl RateController {
             state: State::Hold,
             last_change: None,
             last_decrease: None,
+            fall_from: None,
             converged_kbps: None,
             converged_var: 0.4,
         }
@@ -189,26 +199,37 @@ impl RateController {
     /// after it (a round trip plus its span). Until then it still shows the rate before the
     /// cut, which the queue drained by the other flows' cuts lets through faster than the
     /// flow's share, so it cannot show that the band was left.
+    ///
+    /// `sending` is the rate the flow sends at (A_r or the loss cap below it): a settled
+    /// rate below [`FALLING_BEHIND`] of it shows the capacity fell.
     pub(crate) fn update(
         &mut self,
         usage: BandwidthUsage,
         received: Option<Bitrate>,
         settled: impl FnOnce() -> Option<Bitrate>,
         measure_lag: Duration,
+        sending: Bitrate,
         now: Timestamp,
     ) -> Bitrate {
         match usage {
             BandwidthUsage::Overusing => {
                 let settled = settled();
-                // Over-use persists across feedbacks: reduce again once per interval, or
-                // at once when R shows the capacity fell.
-                let falling = settled.is_some_and(|r| r < self.rate.scale(FALLING_BEHIND));
+                // Over-use persists across feedbacks: reduce again once per interval, at
+                // once when R shows the capacity fell, and once more soon after that when
+                // a longer measure confirms the fall.
+                let behind =
+                    |rate: Bitrate| settled.is_some_and(|r| r < rate.scale(FALLING_BEHIND));
+                let falling = behind(sending);
+                let since = self
+                    .last_change
+                    .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
+                let confirmed = since >= AFTER_FALL_INTERVAL && self.fall_from.is_some_and(behind);
                 let due = self.state != State::Decrease
                     || falling
-                    || self
-                        .last_change
-                        .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_INTERVAL);
+                    || confirmed
+                    || since >= DECREASE_INTERVAL;
                 if due {
+                    self.fall_from = (falling && !confirmed).then_some(sending);
                     self.decrease(settled, now);
                 }
             }
@@ -324,6 +345,7 @@ mod tests {
                 Some(Bitrate::from_kbps(1000)),
                 || Some(Bitrate::from_kbps(900)),
                 LAG,
+                c.rate(),
                 at(0)
             ),
             Bitrate::from_kbps(765)
@@ -334,17 +356,45 @@ mod tests {
     fn a_window_still_holding_the_rate_before_a_cut_keeps_the_increase_additive() {
         let mut c = ctl();
         let settled = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Overusing, settled, || settled, LAG, at(0));
-        c.update(BandwidthUsage::Normal, settled, || settled, LAG, at(100));
+        c.update(
+            BandwidthUsage::Overusing,
+            settled,
+            || settled,
+            LAG,
+            c.rate(),
+            at(0),
+        );
+        c.update(
+            BandwidthUsage::Normal,
+            settled,
+            || settled,
+            LAG,
+            c.rate(),
+            at(100),
+        );
         // R over the window reads 20 % above the band's centre, the rate now does not.
         let stale = Some(Bitrate::from_kbps(1200));
         let before = c.rate();
-        let after = c.update(BandwidthUsage::Normal, stale, || settled, LAG, at(1100));
+        let after = c.update(
+            BandwidthUsage::Normal,
+            stale,
+            || settled,
+            LAG,
+            c.rate(),
+            at(1100),
+        );
         // Additive, at the recovery pace: A_r (850) is below 0.95 × the band's centre.
         assert_eq!(after.saturating_sub(before), Bitrate::from_kbps(192));
         assert!(c.link_capacity().is_some());
         // Once the rate now leaves the band too, the band is dropped.
-        c.update(BandwidthUsage::Normal, stale, || stale, LAG, at(1200));
+        c.update(
+            BandwidthUsage::Normal,
+            stale,
+            || stale,
+            LAG,
+            c.rate(),
+            at(1200),
+        );
         assert!(c.link_capacity().is_none());
     }
 
@@ -352,24 +402,94 @@ mod tests {
     fn a_rate_measured_before_the_cut_does_not_leave_the_band() {
         let mut c = ctl();
         let settled = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Overusing, settled, || settled, LAG, at(0));
-        c.update(BandwidthUsage::Normal, settled, || settled, LAG, at(100));
+        c.update(
+            BandwidthUsage::Overusing,
+            settled,
+            || settled,
+            LAG,
+            c.rate(),
+            at(0),
+        );
+        c.update(
+            BandwidthUsage::Normal,
+            settled,
+            || settled,
+            LAG,
+            c.rate(),
+            at(100),
+        );
         // Within the lag both rates read 20 % above the band: packets sent before the cut.
         let before = Some(Bitrate::from_kbps(1200));
-        c.update(BandwidthUsage::Normal, before, || before, LAG, at(200));
+        c.update(
+            BandwidthUsage::Normal,
+            before,
+            || before,
+            LAG,
+            c.rate(),
+            at(200),
+        );
         assert!(c.link_capacity().is_some());
         // Past it they show the path carries more.
-        c.update(BandwidthUsage::Normal, before, || before, LAG, at(300));
+        c.update(
+            BandwidthUsage::Normal,
+            before,
+            || before,
+            LAG,
+            c.rate(),
+            at(300),
+        );
         assert!(c.link_capacity().is_none());
+    }
+
+    /// Over-use at `ms` with the settled rate at `kbps`, sending at the rate in force.
+    fn overuse(c: &mut RateController, kbps: u64, ms: u64) -> Bitrate {
+        let settled = Some(Bitrate::from_kbps(kbps));
+        c.update(
+            BandwidthUsage::Overusing,
+            settled,
+            || settled,
+            LAG,
+            c.rate(),
+            at(ms),
+        )
+    }
+
+    #[test]
+    fn a_cut_after_a_fall_that_lands_above_the_capacity_is_followed_soon() {
+        let mut c = ctl();
+        // Sending at 1000, the capacity fell to 500, and the short span reads 700.
+        assert_eq!(overuse(&mut c, 700, 0), Bitrate::from_kbps(595));
+        // The next reading shows 500: not yet...
+        assert_eq!(overuse(&mut c, 500, 100), Bitrate::from_kbps(595));
+        // ... but 150 ms after the first cut, without waiting for the full interval.
+        assert_eq!(overuse(&mut c, 500, 150), Bitrate::from_kbps(425));
+        // Only once: the next cut waits for the interval.
+        assert_eq!(overuse(&mut c, 400, 300), Bitrate::from_kbps(425));
+        assert_eq!(overuse(&mut c, 400, 450), Bitrate::from_kbps(340));
+    }
+
+    #[test]
+    fn a_reading_that_does_not_confirm_the_fall_is_not_a_second_cut() {
+        let mut c = ctl();
+        // A lost packet made the short span read 600 while sending at 1000.
+        assert_eq!(overuse(&mut c, 600, 0), Bitrate::from_kbps(510));
+        assert_eq!(c.link_capacity(), Some(Bitrate::from_kbps(600)));
+        // The longer measure shows the path carries 950: no decrease before the interval,
+        // so the band keeps the one reading.
+        assert_eq!(overuse(&mut c, 950, 150), Bitrate::from_kbps(510));
+        assert_eq!(c.link_capacity(), Some(Bitrate::from_kbps(600)));
+        // At the interval it counts as any persisting over-use does.
+        overuse(&mut c, 950, 300);
+        assert!(c.link_capacity() > Some(Bitrate::from_kbps(600)));
     }
 
     #[test]
     fn increase_is_multiplicative_before_convergence() {
         let mut c = ctl();
         let r = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Normal, r, || r, LAG, at(0));
+        c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(0));
         assert_eq!(
-            c.update(BandwidthUsage::Normal, r, || r, LAG, at(1000)),
+            c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(1000)),
             Bitrate::from_kbps(1080)
         );
     }
@@ -379,11 +499,11 @@ mod tests {
         for kbps in [300, 1000, 3000] {
             let mut c = ctl();
             let r = Some(Bitrate::from_kbps(kbps));
-            c.update(BandwidthUsage::Overusing, r, || r, LAG, at(0));
-            c.update(BandwidthUsage::Normal, r, || r, LAG, at(100));
+            c.update(BandwidthUsage::Overusing, r, || r, LAG, c.rate(), at(0));
+            c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(100));
             // Just after the cut (0.85 × R) the increase runs twice as fast...
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, at(110));
+            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(110));
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_bps(1920),
@@ -392,11 +512,11 @@ mod tests {
             let mut t = 110;
             while c.rate() < Bitrate::from_kbps(kbps).scale(RECOVERY_ZONE) {
                 t += 10;
-                c.update(BandwidthUsage::Normal, r, || r, LAG, at(t));
+                c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(t));
             }
             // ... and at the usual pace above 0.95 × R.
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, at(t + 1000));
+            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(t + 1000));
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_kbps(96),

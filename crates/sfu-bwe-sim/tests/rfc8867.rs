@@ -17,11 +17,6 @@ use sfu_bwe_sim::rfc8867::{Case, Conditions};
 const KNOWN_MISSES: &[(&str, &str, &str)] = &[
     (
         "kalman",
-        "5.1-jitter",
-        "below capacity after drop at 60 s (s)",
-    ),
-    (
-        "kalman",
         "5.1-loss5",
         "flow 0 85 % after increase at 80 s (s)",
     ),
