@@ -44,6 +44,8 @@ pub struct BandwidthEstimator {
     last_overuse: Option<Timestamp>,
     hold: ReactionHold,
     samples: Vec<TwccSample>,
+    /// The packets one feedback reports lost, in send order (reused).
+    lost: Vec<TwccSample>,
     estimate: Bitrate,
 }
 
@@ -94,6 +96,7 @@ impl BandwidthEstimator {
             last_overuse: None,
             hold: ReactionHold::default(),
             samples: Vec::with_capacity(64),
+            lost: Vec::with_capacity(64),
             estimate: config.initial_bitrate,
             config,
         })
@@ -186,18 +189,28 @@ impl CongestionControl for BandwidthEstimator {
     fn on_feedback(&mut self, feedback: &TwccFeedback) {
         let now = feedback.received_at();
         let loss = &mut self.loss;
-        let mut lost_any = false;
+        let lost = &mut self.lost;
+        lost.clear();
         self.history
-            .resolve_feedback(feedback, &mut self.samples, |lost| {
-                lost_any |= lost;
-                loss.on_report(lost, now);
+            .resolve_feedback(feedback, &mut self.samples, |s| {
+                if s.is_lost() {
+                    lost.push(*s);
+                }
+                loss.on_report(s.is_lost(), now);
             });
+        let lost_any = !self.lost.is_empty();
         if lost_any {
             self.competition.on_loss(now);
         }
+        // Each lost packet goes with the first received one sent after it, for the
+        // received rate's recent spans.
+        let mut lost = self.lost.iter().peekable();
         if !self.samples.is_empty() {
             let mut probed = None;
             for s in &self.samples {
+                while let Some(l) = lost.next_if(|l| l.send_time < s.send_time) {
+                    self.incoming.on_lost(l.size);
+                }
                 if let Some(arrival) = s.arrival {
                     self.incoming.push(arrival, s.size);
                     self.queue.on_delay(s.send_time, arrival);
@@ -227,6 +240,10 @@ impl CongestionControl for BandwidthEstimator {
             {
                 self.rate.on_probe(rate, now);
             }
+        }
+        // Lost after the last received packet: they go with the next one received.
+        for l in lost {
+            self.incoming.on_lost(l.size);
         }
         let loss_cap = self.loss.update(self.estimate, self.rtt, now);
         self.estimate = self.config.bounds.clamp(self.rate.rate().min(loss_cap));

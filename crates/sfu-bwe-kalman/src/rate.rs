@@ -6,15 +6,27 @@ use std::time::Duration;
 use sfu_bwe::{BandwidthUsage, Bitrate, BitrateBounds, DataSize, Timestamp};
 use sfu_bwe_control::additive_increase;
 
-/// Received rate R over the last `window` of receiver time.
+/// Received rate R over the last `window` of receiver time, and the rate over the last
+/// moments with the packets lost among them.
 ///
-/// A bounded ring of `(arrival, size)`; `push` is amortised O(1) and allocation-free once
+/// A bounded ring of received packets; `push` is amortised O(1) and allocation-free once
 /// the ring reached its capacity.
 #[derive(Debug, Clone)]
 pub(crate) struct IncomingRate {
     window: Duration,
-    packets: VecDeque<(Timestamp, DataSize)>,
+    packets: VecDeque<Received>,
     bytes: u64,
+    /// Bytes reported lost since the last received packet; they go with the next one.
+    lost_pending: DataSize,
+}
+
+/// One received packet, and the bytes of the packets lost just before it (sent before it,
+/// after the received packet before it).
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    arrival: Timestamp,
+    size: DataSize,
+    lost_before: DataSize,
 }
 
 const RATE_RING: usize = 4096;
@@ -25,64 +37,83 @@ impl IncomingRate {
             window,
             packets: VecDeque::with_capacity(RATE_RING),
             bytes: 0,
+            lost_pending: DataSize::ZERO,
         }
     }
 
+    /// A packet of `size` was reported lost; it was sent after every packet pushed so far
+    /// and before the next one.
+    pub(crate) fn on_lost(&mut self, size: DataSize) {
+        self.lost_pending = self.lost_pending.saturating_add(size);
+    }
+
     pub(crate) fn push(&mut self, arrival: Timestamp, size: DataSize) {
-        if self.packets.back().is_some_and(|(t, _)| arrival < *t) {
+        if self.packets.back().is_some_and(|p| arrival < p.arrival) {
             // Receiver time went backwards: the window no longer means anything.
             self.packets.clear();
             self.bytes = 0;
         }
         if self.packets.len() == RATE_RING
-            && let Some((_, s)) = self.packets.pop_front()
+            && let Some(p) = self.packets.pop_front()
         {
-            self.bytes -= s.bytes();
+            self.bytes -= p.size.bytes();
         }
-        self.packets.push_back((arrival, size));
+        self.packets.push_back(Received {
+            arrival,
+            size,
+            lost_before: std::mem::replace(&mut self.lost_pending, DataSize::ZERO),
+        });
         self.bytes += size.bytes();
         let from = arrival.saturating_sub(self.window);
-        while let Some(&(t, s)) = self.packets.front() {
-            if t >= from {
+        while let Some(p) = self.packets.front() {
+            if p.arrival >= from {
                 break;
             }
+            self.bytes -= p.size.bytes();
             self.packets.pop_front();
-            self.bytes -= s.bytes();
         }
     }
 
     /// The rate over the last `span` of receiver time only, when the ring covers it: what
     /// the path carries now, without the window's lag. O(packets in `span`).
+    ///
+    /// Packets lost between the span's received ones count as carried. Over a few packets
+    /// one random loss would otherwise read as a fall of the capacity (at 600 kbit/s a
+    /// 75 ms span holds five packets, so one loss reads 20 % low) and cut the rate deep;
+    /// the queue-overflow losses of a real fall come after the fall shows in the delays.
     pub(crate) fn recent_rate(&self, span: Duration) -> Option<Bitrate> {
-        let (last, _) = *self.packets.back()?;
+        let last = self.packets.back()?.arrival;
         let from = last.saturating_sub(span);
         let mut bytes = 0u64;
         let mut first = None;
-        for &(t, s) in self.packets.iter().rev() {
-            if t < from {
+        for p in self.packets.iter().rev() {
+            if p.arrival < from {
                 break;
             }
-            bytes += s.bytes();
-            first = Some((t, s));
+            bytes += p.size.bytes() + p.lost_before.bytes();
+            first = Some(p);
         }
-        let (first, first_size) = first?;
-        let covered = last.saturating_duration_since(first);
+        let first = first?;
+        let covered = last.saturating_duration_since(first.arrival);
         if covered < span / 2 {
             return None;
         }
-        Bitrate::from_size_over(DataSize::from_bytes(bytes - first_size.bytes()), covered)
+        // The first packet marks the span's start; it and the losses before it came
+        // before.
+        let within = bytes - first.size.bytes() - first.lost_before.bytes();
+        Bitrate::from_size_over(DataSize::from_bytes(within), covered)
     }
 
     /// R, once the window holds more than half a window of data.
     pub(crate) fn rate(&self) -> Option<Bitrate> {
-        let (first, first_size) = self.packets.front()?;
-        let (last, _) = self.packets.back()?;
-        let span = last.saturating_duration_since(*first);
+        let first = self.packets.front()?;
+        let last = self.packets.back()?;
+        let span = last.arrival.saturating_duration_since(first.arrival);
         if span < self.window / 2 {
             return None;
         }
         // The first packet marks the window's start; its bytes arrived before it.
-        Bitrate::from_size_over(DataSize::from_bytes(self.bytes - first_size.bytes()), span)
+        Bitrate::from_size_over(DataSize::from_bytes(self.bytes - first.size.bytes()), span)
     }
 }
 
@@ -533,6 +564,29 @@ mod tests {
         }
         let kbps = r.rate().expect("window full").as_kbps_f64();
         assert!((kbps - 1000.0).abs() < 10.0, "{kbps}");
+    }
+
+    #[test]
+    fn a_packet_lost_within_the_recent_span_counts_as_carried() {
+        // 1200-byte packets every 16 ms (600 kbit/s); every fourth is lost.
+        let mut r = IncomingRate::new(Duration::from_millis(500));
+        for i in 0..100u64 {
+            if i % 4 == 3 {
+                r.on_lost(DataSize::from_bytes(1200));
+            } else {
+                r.push(
+                    Timestamp::from_micros(i * 16_000),
+                    DataSize::from_bytes(1200),
+                );
+            }
+        }
+        let recent = r
+            .recent_rate(Duration::from_millis(75))
+            .expect("span covered");
+        assert!((recent.as_kbps_f64() - 600.0).abs() < 30.0, "{recent}");
+        // R is what arrived: three quarters of it.
+        let received = r.rate().expect("window full");
+        assert!((received.as_kbps_f64() - 450.0).abs() < 30.0, "{received}");
     }
 
     #[test]

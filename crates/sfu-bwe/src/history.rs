@@ -89,19 +89,20 @@ impl SendHistory {
         })
     }
 
-    /// Resolves every report of `feedback`: calls `on_report(lost)` for each matched one
-    /// (for loss accounting) and leaves the received samples in `received`, cleared first
-    /// and sorted by arrival time. Reuses `received`'s allocation.
+    /// Resolves every report of `feedback`: calls `on_report` with each matched one, lost
+    /// or received, in the feedback's sequence order (for loss accounting), and leaves the
+    /// received samples in `received`, cleared first and sorted by arrival time. Reuses
+    /// `received`'s allocation.
     pub fn resolve_feedback(
         &mut self,
         feedback: &TwccFeedback,
         received: &mut Vec<TwccSample>,
-        mut on_report: impl FnMut(bool),
+        mut on_report: impl FnMut(&TwccSample),
     ) {
         received.clear();
         for report in feedback.reports() {
             if let Some(sample) = self.resolve(*report) {
-                on_report(sample.is_lost());
+                on_report(&sample);
                 if !sample.is_lost() {
                     received.push(sample);
                 }
@@ -156,7 +157,7 @@ mod tests {
             size: DataSize::from_bytes(0),
         }];
         let mut outcomes = Vec::new();
-        h.resolve_feedback(&fb, &mut received, |lost| outcomes.push(lost));
+        h.resolve_feedback(&fb, &mut received, |s| outcomes.push(s.is_lost()));
         assert_eq!(outcomes, vec![false, false, true]);
         let seqs: Vec<u16> = received.iter().map(|s| s.seq.get()).collect();
         assert_eq!(seqs, vec![3, 1]);
