@@ -195,8 +195,7 @@ impl CongestionControl for GoogCcEstimator {
         let loss = &mut self.loss;
         let mut lost_any = false;
         self.history
-            .resolve_feedback(feedback, &mut self.samples, |s| {
-                let lost = s.is_lost();
+            .resolve_feedback(feedback, &mut self.samples, |lost| {
                 lost_any |= lost;
                 loss.on_report(lost, now);
             });

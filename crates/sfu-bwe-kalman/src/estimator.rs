@@ -44,8 +44,8 @@ pub struct BandwidthEstimator {
     last_overuse: Option<Timestamp>,
     hold: ReactionHold,
     samples: Vec<TwccSample>,
-    /// The packets one feedback reports lost, in send order (reused).
-    lost: Vec<TwccSample>,
+    /// The packets one feedback reports lost, in its sequence (send) order; reused.
+    lost: Vec<SentPacket>,
     estimate: Bitrate,
 }
 
@@ -153,7 +153,12 @@ impl BandwidthEstimator {
 
 /// Whether the received rate shows the capacity fell: well below the estimate.
 fn capacity_fell(incoming: &IncomingRate, estimate: Bitrate) -> bool {
-    match (incoming.recent_rate(RECENT_SPAN), incoming.rate()) {
+    fell_below(incoming.recent_rate(RECENT_SPAN), incoming.rate(), estimate)
+}
+
+/// [`capacity_fell`] from the rate over the last [`RECENT_SPAN`] and over the window.
+fn fell_below(recent: Option<Bitrate>, window: Option<Bitrate>, estimate: Bitrate) -> bool {
+    match (recent, window) {
         (Some(recent), _) => recent < estimate.scale(0.8),
         (None, Some(r)) => r < estimate.scale(0.8),
         (None, None) => true,
@@ -168,11 +173,12 @@ fn capacity_fell(incoming: &IncomingRate, estimate: Bitrate) -> bool {
 /// a cut from it lands above the new capacity and needs a second cut a round trip later; the
 /// last [`FALLEN_SPAN`] holds fewer of them.
 fn settled_rate(incoming: &IncomingRate, estimate: Bitrate) -> Option<Bitrate> {
-    let settled = match (incoming.rate(), incoming.recent_rate(RECENT_SPAN)) {
+    let (window, recent) = (incoming.rate(), incoming.recent_rate(RECENT_SPAN));
+    let settled = match (window, recent) {
         (Some(r), Some(recent)) => Some(r.min(recent)),
         (r, recent) => r.or(recent),
     }?;
-    if capacity_fell(incoming, estimate)
+    if fell_below(recent, window, estimate)
         && let Some(short) = incoming.recent_rate(FALLEN_SPAN)
     {
         return Some(settled.min(short));
@@ -189,29 +195,37 @@ impl CongestionControl for BandwidthEstimator {
     fn on_feedback(&mut self, feedback: &TwccFeedback) {
         let now = feedback.received_at();
         let loss = &mut self.loss;
-        let lost = &mut self.lost;
-        lost.clear();
+        let mut lost_any = false;
         self.history
-            .resolve_feedback(feedback, &mut self.samples, |s| {
-                if s.is_lost() {
-                    lost.push(*s);
-                }
-                loss.on_report(s.is_lost(), now);
+            .resolve_feedback(feedback, &mut self.samples, |lost| {
+                lost_any |= lost;
+                loss.on_report(lost, now);
             });
-        let lost_any = !self.lost.is_empty();
+        self.lost.clear();
         if lost_any {
             self.competition.on_loss(now);
+            let history = &self.history;
+            self.lost.extend(
+                feedback
+                    .reports()
+                    .iter()
+                    .filter(|r| r.arrival.is_none())
+                    .filter_map(|r| history.sent(r.seq)),
+            );
         }
         // Each lost packet goes with the first received one sent after it, for the
         // received rate's recent spans.
-        let mut lost = self.lost.iter().peekable();
+        let mut next_lost = 0;
         if !self.samples.is_empty() {
             let mut probed = None;
             for s in &self.samples {
-                while let Some(l) = lost.next_if(|l| l.send_time < s.send_time) {
-                    self.incoming.on_lost(l.size);
-                }
                 if let Some(arrival) = s.arrival {
+                    while let Some(l) = self.lost.get(next_lost)
+                        && l.send_time < s.send_time
+                    {
+                        self.incoming.on_lost(arrival, l.size);
+                        next_lost += 1;
+                    }
                     self.incoming.push(arrival, s.size);
                     self.queue.on_delay(s.send_time, arrival);
                 }
@@ -241,9 +255,11 @@ impl CongestionControl for BandwidthEstimator {
                 self.rate.on_probe(rate, now);
             }
         }
-        // Lost after the last received packet: they go with the next one received.
-        for l in lost {
-            self.incoming.on_lost(l.size);
+        // Sent after the last packet that arrived: they go with it.
+        if let Some(last) = self.samples.last().and_then(|s| s.arrival) {
+            for l in &self.lost[next_lost..] {
+                self.incoming.on_lost(last, l.size);
+            }
         }
         let loss_cap = self.loss.update(self.estimate, self.rtt, now);
         self.estimate = self.config.bounds.clamp(self.rate.rate().min(loss_cap));

@@ -45,6 +45,8 @@ impl Grouper {
         }
     }
 
+    // Inlined into the per-sample loop of the estimator's `on_feedback`.
+    #[inline]
     pub(crate) fn on_packet(&mut self, send: Timestamp, arrival: Timestamp) -> Option<GroupDelta> {
         let Some(mut cur) = self.current else {
             self.current = Some(Group {

@@ -9,24 +9,17 @@ use sfu_bwe_control::additive_increase;
 /// Received rate R over the last `window` of receiver time, and the rate over the last
 /// moments with the packets lost among them.
 ///
-/// A bounded ring of received packets; `push` is amortised O(1) and allocation-free once
-/// the ring reached its capacity.
+/// Bounded rings of received packets and of losses; `push` is amortised O(1) and
+/// allocation-free once the rings reached their capacity.
 #[derive(Debug, Clone)]
 pub(crate) struct IncomingRate {
     window: Duration,
-    packets: VecDeque<Received>,
+    packets: VecDeque<(Timestamp, DataSize)>,
     bytes: u64,
-    /// Bytes reported lost since the last received packet; they go with the next one.
-    lost_pending: DataSize,
-}
-
-/// One received packet, and the bytes of the packets lost just before it (sent before it,
-/// after the received packet before it).
-#[derive(Debug, Clone, Copy)]
-struct Received {
-    arrival: Timestamp,
-    size: DataSize,
-    lost_before: DataSize,
+    /// Bytes lost, keyed by the arrival of the received packet sent next after them: the
+    /// last [`RATE_RING`] keys, whatever their age (a span reads only the newest). Kept
+    /// apart from `packets` so that a received packet costs nothing for them.
+    losses: VecDeque<(Timestamp, DataSize)>,
 }
 
 const RATE_RING: usize = 4096;
@@ -37,40 +30,45 @@ impl IncomingRate {
             window,
             packets: VecDeque::with_capacity(RATE_RING),
             bytes: 0,
-            lost_pending: DataSize::ZERO,
+            losses: VecDeque::new(),
         }
     }
 
-    /// A packet of `size` was reported lost; it was sent after every packet pushed so far
-    /// and before the next one.
-    pub(crate) fn on_lost(&mut self, size: DataSize) {
-        self.lost_pending = self.lost_pending.saturating_add(size);
+    /// A packet of `size` was reported lost; the next packet sent after it that arrived
+    /// arrived at `next_arrival`.
+    pub(crate) fn on_lost(&mut self, next_arrival: Timestamp, size: DataSize) {
+        match self.losses.back_mut() {
+            Some((t, lost)) if *t == next_arrival => *lost = lost.saturating_add(size),
+            _ => {
+                if self.losses.len() == RATE_RING {
+                    self.losses.pop_front();
+                }
+                self.losses.push_back((next_arrival, size));
+            }
+        }
     }
 
     pub(crate) fn push(&mut self, arrival: Timestamp, size: DataSize) {
-        if self.packets.back().is_some_and(|p| arrival < p.arrival) {
+        if self.packets.back().is_some_and(|(t, _)| arrival < *t) {
             // Receiver time went backwards: the window no longer means anything.
             self.packets.clear();
+            self.losses.clear();
             self.bytes = 0;
         }
         if self.packets.len() == RATE_RING
-            && let Some(p) = self.packets.pop_front()
+            && let Some((_, s)) = self.packets.pop_front()
         {
-            self.bytes -= p.size.bytes();
+            self.bytes -= s.bytes();
         }
-        self.packets.push_back(Received {
-            arrival,
-            size,
-            lost_before: std::mem::replace(&mut self.lost_pending, DataSize::ZERO),
-        });
+        self.packets.push_back((arrival, size));
         self.bytes += size.bytes();
         let from = arrival.saturating_sub(self.window);
-        while let Some(p) = self.packets.front() {
-            if p.arrival >= from {
+        while let Some(&(t, s)) = self.packets.front() {
+            if t >= from {
                 break;
             }
-            self.bytes -= p.size.bytes();
             self.packets.pop_front();
+            self.bytes -= s.bytes();
         }
     }
 
@@ -82,38 +80,45 @@ impl IncomingRate {
     /// 75 ms span holds five packets, so one loss reads 20 % low) and cut the rate deep;
     /// the queue-overflow losses of a real fall come after the fall shows in the delays.
     pub(crate) fn recent_rate(&self, span: Duration) -> Option<Bitrate> {
-        let last = self.packets.back()?.arrival;
+        let (last, _) = *self.packets.back()?;
         let from = last.saturating_sub(span);
         let mut bytes = 0u64;
         let mut first = None;
-        for p in self.packets.iter().rev() {
-            if p.arrival < from {
+        for &(t, s) in self.packets.iter().rev() {
+            if t < from {
                 break;
             }
-            bytes += p.size.bytes() + p.lost_before.bytes();
-            first = Some(p);
+            bytes += s.bytes();
+            first = Some((t, s));
         }
-        let first = first?;
-        let covered = last.saturating_duration_since(first.arrival);
+        let (first, first_size) = first?;
+        let covered = last.saturating_duration_since(first);
         if covered < span / 2 {
             return None;
         }
-        // The first packet marks the span's start; it and the losses before it came
+        // The first packet marks the span's start: it, and what was lost before it, came
         // before.
-        let within = bytes - first.size.bytes() - first.lost_before.bytes();
+        let lost: u64 = self
+            .losses
+            .iter()
+            .rev()
+            .take_while(|(t, _)| *t > first)
+            .map(|(_, s)| s.bytes())
+            .sum();
+        let within = bytes - first_size.bytes() + lost;
         Bitrate::from_size_over(DataSize::from_bytes(within), covered)
     }
 
     /// R, once the window holds more than half a window of data.
     pub(crate) fn rate(&self) -> Option<Bitrate> {
-        let first = self.packets.front()?;
-        let last = self.packets.back()?;
-        let span = last.arrival.saturating_duration_since(first.arrival);
+        let (first, first_size) = self.packets.front()?;
+        let (last, _) = self.packets.back()?;
+        let span = last.saturating_duration_since(*first);
         if span < self.window / 2 {
             return None;
         }
         // The first packet marks the window's start; its bytes arrived before it.
-        Bitrate::from_size_over(DataSize::from_bytes(self.bytes - first.size.bytes()), span)
+        Bitrate::from_size_over(DataSize::from_bytes(self.bytes - first_size.bytes()), span)
     }
 }
 
@@ -570,14 +575,15 @@ mod tests {
     fn a_packet_lost_within_the_recent_span_counts_as_carried() {
         // 1200-byte packets every 16 ms (600 kbit/s); every fourth is lost.
         let mut r = IncomingRate::new(Duration::from_millis(500));
+        let size = DataSize::from_bytes(1200);
         for i in 0..100u64 {
-            if i % 4 == 3 {
-                r.on_lost(DataSize::from_bytes(1200));
-            } else {
-                r.push(
-                    Timestamp::from_micros(i * 16_000),
-                    DataSize::from_bytes(1200),
-                );
+            let at = Timestamp::from_micros(i * 16_000);
+            if i % 4 == 0 && i > 0 {
+                // Packet i − 1 was lost; this one, sent next, arrived.
+                r.on_lost(at, size);
+            }
+            if i % 4 != 3 {
+                r.push(at, size);
             }
         }
         let recent = r

@@ -10,6 +10,8 @@ struct Slot {
     /// Recorded and not yet matched by a report; cleared on the first match so duplicated
     /// reports are ignored.
     pending: bool,
+    /// Holds a recorded packet, matched or not.
+    recorded: bool,
 }
 
 const EMPTY: Slot = Slot {
@@ -17,6 +19,7 @@ const EMPTY: Slot = Slot {
     send_time: Timestamp::ZERO,
     size: DataSize::ZERO,
     pending: false,
+    recorded: false,
 };
 
 /// Remembers the send time and size of recently sent packets, to resolve feedback reports
@@ -66,7 +69,19 @@ impl SendHistory {
             send_time: packet.send_time,
             size: packet.size,
             pending: true,
+            recorded: true,
         };
+    }
+
+    /// The packet recorded as `seq`, matched or not, while its slot still holds it. O(1).
+    #[must_use]
+    pub fn sent(&self, seq: TwccSeq) -> Option<SentPacket> {
+        let slot = &self.slots[usize::from(seq.get()) & self.mask];
+        (slot.recorded && slot.seq == seq).then_some(SentPacket {
+            seq,
+            send_time: slot.send_time,
+            size: slot.size,
+        })
     }
 
     /// Matches a report with its recorded packet. O(1).
@@ -89,20 +104,19 @@ impl SendHistory {
         })
     }
 
-    /// Resolves every report of `feedback`: calls `on_report` with each matched one, lost
-    /// or received, in the feedback's sequence order (for loss accounting), and leaves the
-    /// received samples in `received`, cleared first and sorted by arrival time. Reuses
-    /// `received`'s allocation.
+    /// Resolves every report of `feedback`: calls `on_report(lost)` for each matched one
+    /// (for loss accounting) and leaves the received samples in `received`, cleared first
+    /// and sorted by arrival time. Reuses `received`'s allocation.
     pub fn resolve_feedback(
         &mut self,
         feedback: &TwccFeedback,
         received: &mut Vec<TwccSample>,
-        mut on_report: impl FnMut(&TwccSample),
+        mut on_report: impl FnMut(bool),
     ) {
         received.clear();
         for report in feedback.reports() {
             if let Some(sample) = self.resolve(*report) {
-                on_report(&sample);
+                on_report(sample.is_lost());
                 if !sample.is_lost() {
                     received.push(sample);
                 }
@@ -157,7 +171,7 @@ mod tests {
             size: DataSize::from_bytes(0),
         }];
         let mut outcomes = Vec::new();
-        h.resolve_feedback(&fb, &mut received, |s| outcomes.push(s.is_lost()));
+        h.resolve_feedback(&fb, &mut received, |lost| outcomes.push(lost));
         assert_eq!(outcomes, vec![false, false, true]);
         let seqs: Vec<u16> = received.iter().map(|s| s.seq.get()).collect();
         assert_eq!(seqs, vec![3, 1]);
@@ -172,6 +186,20 @@ mod tests {
             Some(Timestamp::from_millis(3))
         );
         assert_eq!(h.resolve(report(7)), None);
+    }
+
+    #[test]
+    fn sent_finds_a_recorded_packet_matched_or_not_and_nothing_else() {
+        let mut h = SendHistory::new(64);
+        // An empty slot is not a packet, not even for sequence number 0.
+        assert_eq!(h.sent(TwccSeq::new(0)), None);
+        h.record(sent(5, 3));
+        assert_eq!(h.sent(TwccSeq::new(5)), Some(sent(5, 3)));
+        assert!(h.resolve(report(5)).is_some());
+        assert_eq!(h.sent(TwccSeq::new(5)), Some(sent(5, 3)));
+        // Overwritten by the packet sharing its slot.
+        h.record(sent(69, 4));
+        assert_eq!(h.sent(TwccSeq::new(5)), None);
     }
 
     #[test]
