@@ -372,17 +372,27 @@ mod tests {
     /// Round trip plus the settled rate's span.
     const LAG: Duration = Duration::from_millis(250);
 
+    /// One verdict at `ms`, R and the settled rate as given, sending at the rate in force.
+    fn step(
+        c: &mut RateController,
+        usage: BandwidthUsage,
+        received: Option<Bitrate>,
+        settled: Option<Bitrate>,
+        ms: u64,
+    ) -> Bitrate {
+        c.update(usage, received, || settled, LAG, c.rate(), at(ms))
+    }
+
     #[test]
     fn overuse_sets_beta_times_the_settled_rate() {
         let mut c = ctl();
         assert_eq!(
-            c.update(
+            step(
+                &mut c,
                 BandwidthUsage::Overusing,
                 Some(Bitrate::from_kbps(1000)),
-                || Some(Bitrate::from_kbps(900)),
-                LAG,
-                c.rate(),
-                at(0)
+                Some(Bitrate::from_kbps(900)),
+                0
             ),
             Bitrate::from_kbps(765)
         );
@@ -392,45 +402,17 @@ mod tests {
     fn a_window_still_holding_the_rate_before_a_cut_keeps_the_increase_additive() {
         let mut c = ctl();
         let settled = Some(Bitrate::from_kbps(1000));
-        c.update(
-            BandwidthUsage::Overusing,
-            settled,
-            || settled,
-            LAG,
-            c.rate(),
-            at(0),
-        );
-        c.update(
-            BandwidthUsage::Normal,
-            settled,
-            || settled,
-            LAG,
-            c.rate(),
-            at(100),
-        );
+        step(&mut c, BandwidthUsage::Overusing, settled, settled, 0);
+        step(&mut c, BandwidthUsage::Normal, settled, settled, 100);
         // R over the window reads 20 % above the band's centre, the rate now does not.
         let stale = Some(Bitrate::from_kbps(1200));
         let before = c.rate();
-        let after = c.update(
-            BandwidthUsage::Normal,
-            stale,
-            || settled,
-            LAG,
-            c.rate(),
-            at(1100),
-        );
+        let after = step(&mut c, BandwidthUsage::Normal, stale, settled, 1100);
         // Additive, at the recovery pace: A_r (850) is below 0.95 × the band's centre.
         assert_eq!(after.saturating_sub(before), Bitrate::from_kbps(192));
         assert!(c.link_capacity().is_some());
         // Once the rate now leaves the band too, the band is dropped.
-        c.update(
-            BandwidthUsage::Normal,
-            stale,
-            || stale,
-            LAG,
-            c.rate(),
-            at(1200),
-        );
+        step(&mut c, BandwidthUsage::Normal, stale, stale, 1200);
         assert!(c.link_capacity().is_none());
     }
 
@@ -438,56 +420,21 @@ mod tests {
     fn a_rate_measured_before_the_cut_does_not_leave_the_band() {
         let mut c = ctl();
         let settled = Some(Bitrate::from_kbps(1000));
-        c.update(
-            BandwidthUsage::Overusing,
-            settled,
-            || settled,
-            LAG,
-            c.rate(),
-            at(0),
-        );
-        c.update(
-            BandwidthUsage::Normal,
-            settled,
-            || settled,
-            LAG,
-            c.rate(),
-            at(100),
-        );
+        step(&mut c, BandwidthUsage::Overusing, settled, settled, 0);
+        step(&mut c, BandwidthUsage::Normal, settled, settled, 100);
         // Within the lag both rates read 20 % above the band: packets sent before the cut.
         let before = Some(Bitrate::from_kbps(1200));
-        c.update(
-            BandwidthUsage::Normal,
-            before,
-            || before,
-            LAG,
-            c.rate(),
-            at(200),
-        );
+        step(&mut c, BandwidthUsage::Normal, before, before, 200);
         assert!(c.link_capacity().is_some());
         // Past it they show the path carries more.
-        c.update(
-            BandwidthUsage::Normal,
-            before,
-            || before,
-            LAG,
-            c.rate(),
-            at(300),
-        );
+        step(&mut c, BandwidthUsage::Normal, before, before, 300);
         assert!(c.link_capacity().is_none());
     }
 
-    /// Over-use at `ms` with the settled rate at `kbps`, sending at the rate in force.
+    /// Over-use at `ms` with the settled rate at `kbps`.
     fn overuse(c: &mut RateController, kbps: u64, ms: u64) -> Bitrate {
         let settled = Some(Bitrate::from_kbps(kbps));
-        c.update(
-            BandwidthUsage::Overusing,
-            settled,
-            || settled,
-            LAG,
-            c.rate(),
-            at(ms),
-        )
+        step(c, BandwidthUsage::Overusing, settled, settled, ms)
     }
 
     #[test]
@@ -523,9 +470,9 @@ mod tests {
     fn increase_is_multiplicative_before_convergence() {
         let mut c = ctl();
         let r = Some(Bitrate::from_kbps(1000));
-        c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(0));
+        step(&mut c, BandwidthUsage::Normal, r, r, 0);
         assert_eq!(
-            c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(1000)),
+            step(&mut c, BandwidthUsage::Normal, r, r, 1000),
             Bitrate::from_kbps(1080)
         );
     }
@@ -535,11 +482,11 @@ mod tests {
         for kbps in [300, 1000, 3000] {
             let mut c = ctl();
             let r = Some(Bitrate::from_kbps(kbps));
-            c.update(BandwidthUsage::Overusing, r, || r, LAG, c.rate(), at(0));
-            c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(100));
+            step(&mut c, BandwidthUsage::Overusing, r, r, 0);
+            step(&mut c, BandwidthUsage::Normal, r, r, 100);
             // Just after the cut (0.85 × R) the increase runs twice as fast...
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(110));
+            let after = step(&mut c, BandwidthUsage::Normal, r, r, 110);
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_bps(1920),
@@ -548,11 +495,11 @@ mod tests {
             let mut t = 110;
             while c.rate() < Bitrate::from_kbps(kbps).scale(RECOVERY_ZONE) {
                 t += 10;
-                c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(t));
+                step(&mut c, BandwidthUsage::Normal, r, r, t);
             }
             // ... and at the usual pace above 0.95 × R.
             let before = c.rate();
-            let after = c.update(BandwidthUsage::Normal, r, || r, LAG, c.rate(), at(t + 1000));
+            let after = step(&mut c, BandwidthUsage::Normal, r, r, t + 1000);
             assert_eq!(
                 after.saturating_sub(before),
                 Bitrate::from_kbps(96),
