@@ -15,7 +15,7 @@ use sfu_bwe_control::{
 use crate::config::{KalmanConfig, KalmanConfigError};
 use crate::delay::DelayEstimator;
 use crate::loss::LossEstimator;
-use crate::rate::{IncomingRate, RateController, RateParams};
+use crate::rate::{FALLING_BEHIND, IncomingRate, RateController, RateParams};
 use crate::reaction::ReactionHold;
 
 /// The original GCC estimator: [`DelayEstimator`] → rate controller (A_r), with
@@ -159,8 +159,8 @@ fn capacity_fell(incoming: &IncomingRate, estimate: Bitrate) -> bool {
 /// [`capacity_fell`] from the rate over the last [`RECENT_SPAN`] and over the window.
 fn fell_below(recent: Option<Bitrate>, window: Option<Bitrate>, estimate: Bitrate) -> bool {
     match (recent, window) {
-        (Some(recent), _) => recent < estimate.scale(0.8),
-        (None, Some(r)) => r < estimate.scale(0.8),
+        (Some(recent), _) => recent < estimate.scale(FALLING_BEHIND),
+        (None, Some(r)) => r < estimate.scale(FALLING_BEHIND),
         (None, None) => true,
     }
 }

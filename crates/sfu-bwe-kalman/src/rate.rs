@@ -161,7 +161,7 @@ pub(crate) struct RateController {
 const DECREASE_INTERVAL: Duration = Duration::from_millis(300);
 /// After a decrease the sending rate sits below R; R this far below the sending rate means
 /// the capacity dropped, and waiting for the interval would let the queue grow.
-const FALLING_BEHIND: f64 = 0.8;
+pub(crate) const FALLING_BEHIND: f64 = 0.8;
 /// How soon after a decrease taken because the capacity fell a second one may follow, when
 /// the settled rate, now measured over packets that all passed after the fall, still shows
 /// it ([`FALLING_BEHIND`] of the rate before the fall). The first cut reads a span of a few
